@@ -1,0 +1,353 @@
+// EventLog: opening, and the two write paths (submit, ingest). Reads are in event_log_read.cpp.
+#include "engine/event_log.h"
+
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include "engine/content_hash.h"
+#include "engine/event_fields.h"
+#include "engine/keys.h"
+#include "engine/space_guard.h"
+#include "engine/store.h"
+
+namespace rollcall {
+
+using Which = schema::Event::Which;
+
+// Everything one write changes, staged in memory until commit().
+class EventLog::WriteSet {
+ public:
+  capnp::MallocMessageBuilder arena;
+  std::vector<capnp::Orphan<schema::Event>> events;
+  std::unordered_map<std::string, MemberState> members;
+  std::map<UnitCode, Watermark> watermarks;            // origins this write moves
+  std::unordered_map<std::string, std::string> retractions;  // target id -> retraction id
+
+  Watermark& watermark(const std::map<UnitCode, Watermark>& committed, const UnitCode& origin) {
+    auto it = watermarks.find(origin);
+    if (it != watermarks.end()) return it->second;
+    auto base = committed.find(origin);
+    Watermark w = base != committed.end() ? base->second : Watermark{origin, 0, 0, {}};
+    return watermarks.emplace(origin, w).first->second;
+  }
+
+  // Copies `event` into the write and returns the copy for numbering.
+  schema::Event::Builder add(schema::Event::Reader event) {
+    events.push_back(arena.getOrphanage().newOrphanCopy(event));
+    return events.back().get();
+  }
+
+  // Seals the event just numbered: moves its origin's watermark and chain hash.
+  void seal_last(const std::map<UnitCode, Watermark>& committed) {
+    auto event = events.back().getReader();
+    auto origin = UnitCode::trusted(text_view(event.getOrigin()));
+    Watermark& w = watermark(committed, origin);
+    w.seq = event.getSeq();
+    w.chain_hash = chain_hash(w.chain_hash, event_content_hash(event));
+    w.newest_recorded_at = std::max(w.newest_recorded_at, Timestamp{event.getRecordedAt()});
+  }
+};
+
+EventLog::EventLog(std::unique_ptr<Store> store, const UnitMap* map)
+    : store_(std::move(store)), map_(map) {}
+
+EventLog::~EventLog() = default;
+
+Result<std::unique_ptr<EventLog>> EventLog::open_writer(const LogOptions& options,
+                                                        const UnitMap& map) {
+  if (!map.contains(options.unit))
+    return invalid_input("unit " + options.unit.str() + " is not in the units file");
+  auto store = Store::open(options.dir, Store::Mode::kWriter, /*create=*/true);
+  if (!store.ok()) return store.error();
+  auto log = std::unique_ptr<EventLog>(new EventLog(std::move(store).value(), &map));
+  ROLLCALL_TRY(log->load_meta(/*writer=*/true, &options));
+  ROLLCALL_TRY(log->load_positions());
+  log->validator_.emplace(map, options.unit);
+  log->space_ = std::make_unique<SpaceGuard>(options.dir, options.min_free_bytes, options.max_dir_bytes);
+  return log;
+}
+
+Result<std::unique_ptr<EventLog>> EventLog::open_reader(const std::string& dir) {
+  auto store = Store::open(dir, Store::Mode::kReader, /*create=*/false);
+  if (!store.ok()) return store.error();
+  auto log = std::unique_ptr<EventLog>(new EventLog(std::move(store).value(), nullptr));
+  ROLLCALL_TRY(log->load_meta(/*writer=*/false, nullptr));
+  ROLLCALL_TRY(log->load_positions());
+  return log;
+}
+
+Status EventLog::load_meta(bool writer, const LogOptions* options) {
+  auto version = store_->get(Cf::kMeta, keys::kFormatVersionKey);
+  if (!version.ok()) return version.error();
+  if (!version->has_value()) {
+    if (!writer)
+      return Error(ErrorKind::kNotFound, "'" + store_->dir() + "' is not a rollcall data dir yet");
+    // A new data dir: stamp it with the format version, the unit and a random incarnation.
+    std::random_device random;
+    std::string incarnation;
+    for (int i = 0; i < 4; ++i) keys::put_be32(incarnation, random());
+    std::string version_value;
+    keys::put_be32(version_value, kFormatVersion);
+    rocksdb::WriteBatch batch;
+    batch.Put(store_->cf(Cf::kMeta), std::string(keys::kFormatVersionKey), version_value);
+    batch.Put(store_->cf(Cf::kMeta), std::string(keys::kUnitKey), options->unit.str());
+    batch.Put(store_->cf(Cf::kMeta), std::string(keys::kIncarnationKey), incarnation);
+    ROLLCALL_TRY(store_->write(batch));
+    unit_ = options->unit;
+    incarnation_ = incarnation;
+    return ok_status();
+  }
+  if ((*version)->size() != 4)
+    return Error(ErrorKind::kCorruption, "format_version of '" + store_->dir() + "' is unreadable");
+  const uint32_t found = keys::get_be32(**version);
+  if (found != kFormatVersion)
+    return Error(ErrorKind::kIncompatible, "data dir '" + store_->dir() + "' has format version " +
+                                               std::to_string(found) + "; this rollcall reads " +
+                                               std::to_string(kFormatVersion));
+  auto unit = store_->get(Cf::kMeta, keys::kUnitKey);
+  auto incarnation = store_->get(Cf::kMeta, keys::kIncarnationKey);
+  if (!unit.ok()) return unit.error();
+  if (!incarnation.ok()) return incarnation.error();
+  if (!unit->has_value() || !incarnation->has_value())
+    return Error(ErrorKind::kCorruption, "data dir '" + store_->dir() + "' lacks its unit or incarnation");
+  unit_ = UnitCode::trusted(**unit);
+  incarnation_ = **incarnation;
+  if (writer && unit_ != options->unit)
+    return invalid_input("data dir '" + store_->dir() + "' belongs to unit " + unit_.str() +
+                         ", not " + options->unit.str());
+  return ok_status();
+}
+
+Status EventLog::load_positions() {
+  next_lsn_ = 1;
+  auto it = store_->iterator(Cf::kLog);
+  it->SeekToLast();
+  if (it->Valid()) {
+    const auto key = it->key().ToStringView();
+    if (key.size() != 8) return Error(ErrorKind::kCorruption, "log key of unexpected size");
+    auto batch = LogBatchView::decode(Lsn{keys::get_be64(key)}, it->value().ToStringView());
+    if (!batch.ok()) return batch.error();
+    next_lsn_ = (*batch)->first_lsn().value + (*batch)->size();
+  }
+  if (!it->status().ok()) return to_error(it->status(), "reading the log");
+  auto marks = watermarks();
+  if (!marks.ok()) return marks.error();
+  watermarks_.clear();
+  for (auto& w : *marks) watermarks_.emplace(w.origin, w);
+  return ok_status();
+}
+
+uint64_t EventLog::next_own_seq() const {
+  auto it = watermarks_.find(unit_);
+  return (it == watermarks_.end() ? 0 : it->second.seq) + 1;
+}
+
+Result<std::optional<MemberState>> EventLog::staged_member(const WriteSet& ws,
+                                                           const std::string& id) const {
+  auto it = ws.members.find(id);
+  if (it != ws.members.end()) return std::optional<MemberState>(it->second);
+  return member(id);
+}
+
+std::optional<Rejection> EventLog::check_retraction(const WriteSet& ws,
+                                                    schema::Event::Reader e) const {
+  const auto ref_text = std::string(text_view(e.getEventRetracted().getRef()));
+  auto ref = OriginSeq::parse(ref_text).value();  // the validator checked the syntax
+  const auto conflict = [](std::string message) {
+    return Rejection{wire::RejectCode::CONFLICT, std::move(message)};
+  };
+  if (ws.retractions.count(ref_text) != 0) return conflict("event " + ref_text + " is already retracted");
+  auto done = store_->get(Cf::kRetracted, ref_text);
+  if (!done.ok()) return Rejection{wire::RejectCode::INTERNAL, done.error().message()};
+  if (done->has_value()) return conflict("event " + ref_text + " is already retracted (by " + **done + ")");
+
+  // The target: committed, or earlier in this very write.
+  std::optional<schema::Event::Reader> target;
+  std::optional<LoggedEvent> stored;
+  for (auto& orphan : ws.events) {
+    auto staged = orphan.getReader();
+    if (text_view(staged.getOrigin()) == ref.origin.str() && staged.getSeq() == ref.seq) target = staged;
+  }
+  if (!target) {
+    auto found = find(ref);
+    if (!found.ok()) return Rejection{wire::RejectCode::INTERNAL, found.error().message()};
+    if (!found->has_value()) return conflict("event " + ref_text + " does not exist");
+    stored = **found;
+    target = stored->event();
+  }
+  if (target->which() == Which::EVENT_RETRACTED)
+    return conflict("event " + ref_text + " is itself a retraction and cannot be retracted");
+  return std::nullopt;
+}
+
+std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reader> events,
+                                            Timestamp now) {
+  std::vector<SubmitOutcome> outcomes(events.size());
+  WriteSet ws;
+  uint64_t next_seq = next_own_seq();
+  for (size_t i = 0; i < events.size(); ++i) {
+    const schema::Event::Reader e = events[i];
+    auto reject = [&](Rejection r) { outcomes[i].rejected = std::move(r); };
+    if (auto r = validator_->check_submitted(e)) {
+      reject(std::move(*r));
+      continue;
+    }
+    std::optional<std::pair<std::string, MemberState>> member_change;
+    if (auto id = event_member_id(e)) {
+      auto state = staged_member(ws, std::string(*id));
+      if (!state.ok()) {
+        reject({wire::RejectCode::INTERNAL, state.error().message()});
+        continue;
+      }
+      auto next = apply_member_event(*state, e, /*strict=*/true);
+      if (!next.ok()) {
+        reject({wire::RejectCode::DOMAIN_RULE, next.error().message()});
+        continue;
+      }
+      member_change.emplace(std::string(*id), std::move(next).value());
+    }
+    if (e.which() == Which::EVENT_RETRACTED) {
+      if (auto r = check_retraction(ws, e)) {
+        reject(std::move(*r));
+        continue;
+      }
+    }
+    // Accepted: number it.
+    auto copy = ws.add(e);
+    copy.setOrigin(unit_.str());
+    copy.setSeq(next_seq);
+    copy.setRecordedAt(now.micros);
+    ws.seal_last(watermarks_);
+    if (member_change) ws.members[member_change->first] = std::move(member_change->second);
+    const OriginSeq id{unit_, next_seq++};
+    if (e.which() == Which::EVENT_RETRACTED)
+      ws.retractions[std::string(text_view(e.getEventRetracted().getRef()))] = id.to_string();
+    outcomes[i].accepted = id;
+  }
+  if (ws.events.empty()) return outcomes;
+
+  Status written = commit(ws);
+  if (!written.ok()) {
+    // Nothing was written: every event this call would have accepted is refused.
+    const auto code = written.error().kind() == ErrorKind::kStorageFull ? wire::RejectCode::STORAGE_FULL
+                                                                        : wire::RejectCode::INTERNAL;
+    for (auto& outcome : outcomes) {
+      if (!outcome.accepted) continue;
+      outcome.accepted.reset();
+      outcome.rejected = Rejection{code, written.error().message()};
+    }
+  }
+  return outcomes;
+}
+
+Result<IngestReport> EventLog::ingest(std::span<const schema::Event::Reader> events) {
+  IngestReport report;
+  WriteSet ws;
+  for (const schema::Event::Reader e : events) {
+    auto origin = UnitCode::parse(text_view(e.getOrigin()));
+    if (!origin.ok()) return invalid_input("relayed event: origin: " + origin.error().message());
+    const OriginSeq id{*origin, e.getSeq()};
+    if (id.seq == 0) return invalid_input("relayed event from " + origin->str() + " has no seq");
+    if (e.which() == Which::NONE) return invalid_input("relayed event " + id.to_string() + " has no kind");
+    Watermark& w = ws.watermark(watermarks_, *origin);
+    if (id.seq <= w.seq) {
+      // Already held: the content must be the same, or it is a fork.
+      std::optional<schema::Event::Reader> held;
+      std::optional<LoggedEvent> stored;
+      for (auto& orphan : ws.events) {
+        auto staged = orphan.getReader();
+        if (staged.getSeq() == id.seq && text_view(staged.getOrigin()) == origin->str()) held = staged;
+      }
+      if (!held) {
+        auto found = find(id);
+        if (!found.ok()) return found.error();
+        if (!found->has_value())
+          return Error(ErrorKind::kCorruption, "event " + id.to_string() + " is below the watermark but not in the log");
+        stored = **found;
+        held = stored->event();
+      }
+      if (event_content_hash(*held) != event_content_hash(e))
+        return Error(ErrorKind::kConflict, "fork: origin " + origin->str() + " seq " +
+                                               std::to_string(id.seq) +
+                                               " differs from the event this node holds");
+      ++report.duplicates;
+      continue;
+    }
+    if (id.seq != w.seq + 1)
+      return Error(ErrorKind::kProtocol, "gap: origin " + origin->str() + " is at seq " +
+                                             std::to_string(w.seq) + " here, got seq " +
+                                             std::to_string(id.seq));
+    if (auto member_id = event_member_id(e)) {
+      auto state = staged_member(ws, std::string(*member_id));
+      if (!state.ok()) return state.error();
+      auto next = apply_member_event(*state, e, /*strict=*/false);
+      if (!next.ok()) return next.error();
+      ws.members[std::string(*member_id)] = std::move(next).value();
+    }
+    ws.add(e);
+    ws.seal_last(watermarks_);
+    if (e.which() == Which::EVENT_RETRACTED)
+      ws.retractions[std::string(text_view(e.getEventRetracted().getRef()))] = id.to_string();
+    ++report.applied;
+  }
+  if (ws.events.empty()) return report;
+  ROLLCALL_TRY(commit(ws));
+  return report;
+}
+
+Status EventLog::commit(WriteSet& ws) {
+  const uint64_t first_lsn = next_lsn_;
+  const auto count = static_cast<uint32_t>(ws.events.size());
+
+  capnp::MallocMessageBuilder message;
+  auto list = message.initRoot<storage::LogBatch>().initEvents(count);
+  for (uint32_t i = 0; i < count; ++i) list.setWithCaveats(i, ws.events[i].getReader());
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+
+  rocksdb::WriteBatch batch;
+  batch.Put(store_->cf(Cf::kLog), keys::log_key(first_lsn),
+            rocksdb::Slice(reinterpret_cast<const char*>(bytes.begin()), bytes.size()));
+
+  // Index runs: consecutive positions of one origin with consecutive seqs share an entry.
+  std::map<std::string, uint32_t> unit_counts;
+  uint32_t run_start = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    auto e = list[i].asReader();
+    unit_counts[std::string(text_view(e.getUnit()))]++;
+    const bool last = i + 1 == count;
+    if (!last) {
+      auto n = list[i + 1].asReader();
+      if (n.getOrigin() == e.getOrigin() && n.getSeq() == e.getSeq() + 1) continue;
+    }
+    auto first = list[run_start].asReader();
+    batch.Put(store_->cf(Cf::kOriginIndex),
+              keys::origin_index_key(text_view(first.getOrigin()), first.getSeq()),
+              keys::encode_origin_run({first_lsn, run_start, i + 1 - run_start}));
+    run_start = i + 1;
+  }
+  for (const auto& [unit, n] : unit_counts) {
+    std::string value;
+    keys::put_be32(value, n);
+    batch.Put(store_->cf(Cf::kUnitIndex), keys::unit_index_key(unit, first_lsn), value);
+  }
+  for (const auto& [origin, w] : ws.watermarks) {
+    batch.Put(store_->cf(Cf::kWatermarks), origin.str(),
+              keys::encode_watermark({w.seq, w.chain_hash, w.newest_recorded_at.micros}));
+  }
+  for (const auto& [id, state] : ws.members)
+    batch.Put(store_->cf(Cf::kMembers), id, encode_member_state(state));
+  for (const auto& [target, by] : ws.retractions) batch.Put(store_->cf(Cf::kRetracted), target, by);
+
+  ROLLCALL_TRY(space_->check(batch.GetDataSize()));
+  ROLLCALL_TRY(store_->write(batch));
+  next_lsn_ = first_lsn + count;
+  for (auto& [origin, w] : ws.watermarks) watermarks_[origin] = w;
+  return ok_status();
+}
+
+}  // namespace rollcall

@@ -1,0 +1,138 @@
+// EventLog: a node's durable log of events on RocksDB, with the watermarks and member state
+// that must change atomically with it. engine/FORMAT.md describes the on-disk format.
+//
+// Writes: one writer. Every call that changes the log (submit, ingest) builds exactly one
+// RocksDB WriteBatch holding the events, their index entries, the watermark moves and the
+// member state changes, and syncs it before returning: whatever a call reports as accepted
+// is durable. Several clients' submits are meant to be gathered by the caller into one
+// submit() call (group commit): validation sees the earlier events of the same call.
+//
+// Reads: on the writer, or on a reader opened beside a running writer (a RocksDB secondary
+// instance that never takes the writer's lock); refresh() makes newer writes visible.
+//
+// Ownership: owns its Store. Not thread-safe: the writer thread (or one reader) calls it.
+// The UnitMap given to open_writer must outlive the log.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/event_validator.h"
+#include "engine/logged_event.h"
+#include "engine/member_rules.h"
+#include "engine/status.h"
+#include "engine/types.h"
+#include "engine/unit_map.h"
+#include "schema/event.capnp.h"
+
+namespace rollcall {
+
+class Store;
+class SpaceGuard;
+
+struct LogOptions {
+  std::string dir;
+  // The node's unit. A new data dir is stamped with it; an existing one must match.
+  UnitCode unit;
+  // Refuse appends while the data dir's file system has less free space than this.
+  uint64_t min_free_bytes = 256ull << 20;
+  // Refuse appends while the data dir holds more than this (0: no cap).
+  uint64_t max_dir_bytes = 0;
+};
+
+// The fate of one submitted event.
+struct SubmitOutcome {
+  std::optional<OriginSeq> accepted;
+  bool repeated = false;  // answered from an earlier identical request (requestId)
+  std::optional<Rejection> rejected;
+};
+
+struct Watermark {
+  UnitCode origin;
+  uint64_t seq = 0;           // highest seq held with no gap below it
+  uint64_t chain_hash = 0;    // chained content hash of events 1..seq
+  Timestamp newest_recorded_at;
+};
+
+struct IngestReport {
+  size_t applied = 0;
+  size_t duplicates = 0;
+};
+
+// What `tail` keeps; unset fields match everything.
+struct LogFilter {
+  std::optional<UnitCode> unit;
+  std::optional<UnitCode> origin;
+  std::optional<std::string> kind;  // JSON name, e.g. "memberAdmitted"
+};
+
+class EventLog {
+ public:
+  static constexpr uint32_t kFormatVersion = 1;
+
+  static Result<std::unique_ptr<EventLog>> open_writer(const LogOptions& options,
+                                                       const UnitMap& map);
+  static Result<std::unique_ptr<EventLog>> open_reader(const std::string& dir);
+  ~EventLog();
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  // --- writer ---
+
+  // Validates each event (content, subtree, domain rules, retraction targets) and appends the
+  // accepted ones, numbered origin = this node's unit, seq = next, recordedAt = `now`, in one
+  // synced write. Returns one outcome per event, in order.
+  std::vector<SubmitOutcome> submit(std::span<const schema::Event::Reader> events, Timestamp now);
+
+  // Appends events relayed from a child, all or nothing: an event already held (same
+  // origin:seq and same content) is skipped; a seq beyond the origin's watermark + 1 is a gap
+  // (kProtocol); the same origin:seq with other content is a fork (kConflict).
+  Result<IngestReport> ingest(std::span<const schema::Event::Reader> events);
+
+  // --- reads (writer or reader) ---
+
+  // Reader: see what the writer has written since. No-op on the writer.
+  Status refresh();
+
+  const UnitCode& unit() const { return unit_; }
+  const std::string& incarnation() const { return incarnation_; }  // 16 raw bytes
+  // LSN of the newest event held (0: empty).
+  Lsn last_lsn() const { return Lsn{next_lsn_ - 1}; }
+  // Next seq this node will give its own events.
+  uint64_t next_own_seq() const;
+
+  // Events with LSN >= from, oldest first, at most max_events.
+  Result<std::vector<LoggedEvent>> read(Lsn from, size_t max_events) const;
+  Result<std::optional<LoggedEvent>> find(const OriginSeq& id) const;
+  // The newest n events matching the filter, oldest first.
+  Result<std::vector<LoggedEvent>> tail(size_t n, const LogFilter& filter) const;
+  Result<std::vector<Watermark>> watermarks() const;
+  Result<std::optional<MemberState>> member(std::string_view member_id) const;
+
+ private:
+  class WriteSet;
+
+  EventLog(std::unique_ptr<Store> store, const UnitMap* map);
+  Status load_meta(bool writer, const LogOptions* options);
+  Status load_positions();
+  Result<std::shared_ptr<const LogBatchView>> load_batch(Lsn first_lsn) const;
+  Result<std::optional<MemberState>> staged_member(const WriteSet& ws, const std::string& id) const;
+  std::optional<Rejection> check_retraction(const WriteSet& ws, schema::Event::Reader e) const;
+  Status commit(WriteSet& ws);
+
+  std::unique_ptr<Store> store_;
+  const UnitMap* map_;  // writer only
+  std::optional<EventValidator> validator_;
+  std::unique_ptr<SpaceGuard> space_;
+  UnitCode unit_;
+  std::string incarnation_;
+  uint64_t next_lsn_ = 1;
+  std::map<UnitCode, Watermark> watermarks_;  // writer: cache of the watermarks CF
+};
+
+}  // namespace rollcall

@@ -1,0 +1,135 @@
+// EventLog: the read paths, shared by the writer and by readers beside a running node.
+#include <algorithm>
+
+#include "engine/event_fields.h"
+#include "engine/event_log.h"
+#include "engine/keys.h"
+#include "engine/store.h"
+
+namespace rollcall {
+namespace {
+
+bool matches(const LogFilter& filter, schema::Event::Reader e) {
+  if (filter.unit && text_view(e.getUnit()) != filter.unit->str()) return false;
+  if (filter.origin && text_view(e.getOrigin()) != filter.origin->str()) return false;
+  if (filter.kind && event_kind_name(e) != *filter.kind) return false;
+  return true;
+}
+
+}  // namespace
+
+Status EventLog::refresh() {
+  if (store_->mode() != Store::Mode::kReader) return ok_status();
+  ROLLCALL_TRY(store_->catch_up());
+  return load_positions();
+}
+
+Result<std::shared_ptr<const LogBatchView>> EventLog::load_batch(Lsn first_lsn) const {
+  auto value = store_->get(Cf::kLog, keys::log_key(first_lsn.value));
+  if (!value.ok()) return value.error();
+  if (!value->has_value())
+    return Error(ErrorKind::kCorruption,
+                 "the index names a log batch at LSN " + std::to_string(first_lsn.value) + " that is missing");
+  return LogBatchView::decode(first_lsn, **value);
+}
+
+Result<std::vector<LoggedEvent>> EventLog::read(Lsn from, size_t max_events) const {
+  std::vector<LoggedEvent> out;
+  if (max_events == 0) return out;
+  auto it = store_->iterator(Cf::kLog);
+  it->SeekForPrev(keys::log_key(from.value));
+  if (!it->Valid()) it->SeekToFirst();
+  for (; it->Valid() && out.size() < max_events; it->Next()) {
+    auto batch = LogBatchView::decode(Lsn{keys::get_be64(it->key().ToStringView())},
+                                      it->value().ToStringView());
+    if (!batch.ok()) return batch.error();
+    const uint64_t first = (*batch)->first_lsn().value;
+    for (uint32_t i = 0; i < (*batch)->size() && out.size() < max_events; ++i) {
+      if (first + i < from.value) continue;
+      out.push_back(LoggedEvent{Lsn{first + i}, *batch, i});
+    }
+  }
+  if (!it->status().ok()) return to_error(it->status(), "reading the log");
+  return out;
+}
+
+Result<std::optional<LoggedEvent>> EventLog::find(const OriginSeq& id) const {
+  const std::string prefix = keys::origin_prefix(id.origin.str());
+  auto it = store_->iterator(Cf::kOriginIndex);
+  it->SeekForPrev(keys::origin_index_key(id.origin.str(), id.seq));
+  if (!it->status().ok()) return to_error(it->status(), "reading the origin index");
+  if (!it->Valid() || !it->key().starts_with(prefix)) return std::optional<LoggedEvent>();
+  const uint64_t first_seq = keys::get_be64(it->key().ToStringView(), prefix.size());
+  keys::OriginRun run;
+  if (!keys::decode_origin_run(it->value().ToStringView(), &run))
+    return Error(ErrorKind::kCorruption, "bad origin index entry for " + id.to_string());
+  if (id.seq >= first_seq + run.count) return std::optional<LoggedEvent>();
+  auto batch = load_batch(Lsn{run.batch_lsn});
+  if (!batch.ok()) return batch.error();
+  const uint32_t index = run.offset + static_cast<uint32_t>(id.seq - first_seq);
+  if (index >= (*batch)->size())
+    return Error(ErrorKind::kCorruption, "origin index points past its batch for " + id.to_string());
+  return std::optional<LoggedEvent>(LoggedEvent{Lsn{run.batch_lsn + index}, *batch, index});
+}
+
+Result<std::vector<LoggedEvent>> EventLog::tail(size_t n, const LogFilter& filter) const {
+  std::vector<LoggedEvent> newest_first;
+  if (n == 0) return newest_first;
+  // Walk batches newest first: through the unit index when a unit is named, else the log.
+  const bool by_unit = filter.unit.has_value();
+  const std::string prefix = by_unit ? keys::origin_prefix(filter.unit->str()) : std::string();
+  auto it = store_->iterator(by_unit ? Cf::kUnitIndex : Cf::kLog);
+  if (by_unit) {
+    std::string upper = prefix;
+    upper.append(8, '\xff');
+    it->SeekForPrev(upper);
+  } else {
+    it->SeekToLast();
+  }
+  for (; it->Valid() && newest_first.size() < n; it->Prev()) {
+    std::shared_ptr<const LogBatchView> batch;
+    if (by_unit) {
+      if (!it->key().starts_with(prefix)) break;
+      auto loaded = load_batch(Lsn{keys::get_be64(it->key().ToStringView(), prefix.size())});
+      if (!loaded.ok()) return loaded.error();
+      batch = *loaded;
+    } else {
+      auto decoded = LogBatchView::decode(Lsn{keys::get_be64(it->key().ToStringView())},
+                                          it->value().ToStringView());
+      if (!decoded.ok()) return decoded.error();
+      batch = *decoded;
+    }
+    for (uint32_t i = batch->size(); i-- > 0 && newest_first.size() < n;) {
+      if (matches(filter, batch->event(i)))
+        newest_first.push_back(LoggedEvent{Lsn{batch->first_lsn().value + i}, batch, i});
+    }
+  }
+  if (!it->status().ok()) return to_error(it->status(), "reading the log");
+  std::reverse(newest_first.begin(), newest_first.end());
+  return newest_first;
+}
+
+Result<std::vector<Watermark>> EventLog::watermarks() const {
+  std::vector<Watermark> out;
+  auto it = store_->iterator(Cf::kWatermarks);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    keys::WatermarkValue w;
+    if (!keys::decode_watermark(it->value().ToStringView(), &w))
+      return Error(ErrorKind::kCorruption, "bad watermark for origin " + it->key().ToString());
+    out.push_back(Watermark{UnitCode::trusted(it->key().ToStringView()), w.seq, w.chain_hash,
+                            Timestamp{w.newest_recorded_at}});
+  }
+  if (!it->status().ok()) return to_error(it->status(), "reading watermarks");
+  return out;
+}
+
+Result<std::optional<MemberState>> EventLog::member(std::string_view member_id) const {
+  auto value = store_->get(Cf::kMembers, member_id);
+  if (!value.ok()) return value.error();
+  if (!value->has_value()) return std::optional<MemberState>();
+  auto state = decode_member_state(**value);
+  if (!state.ok()) return state.error();
+  return std::optional<MemberState>(std::move(state).value());
+}
+
+}  // namespace rollcall

@@ -1,0 +1,117 @@
+#include "engine/event_validator.h"
+
+#include "engine/event_fields.h"
+
+namespace rollcall {
+namespace {
+
+using Which = schema::Event::Which;
+using wire::RejectCode;
+
+Rejection invalid(std::string message) { return Rejection{RejectCode::INVALID, std::move(message)}; }
+
+bool has_control_chars(std::string_view text) {
+  for (unsigned char c : text)
+    if (c < 0x20 || c == 0x7f) return true;
+  return false;
+}
+
+std::optional<Rejection> check_text(std::string_view field, capnp::Text::Reader value,
+                                    size_t max, bool required) {
+  const std::string_view text = text_view(value);
+  if (required && text.empty()) return invalid("missing " + std::string(field));
+  if (text.size() > max)
+    return invalid(std::string(field) + " is longer than " + std::to_string(max) + " bytes");
+  if (has_control_chars(text)) return invalid(std::string(field) + " has control characters");
+  return std::nullopt;
+}
+
+std::optional<Rejection> check_date(std::string_view field, capnp::Text::Reader value) {
+  if (value.size() == 0) return invalid("missing " + std::string(field));
+  auto date = Date::parse(text_view(value));
+  if (!date.ok()) return invalid(std::string(field) + ": " + date.error().message());
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Rejection> EventValidator::check_unit_field(std::string_view field,
+                                                          std::string_view code) const {
+  if (code.empty()) return invalid("missing " + std::string(field));
+  auto parsed = UnitCode::parse(code);
+  if (!parsed.ok()) return invalid(std::string(field) + ": " + parsed.error().message());
+  if (!map_.contains(*parsed))
+    return Rejection{RejectCode::UNKNOWN_UNIT,
+                     std::string(field) + ": unknown unit '" + std::string(code) + "'"};
+  return std::nullopt;
+}
+
+std::optional<Rejection> EventValidator::check_submitted(schema::Event::Reader e) const {
+  if (e.hasOrigin() || e.getSeq() != 0 || e.getRecordedAt() != 0)
+    return invalid("origin, seq and recordedAt are assigned by the node; leave them out");
+  if (auto r = check_unit_field("unit", text_view(e.getUnit()))) return r;
+  const auto unit = UnitCode::trusted(text_view(e.getUnit()));
+  if (!map_.in_subtree(unit, node_unit_))
+    return Rejection{RejectCode::OUTSIDE_SUBTREE, "unit " + unit.str() + " is outside the subtree of " +
+                                                      node_unit_.str() + ", this node's unit"};
+  if (auto r = check_date("effectiveDate", e.getEffectiveDate())) return r;
+  if (auto r = check_text("requestId", e.getRequestId(), FieldLimits::kMaxRequestId, false)) return r;
+  return check_payload(e);
+}
+
+std::optional<Rejection> EventValidator::check_payload(schema::Event::Reader e) const {
+  if (e.which() == Which::NONE) return invalid("no event kind");
+  if (is_map_event(e))
+    return invalid(std::string(event_kind_name(e)) +
+                   ": map events are not accepted yet (the map changes with `--units` only)");
+  if (auto member = event_member_id(e)) {
+    if (member->empty()) return invalid("missing memberId");
+    if (member->size() > FieldLimits::kMaxMemberId)
+      return invalid("memberId is longer than " + std::to_string(FieldLimits::kMaxMemberId) + " bytes");
+    if (has_control_chars(*member)) return invalid("memberId has control characters");
+  }
+  for (const NamedUnit& named : event_payload_units(e)) {
+    if (auto r = check_unit_field(named.field, named.code)) return r;
+  }
+  switch (e.which()) {
+    case Which::MEMBER_ADMITTED: {
+      auto p = e.getMemberAdmitted();
+      if (auto r = check_text("fullName", p.getFullName(), FieldLimits::kMaxName, true)) return r;
+      return check_date("birthDate", p.getBirthDate());
+    }
+    case Which::MEMBER_TRANSFERRED_OUT:
+      if (e.getMemberTransferredOut().getToUnit() == e.getUnit())
+        return invalid("toUnit is the event's own unit");
+      return std::nullopt;
+    case Which::MEMBER_TRANSFERRED_IN:
+      if (e.getMemberTransferredIn().getFromUnit() == e.getUnit())
+        return invalid("fromUnit is the event's own unit");
+      return std::nullopt;
+    case Which::TRAINING_RECORDED:
+      return check_text("programme", e.getTrainingRecorded().getProgramme(), FieldLimits::kMaxText, true);
+    case Which::MEMBER_RATED: {
+      const unsigned year = e.getMemberRated().getYear();
+      if (year < 1900 || year > 2199) return invalid("year " + std::to_string(year) + " is not in 1900..2199");
+      return std::nullopt;
+    }
+    case Which::REWARD_GRANTED:
+      return check_text("title", e.getRewardGranted().getTitle(), FieldLimits::kMaxText, true);
+    case Which::DISCIPLINE_IMPOSED:
+      return check_text("reason", e.getDisciplineImposed().getReason(), FieldLimits::kMaxText, false);
+    case Which::WORKING_AWAY_STARTED:
+      return check_text("place", e.getWorkingAwayStarted().getPlace(), FieldLimits::kMaxText, true);
+    case Which::TEMPORARY_ACTIVITY_REGISTERED:
+      return check_date("until", e.getTemporaryActivityRegistered().getUntil());
+    case Which::EVENT_RETRACTED: {
+      auto ref = OriginSeq::parse(text_view(e.getEventRetracted().getRef()));
+      if (!ref.ok()) return invalid("ref: " + ref.error().message());
+      if (ref->origin != node_unit_)
+        return invalid("ref " + ref->to_string() + ": only events of this node's origin (" +
+                       node_unit_.str() + ") can be retracted here");
+      return std::nullopt;
+    }
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace rollcall

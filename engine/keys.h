@@ -1,0 +1,97 @@
+// Key and fixed-width value encodings of the on-disk format (engine/FORMAT.md).
+// Engine-internal. Integers are big-endian so that byte order is numeric order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rollcall::keys {
+
+inline void put_be64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+inline void put_be32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+inline uint64_t get_be64(std::string_view in, size_t pos = 0) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = v << 8 | static_cast<uint8_t>(in[pos + i]);
+  return v;
+}
+inline uint32_t get_be32(std::string_view in, size_t pos = 0) {
+  uint32_t v = 0;
+  for (size_t i = 0; i < 4; ++i) v = v << 8 | static_cast<uint8_t>(in[pos + i]);
+  return v;
+}
+
+// log: BE64(first LSN)
+inline std::string log_key(uint64_t first_lsn) {
+  std::string k;
+  put_be64(k, first_lsn);
+  return k;
+}
+
+// origin_index: origin 0x00 BE64(first seq). Unit codes never contain 0x00.
+inline std::string origin_prefix(std::string_view origin) {
+  std::string k(origin);
+  k.push_back('\0');
+  return k;
+}
+inline std::string origin_index_key(std::string_view origin, uint64_t first_seq) {
+  std::string k = origin_prefix(origin);
+  put_be64(k, first_seq);
+  return k;
+}
+// value: BE64(batch first LSN) BE32(offset in batch) BE32(count)
+struct OriginRun {
+  uint64_t batch_lsn = 0;
+  uint32_t offset = 0;
+  uint32_t count = 0;
+};
+inline std::string encode_origin_run(const OriginRun& run) {
+  std::string v;
+  put_be64(v, run.batch_lsn);
+  put_be32(v, run.offset);
+  put_be32(v, run.count);
+  return v;
+}
+inline bool decode_origin_run(std::string_view v, OriginRun* run) {
+  if (v.size() != 16) return false;
+  *run = OriginRun{get_be64(v, 0), get_be32(v, 8), get_be32(v, 12)};
+  return true;
+}
+
+// unit_index: unit 0x00 BE64(batch first LSN) -> BE32(count of the unit's events in it)
+inline std::string unit_index_key(std::string_view unit, uint64_t batch_lsn) {
+  std::string k(unit);
+  k.push_back('\0');
+  put_be64(k, batch_lsn);
+  return k;
+}
+
+// watermarks: origin -> BE64(seq) BE64(chain hash) BE64(newest recordedAt micros)
+struct WatermarkValue {
+  uint64_t seq = 0;
+  uint64_t chain_hash = 0;
+  int64_t newest_recorded_at = 0;
+};
+inline std::string encode_watermark(const WatermarkValue& w) {
+  std::string v;
+  put_be64(v, w.seq);
+  put_be64(v, w.chain_hash);
+  put_be64(v, static_cast<uint64_t>(w.newest_recorded_at));
+  return v;
+}
+inline bool decode_watermark(std::string_view v, WatermarkValue* w) {
+  if (v.size() != 24) return false;
+  *w = WatermarkValue{get_be64(v, 0), get_be64(v, 8), static_cast<int64_t>(get_be64(v, 16))};
+  return true;
+}
+
+// meta keys (column family "default")
+inline constexpr std::string_view kFormatVersionKey = "format_version";
+inline constexpr std::string_view kUnitKey = "unit";
+inline constexpr std::string_view kIncarnationKey = "incarnation";
+
+}  // namespace rollcall::keys

@@ -1,0 +1,146 @@
+#include "engine/store.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+
+namespace rollcall {
+namespace {
+
+const char* cf_name(Cf which) {
+  switch (which) {
+    case Cf::kMeta: return rocksdb::kDefaultColumnFamilyName.c_str();
+    case Cf::kLog: return "log";
+    case Cf::kOriginIndex: return "origin_index";
+    case Cf::kUnitIndex: return "unit_index";
+    case Cf::kWatermarks: return "watermarks";
+    case Cf::kMembers: return "members";
+    case Cf::kRetracted: return "retracted";
+    case Cf::kCount: break;
+  }
+  return "?";
+}
+
+rocksdb::ColumnFamilyOptions cf_options(Cf which, const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions options;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  if (which == Cf::kLog) {
+    // Large values written once, read in order: bigger blocks, cheap fast compression.
+    table.block_size = 32 * 1024;
+    options.compression = rocksdb::kLZ4Compression;
+    options.bottommost_compression = rocksdb::kZSTD;
+    options.write_buffer_size = 32 << 20;
+  } else {
+    // Point lookups (members, watermarks, index seeks).
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    options.compression = rocksdb::kLZ4Compression;
+    options.write_buffer_size = 16 << 20;
+  }
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return options;
+}
+
+}  // namespace
+
+Error to_error(const rocksdb::Status& status, std::string_view context) {
+  ErrorKind kind = ErrorKind::kIo;
+  if (status.IsCorruption()) kind = ErrorKind::kCorruption;
+  else if (status.IsBusy() || status.IsTryAgain() || status.IsTimedOut()) kind = ErrorKind::kBusy;
+  else if (status.IsNoSpace() || status.subcode() == rocksdb::Status::kSpaceLimit) kind = ErrorKind::kStorageFull;
+  else if (status.IsNotFound()) kind = ErrorKind::kNotFound;
+  else if (status.IsInvalidArgument() || status.IsNotSupported()) kind = ErrorKind::kInvalidInput;
+  std::string message = std::string(context) + ": " + status.ToString();
+  if (status.IsIOError() && status.ToString().find("lock") != std::string::npos) {
+    kind = ErrorKind::kUnavailable;
+    message = std::string(context) + ": the data dir is in use by another rollcalld (" +
+              status.ToString() + ")";
+  }
+  return Error(kind, std::move(message));
+}
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& dir, Mode mode, bool create) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool exists = fs::exists(fs::path(dir) / "CURRENT", ec);
+  if (!exists && !(mode == Mode::kWriter && create))
+    return Error(ErrorKind::kNotFound, "no rollcall data dir at '" + dir + "'");
+
+  auto store = std::unique_ptr<Store>(new Store());
+  store->dir_ = dir;
+  store->mode_ = mode;
+  store->block_cache_ = rocksdb::NewLRUCache(64 << 20);
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = create;
+  db_options.create_missing_column_families = mode == Mode::kWriter;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 4;
+  db_options.max_total_wal_size = 256 << 20;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.avoid_unnecessary_blocking_io = true;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {
+    const auto which = static_cast<Cf>(i);
+    descriptors.emplace_back(cf_name(which), cf_options(which, store->block_cache_));
+  }
+
+  rocksdb::Status s;
+  if (mode == Mode::kWriter) {
+    if (create) fs::create_directories(dir, ec);
+    s = rocksdb::DB::Open(db_options, dir, descriptors, &store->handles_, &store->db_);
+  } else {
+    db_options.max_open_files = -1;
+    std::string scratch = (fs::temp_directory_path() / "rollcall-reader-XXXXXX").string();
+    if (mkdtemp(scratch.data()) == nullptr)
+      return Error(ErrorKind::kIo, "cannot make a scratch dir for reading '" + dir + "'");
+    store->secondary_dir_ = scratch;
+    s = rocksdb::DB::OpenAsSecondary(db_options, dir, scratch, descriptors, &store->handles_,
+                                     &store->db_);
+  }
+  if (!s.ok()) return to_error(s, "opening data dir '" + dir + "'");
+  return store;
+}
+
+Store::~Store() {
+  for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
+  delete db_;
+  if (!secondary_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(secondary_dir_, ec);
+  }
+}
+
+Status Store::write(rocksdb::WriteBatch& batch) {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  auto s = db_->Write(options, &batch);
+  if (!s.ok()) return to_error(s, "writing to '" + dir_ + "'");
+  return ok_status();
+}
+
+Result<std::optional<std::string>> Store::get(Cf which, std::string_view key) const {
+  std::string value;
+  auto s = db_->Get(rocksdb::ReadOptions(), cf(which), rocksdb::Slice(key.data(), key.size()),
+                    &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return to_error(s, "reading '" + dir_ + "'");
+  return std::optional<std::string>(std::move(value));
+}
+
+std::unique_ptr<rocksdb::Iterator> Store::iterator(Cf which) const {
+  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(which)));
+}
+
+Status Store::catch_up() {
+  if (mode_ != Mode::kReader) return ok_status();
+  auto s = db_->TryCatchUpWithPrimary();
+  if (!s.ok()) return to_error(s, "catching up with the node writing '" + dir_ + "'");
+  return ok_status();
+}
+
+}  // namespace rollcall

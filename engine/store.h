@@ -1,0 +1,72 @@
+// Store: the RocksDB database of one data dir, with rollcall's column families.
+// Engine-internal: only engine/*.cpp include this header (node/ and cli/ never see RocksDB).
+// This file is the one place where rocksdb::Status becomes a rollcall Error.
+//
+// Ownership: owns the DB and its column family handles. A writer store is used by one thread
+// (the log's writer); a reader store (secondary instance) by one reader at a time.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "engine/status.h"
+
+namespace rollcall {
+
+// Column families; engine/FORMAT.md describes their keys and values.
+enum class Cf : size_t {
+  kMeta = 0,      // "default": format version, unit, incarnation
+  kLog,           // first LSN -> LogBatch
+  kOriginIndex,   // origin, first seq -> batch LSN, offset, count
+  kUnitIndex,     // unit, batch LSN -> count
+  kWatermarks,    // origin -> seq, chain hash, newest recordedAt
+  kMembers,       // memberId -> MemberRecord
+  kRetracted,     // origin:seq of a retracted event -> the retraction's origin:seq
+  kCount,
+};
+
+Error to_error(const rocksdb::Status& status, std::string_view context);
+
+class Store {
+ public:
+  enum class Mode { kWriter, kReader };
+
+  // kWriter opens (creating when `create` is true) the primary instance and takes the lock.
+  // kReader opens a secondary instance beside a running writer (or a stopped one) and never
+  // takes the lock; catch_up() makes newer writes visible.
+  static Result<std::unique_ptr<Store>> open(const std::string& dir, Mode mode, bool create);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  rocksdb::DB* db() const { return db_; }
+  rocksdb::ColumnFamilyHandle* cf(Cf which) const { return handles_[static_cast<size_t>(which)]; }
+  const std::string& dir() const { return dir_; }
+  Mode mode() const { return mode_; }
+
+  // Synced write of a batch: nothing is acknowledged before this returns ok.
+  Status write(rocksdb::WriteBatch& batch);
+  // std::nullopt when absent.
+  Result<std::optional<std::string>> get(Cf which, std::string_view key) const;
+  std::unique_ptr<rocksdb::Iterator> iterator(Cf which) const;
+  // Reader mode: see the writer's newer writes.
+  Status catch_up();
+
+ private:
+  Store() = default;
+
+  std::string dir_;
+  std::string secondary_dir_;  // reader mode: a scratch dir for the secondary's info log
+  Mode mode_ = Mode::kWriter;
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::shared_ptr<rocksdb::Cache> block_cache_;
+};
+
+}  // namespace rollcall

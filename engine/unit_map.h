@@ -1,0 +1,74 @@
+// The unit map: every unit's code, name, level and parent, loaded from a units CSV
+// (`code,name,level,parent_code`, the format of shared/data/vn-units-2024.csv).
+//
+// Levels are names from the file, never an enum. A file without a root (the real files stop at
+// the provinces) hangs its parentless units under the national unit `VN` (level `central`),
+// which is added when the file does not list it. The root rule, precisely:
+//   - a listed `VN` (it must have an empty parent_code) is the root;
+//   - else a file with exactly one parentless unit, of level `central`, has that unit as root;
+//   - else `VN` is added (name "Trung ương Đoàn") and may be named as a parent_code.
+// Every other parentless unit is then hung under the root.
+//
+// Format: one record per line (a quoted field cannot span lines), LF or CRLF, an optional UTF-8
+// BOM, empty lines only at the end.
+//
+// Ownership: a plain value; immutable after loading, so any thread may read it.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/status.h"
+#include "engine/types.h"
+
+namespace rollcall {
+
+struct Unit {
+  UnitCode code;
+  std::string name;
+  std::string level;
+  UnitCode parent;  // empty for the root
+};
+
+class UnitMap {
+ public:
+  static inline const char* kNationalCode = "VN";
+  static inline const char* kNationalLevel = "central";
+  static inline const char* kNationalName = "Trung ương Đoàn";
+
+  // Parses CSV text. Errors name the line and what is wrong: a bad header, a wrong number of
+  // columns, a bad or duplicate code, an empty name or level, a parent that is not in the file,
+  // a cycle. Quoted fields ("a, b" and "" escapes) are accepted; UTF-8 is kept as is.
+  static Result<UnitMap> parse_csv(std::string_view text);
+  static Result<UnitMap> load_csv_file(const std::string& path);
+
+  // Queries on a code not in the map: find() gives nullptr, children(), ancestors() and
+  // subtree() give empty, in_subtree() gives false, depth() gives 0.
+  const Unit* find(const UnitCode& code) const;
+  bool contains(const UnitCode& code) const { return find(code) != nullptr; }
+  size_t size() const { return units_.size(); }
+  // The single root (VN for the real files).
+  const UnitCode& root() const { return root_; }
+
+  // Direct children in code order.
+  const std::vector<UnitCode>& children(const UnitCode& code) const;
+  // True when `code` is `ancestor` or lies below it.
+  bool in_subtree(const UnitCode& code, const UnitCode& ancestor) const;
+  // Parent chain from the unit's parent up to the root (excludes the unit itself).
+  std::vector<UnitCode> ancestors(const UnitCode& code) const;
+  // Every unit of the subtree rooted at `code` (including it), parents before children.
+  std::vector<UnitCode> subtree(const UnitCode& code) const;
+  // Depth from the root (root = 0).
+  size_t depth(const UnitCode& code) const;
+
+ private:
+  std::unordered_map<UnitCode, Unit> units_;
+  std::unordered_map<UnitCode, std::vector<UnitCode>> children_;
+  UnitCode root_;
+};
+
+}  // namespace rollcall

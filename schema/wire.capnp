@@ -1,0 +1,206 @@
+# rollcall wire protocol: every frame on a node's TCP port carries one `Message`.
+# docs/protocol.md describes the exchange. Evolution rules as in event.capnp; the protocol
+# version in `Hello` changes only when an old peer could misread a new one.
+@0xb01f3d0dae9116f8;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("rollcall::wire");
+
+using Event = import "event.capnp".Event;
+
+const protocolVersion :UInt32 = 1;
+# Current protocol version. A peer refuses only a version it cannot speak.
+
+enum PeerRole {
+  # What the connecting side is.
+  client @0;
+  # An operator tool or application that submits events and asks questions.
+  child @1;
+  # A child node that pushes its log upward.
+}
+
+struct Hello {
+  # First message of each side of a connection.
+  unit @0 :Text;
+  # The sender's unit code (a client may leave it empty).
+  protocolVersion @1 :UInt32;
+  # The sender's protocol version.
+  schemaFingerprint @2 :UInt64;
+  # Hash of the sender's event schema; a different one is fine (schemas only add fields).
+  incarnation @3 :Data;
+  # The sender's log incarnation id (16 random bytes made with its data dir); empty for clients.
+  role @4 :PeerRole;
+  # What the sender is.
+  software @5 :Text;
+  # Free text, e.g. `rollcall 0.1.0`, for logs.
+}
+
+struct Watermark {
+  # How much of one origin a node holds.
+  origin @0 :Text;
+  # The origin's unit code.
+  seq @1 :UInt64;
+  # Highest seq held with no gap below it (0: none).
+  hash @2 :UInt64;
+  # Chained content hash of the origin's events 1..seq (see docs/FORMAT.md).
+}
+
+struct Watermarks {
+  # A parent's answer to a child's hello: what it holds of the child's subtree.
+  entries @0 :List(Watermark);
+  # One per origin the parent holds in that subtree.
+}
+
+struct EventBatch {
+  # Consecutive events of the sender's log.
+  firstLsn @0 :UInt64;
+  # Sender's LSN of the first event.
+  lastLsn @1 :UInt64;
+  # Sender's LSN of the last event, named by the ack that covers this batch.
+  events @2 :List(Event);
+  # The events, in the sender's LSN order.
+}
+
+struct Ack {
+  # The receiver has durably applied everything up to `lsn` of the sender's log.
+  lsn @0 :UInt64;
+  # Sender's LSN covered.
+}
+
+struct OriginHead {
+  # How far one origin has got at the sender.
+  origin @0 :Text;
+  # The origin's unit code.
+  seq @1 :UInt64;
+  # Its highest seq held by the sender.
+  newestRecordedAt @2 :Int64;
+  # recordedAt of its newest event held, microseconds since the epoch.
+}
+
+struct Heartbeat {
+  # Keeps a link alive and tells the receiver how far behind it is.
+  sentAt @0 :Int64;
+  # Sender's clock, microseconds since the epoch.
+  heads @1 :List(OriginHead);
+  # The sender's head per origin.
+}
+
+struct Submit {
+  # A client appends events through a node.
+  requestTag @0 :UInt64;
+  # Chosen by the client to match the result; echoed back.
+  events @1 :List(Event);
+  # The events, without origin, seq or recordedAt.
+}
+
+enum RejectCode {
+  # Why an event was refused.
+  invalid @0;
+  # Malformed: a missing or bad field.
+  unknownUnit @1;
+  # A unit code the node's map does not know.
+  outsideSubtree @2;
+  # A unit outside the node's subtree.
+  domainRule @3;
+  # Against the member's state at this node (admit twice, transfer an absent member...).
+  conflict @4;
+  # A requestId repeated with other content, or a retraction of an unknown event.
+  storageFull @5;
+  # The node is below its free-space reserve; retry later.
+  unavailable @6;
+  # The node cannot append now (shutting down, recovering); retry later.
+  internal @7;
+  # A bug or storage failure at the node.
+}
+
+struct EventRef {
+  # The identity an accepted event got.
+  origin @0 :Text;
+  # Origin unit code.
+  seq @1 :UInt64;
+  # Seq within the origin.
+  repeated @2 :Bool;
+  # True when a repeated requestId was answered with the original event.
+}
+
+struct Rejection {
+  # Why one event was not appended.
+  code @0 :RejectCode;
+  # Class of the problem.
+  message @1 :Text;
+  # Human-readable, naming what is wrong.
+}
+
+struct SubmitOutcome {
+  # The fate of one submitted event.
+  union {
+    accepted @0 :EventRef;
+    # Appended (or already appended, see `repeated`).
+    rejected @1 :Rejection;
+    # Not appended.
+  }
+}
+
+struct SubmitResult {
+  # A node's answer to a `Submit`, after the durable write.
+  requestTag @0 :UInt64;
+  # The `Submit`'s tag.
+  outcomes @1 :List(SubmitOutcome);
+  # One per submitted event, in order.
+}
+
+enum ErrorCode {
+  # Why a connection is being closed.
+  badFrame @0;
+  # Frame too large or not a Cap'n Proto message.
+  badMessage @1;
+  # A message that is not allowed here or is malformed.
+  incompatibleProtocol @2;
+  # The peer's protocol version cannot be spoken.
+  unauthorized @3;
+  # The peer may not do this.
+  notInSubtree @4;
+  # The peer's unit or an event's unit is outside this node's subtree.
+  gap @5;
+  # An origin's seqs are not contiguous.
+  fork @6;
+  # The same origin:seq with other content.
+  storageFull @7;
+  # The receiver is out of space; retry later.
+  shuttingDown @8;
+  # The node is stopping.
+  internal @9;
+  # A bug or storage failure.
+  timeout @10;
+  # The peer was too slow.
+}
+
+struct Error {
+  # Sent before a node closes a connection because of a problem.
+  code @0 :ErrorCode;
+  # Class of the problem.
+  message @1 :Text;
+  # Human-readable, naming what is wrong.
+}
+
+struct Message {
+  # The unit of the wire: one per frame.
+  union {
+    hello @0 :Hello;
+    # Handshake.
+    watermarks @1 :Watermarks;
+    # Parent to child after the hello.
+    eventBatch @2 :EventBatch;
+    # Child to parent.
+    ack @3 :Ack;
+    # Parent to child.
+    heartbeat @4 :Heartbeat;
+    # Either way.
+    submit @5 :Submit;
+    # Client to node.
+    submitResult @6 :SubmitResult;
+    # Node to client.
+    error @7 :Error;
+    # Before closing.
+  }
+}
