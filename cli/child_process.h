@@ -1,0 +1,37 @@
+// ChildProcess: a program the CLI starts and stops (the demo's nodes). Never leaves it
+// running: the destructor sends SIGTERM, waits, and kills after a grace period.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "engine/status.h"
+
+namespace rollcall::cli {
+
+class ChildProcess {
+ public:
+  // Starts argv[0] (a path) with argv; stdout/stderr go to `log_file` when not empty.
+  static Result<ChildProcess> spawn(const std::vector<std::string>& argv, const std::string& log_file);
+  ChildProcess(ChildProcess&& other) noexcept : pid_(other.pid_) { other.pid_ = -1; }
+  ChildProcess& operator=(ChildProcess&&) = delete;
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  // SIGTERM, then wait up to `grace`; SIGKILL after. Returns the exit status (or -signal).
+  int stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  // True while it runs.
+  bool running();
+
+ private:
+  explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  pid_t pid_ = -1;
+};
+
+// The directory holding the running executable.
+std::string executable_dir();
+
+}  // namespace rollcall::cli

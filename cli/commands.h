@@ -1,0 +1,34 @@
+// The rollcall CLI's subcommands. Each add_*_command registers its subcommand on the app and
+// sets `exit_code` when it runs.
+//
+// Exit codes, the same for every command:
+//   0  success
+//   1  the command ran and found a problem: rejected lines, no such event
+//   2  the command could not run: bad usage or input, missing data dir, node unreachable
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace rollcall::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitProblem = 1;
+inline constexpr int kExitCannotRun = 2;
+
+struct SubmitOptions {
+  std::string node;
+  std::string file = "-";
+  bool json = false;
+  bool quiet = false;  // print rejections and the summary only
+  int timeout_ms = 5000;
+};
+// Submits a JSON-lines file through a node; returns the exit code.
+int run_submit(const SubmitOptions& options);
+
+void add_submit_command(CLI::App& app, int& exit_code);
+void add_log_command(CLI::App& app, int& exit_code);
+void add_demo_command(CLI::App& app, int& exit_code);
+
+}  // namespace rollcall::cli

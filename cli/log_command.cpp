@@ -1,0 +1,201 @@
+// rollcall log tail | show: read a node's log from its data dir, safely while it runs.
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/event_text.h"
+#include "cli/json_out.h"
+#include "engine/event_fields.h"
+#include "engine/event_json.h"
+#include "engine/event_log.h"
+
+namespace rollcall::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+struct TailOptions {
+  std::string data_dir;
+  size_t n = 20;
+  bool follow = false;
+  std::string unit, origin, type;
+  bool json = false;
+};
+
+struct ShowOptions {
+  std::string data_dir;
+  std::string id;
+  bool json = false;
+};
+
+class EventPrinter {
+ public:
+  explicit EventPrinter(bool json) : json_(json) {}
+
+  void header() const {
+    if (!json_) std::printf("%-8s %-14s %-20s %-7s %-10s %-28s %s\n", "LSN", "ID", "RECORDED", "UNIT", "DATE", "KIND", "DETAIL");
+  }
+  void print(const LoggedEvent& logged) const {
+    auto e = logged.event();
+    if (json_) {
+      // The event's JSON with the local LSN first.
+      std::string body = json_codec_.format(e);
+      std::cout << "{\"lsn\":" << logged.lsn.value << (body.size() > 2 ? "," : "") << body.substr(1) << "\n";
+      return;
+    }
+    const std::string id = std::string(text_view(e.getOrigin())) + ":" + std::to_string(e.getSeq());
+    std::string recorded = Timestamp{e.getRecordedAt()}.to_string().substr(0, 19);
+    recorded[10] = ' ';
+    std::printf("%-8llu %-14s %-20s %-7s %-10s %-28s %s\n", static_cast<unsigned long long>(logged.lsn.value),
+                id.c_str(), recorded.c_str(), e.getUnit().cStr(), e.getEffectiveDate().cStr(),
+                std::string(event_kind_name(e)).c_str(), payload_summary(e).c_str());
+    std::fflush(stdout);
+  }
+
+ private:
+  bool json_;
+  EventJson json_codec_;
+};
+
+Result<std::unique_ptr<EventLog>> open_log(const std::string& dir) {
+  if (dir.empty()) return invalid_input("--data-dir is required");
+  return EventLog::open_reader(dir);
+}
+
+Result<LogFilter> make_filter(const TailOptions& o) {
+  LogFilter filter;
+  if (!o.unit.empty()) {
+    auto unit = UnitCode::parse(o.unit);
+    if (!unit.ok()) return invalid_input("--unit: " + unit.error().message());
+    filter.unit = *unit;
+  }
+  if (!o.origin.empty()) {
+    auto origin = UnitCode::parse(o.origin);
+    if (!origin.ok()) return invalid_input("--origin: " + origin.error().message());
+    filter.origin = *origin;
+  }
+  if (!o.type.empty()) {
+    if (!is_event_kind_name(o.type))
+      return invalid_input("--type: '" + o.type + "' is not an event kind (e.g. memberAdmitted, activityReported)");
+    filter.kind = o.type;
+  }
+  return filter;
+}
+
+bool matches(const LogFilter& f, schema::Event::Reader e) {
+  return (!f.unit || text_view(e.getUnit()) == f.unit->str()) &&
+         (!f.origin || text_view(e.getOrigin()) == f.origin->str()) &&
+         (!f.kind || event_kind_name(e) == *f.kind);
+}
+
+int run_tail(const TailOptions& o) {
+  auto filter = make_filter(o);
+  if (!filter.ok()) {
+    std::cerr << "rollcall log tail: " << filter.error().message() << "\n";
+    return kExitCannotRun;
+  }
+  auto log = open_log(o.data_dir);
+  if (!log.ok()) {
+    std::cerr << "rollcall log tail: " << log.error().message() << "\n";
+    return kExitCannotRun;
+  }
+  EventPrinter printer(o.json);
+  printer.header();
+  auto events = (*log)->tail(o.n, *filter);
+  if (!events.ok()) {
+    std::cerr << "rollcall log tail: " << events.error().message() << "\n";
+    return kExitCannotRun;
+  }
+  for (const auto& e : *events) printer.print(e);
+  if (!o.follow) return kExitOk;
+
+  std::signal(SIGINT, [](int) { g_stop = true; });
+  std::signal(SIGTERM, [](int) { g_stop = true; });
+  Lsn seen = (*log)->last_lsn();
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (auto s = (*log)->refresh(); !s.ok()) {
+      std::cerr << "rollcall log tail: " << s.error().message() << "\n";
+      return kExitCannotRun;
+    }
+    while ((*log)->last_lsn() > seen && !g_stop) {
+      auto fresh = (*log)->read(seen.next(), 10000);
+      if (!fresh.ok()) {
+        std::cerr << "rollcall log tail: " << fresh.error().message() << "\n";
+        return kExitCannotRun;
+      }
+      if (fresh->empty()) break;
+      for (const auto& e : *fresh)
+        if (matches(*filter, e.event())) printer.print(e);
+      seen = fresh->back().lsn;
+    }
+  }
+  return kExitOk;
+}
+
+int run_show(const ShowOptions& o) {
+  auto id = OriginSeq::parse(o.id);
+  if (!id.ok()) {
+    std::cerr << "rollcall log show: " << id.error().message() << "\n";
+    return kExitCannotRun;
+  }
+  auto log = open_log(o.data_dir);
+  if (!log.ok()) {
+    std::cerr << "rollcall log show: " << log.error().message() << "\n";
+    return kExitCannotRun;
+  }
+  auto found = (*log)->find(*id);
+  if (!found.ok()) {
+    std::cerr << "rollcall log show: " << found.error().message() << "\n";
+    return kExitCannotRun;
+  }
+  if (!found->has_value()) {
+    std::cerr << "rollcall log show: no event " << id->to_string() << " in this log\n";
+    return kExitProblem;
+  }
+  const LoggedEvent& logged = **found;
+  auto e = logged.event();
+  if (o.json) {
+    EventPrinter(true).print(logged);
+    return kExitOk;
+  }
+  std::cout << "id:            " << id->to_string() << "\n"
+            << "lsn:           " << logged.lsn.value << "\n"
+            << "kind:          " << event_kind_name(e) << "\n"
+            << "unit:          " << e.getUnit().cStr() << "\n"
+            << "effectiveDate: " << e.getEffectiveDate().cStr() << "\n"
+            << "recordedAt:    " << Timestamp{e.getRecordedAt()}.to_string() << "\n";
+  if (e.hasRequestId()) std::cout << "requestId:     " << e.getRequestId().cStr() << "\n";
+  std::cout << "payload:       " << payload_summary(e) << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_log_command(CLI::App& app, int& exit_code) {
+  auto* log = app.add_subcommand("log", "Read a node's event log from its data dir (safe while the node runs).");
+  log->require_subcommand(1);
+
+  auto tail = std::make_shared<TailOptions>();
+  auto* tail_cmd = log->add_subcommand("tail", "Show the newest events, oldest first; --follow keeps printing new ones.");
+  tail_cmd->add_option("--data-dir", tail->data_dir, "the node's data dir")->required();
+  tail_cmd->add_option("-n", tail->n, "how many events (default 20)");
+  tail_cmd->add_flag("--follow,-f", tail->follow, "keep printing events as the node appends them (Ctrl-C stops)");
+  tail_cmd->add_option("--unit", tail->unit, "only events of this unit");
+  tail_cmd->add_option("--origin", tail->origin, "only events first appended by this unit's node");
+  tail_cmd->add_option("--type", tail->type, "only events of this kind, e.g. memberAdmitted");
+  tail_cmd->add_flag("--json", tail->json, "one JSON object per event (the event JSON with its lsn)");
+  tail_cmd->callback([tail, &exit_code] { exit_code = run_tail(*tail); });
+
+  auto show = std::make_shared<ShowOptions>();
+  auto* show_cmd = log->add_subcommand("show", "Show one event by its ORIGIN:SEQ. Exit 1 if this log does not hold it.");
+  show_cmd->add_option("id", show->id, "ORIGIN:SEQ, e.g. 001:17")->required();
+  show_cmd->add_option("--data-dir", show->data_dir, "the node's data dir")->required();
+  show_cmd->add_flag("--json", show->json, "the event as one JSON object");
+  show_cmd->callback([show, &exit_code] { exit_code = run_show(*show); });
+}
+
+}  // namespace rollcall::cli

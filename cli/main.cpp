@@ -1,0 +1,24 @@
+// rollcall: the operator's command line.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"rollcall: inspect and feed rollcall nodes.\n"
+               "Exit codes: 0 success; 1 the command found a problem (rejected lines, no such "
+               "event); 2 it could not run (bad usage, missing data dir, node unreachable)."};
+  app.require_subcommand(1);
+  int exit_code = rollcall::cli::kExitOk;
+  rollcall::cli::add_submit_command(app, exit_code);
+  rollcall::cli::add_log_command(app, exit_code);
+  rollcall::cli::add_demo_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : rollcall::cli::kExitCannotRun;
+  }
+  return exit_code;
+}

@@ -1,0 +1,45 @@
+// NodeClient: a blocking connection from an operator tool to a rollcalld node: handshake,
+// then pipelined submits. Cap'n Proto frames over TCP as in docs/protocol.md.
+//
+// Ownership: owns its io_context and socket. One thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "engine/frame_codec.h"
+#include "engine/status.h"
+#include "schema/wire.capnp.h"
+
+namespace rollcall {
+
+class NodeClient {
+ public:
+  // Connects to HOST:PORT and exchanges hellos. Errors: kUnavailable when the node cannot be
+  // reached, kIncompatible when it speaks another protocol version.
+  static Result<std::unique_ptr<NodeClient>> connect(const std::string& host_port,
+                                                     std::chrono::milliseconds timeout);
+
+  const std::string& node_unit() const { return node_unit_; }
+
+  // Sends one frame.
+  Status send(capnp::MessageBuilder& message);
+  // Waits for the next frame. A Message.error from the node becomes an Error naming it.
+  Result<std::unique_ptr<Frame>> receive();
+
+ private:
+  NodeClient() : socket_(io_) {}
+
+  std::string address_;
+  asio::io_context io_;
+  asio::ip::tcp::socket socket_;
+  FrameDecoder decoder_;
+  std::string node_unit_;
+};
+
+}  // namespace rollcall

@@ -1,0 +1,93 @@
+#include "engine/protocol.h"
+
+#include <capnp/schema.h>
+
+#include <set>
+
+#include "engine/frame_codec.h"
+#include "schema/event.capnp.h"
+
+namespace rollcall {
+namespace {
+
+uint64_t mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  return h;
+}
+
+void visit(capnp::Schema schema, std::set<uint64_t>& seen, uint64_t& hash) {
+  if (!seen.insert(schema.getProto().getId()).second) return;
+  hash = mix(hash, schema.getProto().getId());
+  if (schema.getProto().isEnum()) {
+    for (auto e : schema.asEnum().getEnumerants()) hash = mix(hash, e.getOrdinal() + 1);
+    return;
+  }
+  if (!schema.getProto().isStruct()) return;
+  for (auto field : schema.asStruct().getFields()) {
+    const auto name = field.getProto().getName();
+    for (char c : name) hash = mix(hash, static_cast<uint8_t>(c));
+    auto type = field.getType();
+    hash = mix(hash, static_cast<uint64_t>(type.which()));
+    while (type.isList()) type = type.asList().getElementType();
+    if (type.isStruct()) visit(type.asStruct(), seen, hash);
+    if (type.isEnum()) visit(type.asEnum(), seen, hash);
+  }
+}
+
+}  // namespace
+
+uint64_t schema_fingerprint() {
+  static const uint64_t fingerprint = [] {
+    std::set<uint64_t> seen;
+    uint64_t hash = 0;
+    visit(capnp::Schema::from<schema::Event>(), seen, hash);
+    return hash;
+  }();
+  return fingerprint;
+}
+
+void fill_hello(wire::Hello::Builder hello, const std::string& unit, wire::PeerRole role,
+                const std::string& incarnation) {
+  hello.setUnit(unit);
+  hello.setProtocolVersion(kProtocolVersion);
+  hello.setSchemaFingerprint(schema_fingerprint());
+  hello.setIncarnation(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(incarnation.data()),
+                                           incarnation.size()));
+  hello.setRole(role);
+  hello.setSoftware(kSoftwareVersion);
+}
+
+Status check_hello(wire::Hello::Reader hello) {
+  if (hello.getProtocolVersion() != kProtocolVersion)
+    return Error(ErrorKind::kIncompatible,
+                 "protocol version " + std::to_string(hello.getProtocolVersion()) +
+                     " is not supported; this node speaks version " + std::to_string(kProtocolVersion));
+  return ok_status();
+}
+
+std::vector<uint8_t> error_frame(wire::ErrorCode code, const std::string& message) {
+  capnp::MallocMessageBuilder builder;
+  auto error = builder.initRoot<wire::Message>().initError();
+  error.setCode(code);
+  error.setMessage(message);
+  return encode_frame(builder);
+}
+
+const char* error_code_name(wire::ErrorCode code) {
+  switch (code) {
+    case wire::ErrorCode::BAD_FRAME: return "badFrame";
+    case wire::ErrorCode::BAD_MESSAGE: return "badMessage";
+    case wire::ErrorCode::INCOMPATIBLE_PROTOCOL: return "incompatibleProtocol";
+    case wire::ErrorCode::UNAUTHORIZED: return "unauthorized";
+    case wire::ErrorCode::NOT_IN_SUBTREE: return "notInSubtree";
+    case wire::ErrorCode::GAP: return "gap";
+    case wire::ErrorCode::FORK: return "fork";
+    case wire::ErrorCode::STORAGE_FULL: return "storageFull";
+    case wire::ErrorCode::SHUTTING_DOWN: return "shuttingDown";
+    case wire::ErrorCode::INTERNAL: return "internal";
+    case wire::ErrorCode::TIMEOUT: return "timeout";
+  }
+  return "unknown";
+}
+
+}  // namespace rollcall

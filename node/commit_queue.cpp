@@ -1,0 +1,79 @@
+#include "node/commit_queue.h"
+
+namespace rollcall {
+
+CommitQueue::CommitQueue(EventLog& log, Clock clock) : log_(log), clock_(std::move(clock)) {}
+
+CommitQueue::~CommitQueue() {
+  if (thread_.joinable()) {
+    close(nullptr);
+    join();
+  }
+}
+
+void CommitQueue::start() { thread_ = std::thread([this] { run(); }); }
+
+bool CommitQueue::enqueue(Request request) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return false;
+    queue_.push_back(std::move(request));
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void CommitQueue::close(std::function<void()> drained) {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    drained_ = std::move(drained);
+  }
+  wake_.notify_one();
+}
+
+void CommitQueue::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t CommitQueue::waiting() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+void CommitQueue::run() {
+  for (;;) {
+    std::vector<Request> group;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+      if (queue_.empty()) break;  // closed and drained
+      size_t events = 0;
+      while (!queue_.empty() &&
+             (group.empty() || events + queue_.front().events.size() <= kMaxEventsPerCommit)) {
+        events += queue_.front().events.size();
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    std::vector<schema::Event::Reader> all;
+    for (const auto& request : group) all.insert(all.end(), request.events.begin(), request.events.end());
+    std::vector<SubmitOutcome> outcomes = log_.submit(all, clock_());
+    size_t offset = 0;
+    for (auto& request : group) {
+      const size_t n = request.events.size();
+      std::vector<SubmitOutcome> mine(std::make_move_iterator(outcomes.begin() + static_cast<std::ptrdiff_t>(offset)),
+                                      std::make_move_iterator(outcomes.begin() + static_cast<std::ptrdiff_t>(offset + n)));
+      offset += n;
+      request.done(std::move(mine));
+    }
+  }
+  std::function<void()> drained;
+  {
+    std::lock_guard lock(mutex_);
+    drained = std::move(drained_);
+  }
+  if (drained) drained();
+}
+
+}  // namespace rollcall

@@ -1,0 +1,179 @@
+// rollcalld: one unit server's node. Builds the object graph in plain sight:
+// units map -> event log -> commit queue (writer thread) -> server (acceptor, sessions).
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <asio.hpp>
+#include <spdlog/spdlog.h>
+
+#include "engine/event_log.h"
+#include "engine/protocol.h"
+#include "engine/unit_map.h"
+#include "node/commit_queue.h"
+#include "node/node_config.h"
+#include "node/node_log.h"
+#include "node/server.h"
+
+namespace {
+
+using namespace rollcall;
+
+constexpr int kExitUsage = 2;
+constexpr int kExitFailure = 1;
+
+Timestamp system_now() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return Timestamp{std::chrono::duration_cast<std::chrono::microseconds>(now).count()};
+}
+
+int run(const NodeConfig& config) {
+  auto log = node_log();
+  auto level = spdlog::level::from_str(config.log_level);
+  log->set_level(level);
+
+  if (!config.tls_cert.empty() || !config.tls_key.empty() || !config.tls_ca.empty()) {
+    log->error("TLS (--tls-cert/--tls-key/--tls-ca) is not available in this version; refusing "
+               "to start rather than serve plain TCP when TLS was asked for");
+    return kExitUsage;
+  }
+  auto units = UnitMap::load_csv_file(config.units_file);
+  if (!units.ok()) {
+    log->error("units file: {}", units.error().message());
+    return kExitUsage;
+  }
+  auto unit = UnitCode::parse(config.unit);
+  if (!unit.ok() || !units->contains(*unit)) {
+    log->error("--unit '{}' is not a unit of {}", config.unit, config.units_file);
+    return kExitUsage;
+  }
+
+  LogOptions log_options;
+  log_options.dir = config.data_dir;
+  log_options.unit = *unit;
+  log_options.min_free_bytes = config.min_free_mb << 20;
+  log_options.max_dir_bytes = config.max_dir_mb << 20;
+  auto event_log = EventLog::open_writer(log_options, *units);
+  if (!event_log.ok()) {
+    log->error("{}", event_log.error().message());
+    return kExitFailure;
+  }
+  for (const auto& parent : config.parents)
+    log->warn("--parent {}: replication to parents is not available in this version; the node "
+              "keeps its events locally", parent.to_string());
+
+  asio::io_context io;
+  CommitQueue queue(**event_log, system_now);
+  Server server(io, *unit, (*event_log)->incarnation(), queue, ServerOptions{});
+  auto bound = server.listen(config.listen.host, config.listen.port);
+  if (!bound.ok()) {
+    log->error("{}", bound.error().message());
+    return kExitFailure;
+  }
+  queue.start();
+  server.start_accepting();
+  const Unit* info = units->find(*unit);
+  log->info("rollcalld {} for {} ({}) listening on {}:{}, data dir {}, {} events held, next seq {}",
+            kSoftwareVersion, unit->str(), info->name, bound->address().to_string(), bound->port(),
+            config.data_dir, (*event_log)->last_lsn().value, (*event_log)->next_own_seq());
+  if (!config.port_file.empty()) {
+    std::ofstream(config.port_file) << bound->port() << "\n";
+  }
+
+  auto work = asio::make_work_guard(io);
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  asio::steady_timer deadline(io);
+  signals.async_wait([&](asio::error_code ec, int signal) {
+    if (ec) return;
+    log->info("signal {}: draining (no new connections; committing what is queued)", signal);
+    server.stop_accepting();
+    queue.close([&] {
+      asio::post(io, [&] {
+        server.close_sessions();
+        work.reset();
+        deadline.expires_after(std::chrono::seconds(5));
+        deadline.async_wait([&](asio::error_code timer_ec) {
+          if (!timer_ec) {
+            log->warn("clients did not take their results within 5 s; closing anyway");
+            io.stop();
+          }
+        });
+      });
+    });
+  });
+  io.run();
+  queue.join();
+  log->info("stopped cleanly at LSN {}", (*event_log)->last_lsn().value);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rollcalld: the rollcall node of one unit. Appends events durably to its RocksDB "
+               "log and serves clients over TCP. SIGTERM or SIGINT drains and exits 0."};
+  NodeConfig flags;
+  std::string config_file, listen;
+  std::vector<std::string> parents;
+  auto* unit_opt = app.add_option("--unit", flags.unit, "this node's unit code (e.g. 001)");
+  auto* dir_opt = app.add_option("--data-dir", flags.data_dir, "data directory (created if missing)");
+  auto* listen_opt = app.add_option("--listen", listen, "HOST:PORT to serve on (default 127.0.0.1:7400; port 0 picks one)");
+  auto* parent_opt = app.add_option("--parent", parents, "HOST:PORT of a parent node, in order of preference (repeatable)");
+  auto* units_opt = app.add_option("--units", flags.units_file, "units CSV (code,name,level,parent_code)")->check(CLI::ExistingFile);
+  app.add_option("--config", config_file, "TOML config file; flags given here win")->check(CLI::ExistingFile);
+  auto* cert_opt = app.add_option("--tls-cert", flags.tls_cert, "TLS certificate (not available in this version)");
+  auto* key_opt = app.add_option("--tls-key", flags.tls_key, "TLS private key (not available in this version)");
+  auto* ca_opt = app.add_option("--tls-ca", flags.tls_ca, "TLS CA bundle (not available in this version)");
+  auto* level_opt = app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error (default info)");
+  auto* free_opt = app.add_option("--min-free-mb", flags.min_free_mb, "refuse appends below this much free disk (default 256)");
+  auto* cap_opt = app.add_option("--max-dir-mb", flags.max_dir_mb, "refuse appends while the data dir holds more (default 0: no cap)");
+  app.add_option("--port-file", flags.port_file, "write the bound port to this file once listening");
+  CLI11_PARSE(app, argc, argv);
+
+  NodeConfig config;
+  if (!config_file.empty()) {
+    if (auto s = load_config_file(config_file, config); !s.ok()) {
+      std::cerr << "rollcalld: " << s.error().message() << "\n";
+      return kExitUsage;
+    }
+  }
+  if (*unit_opt) config.unit = flags.unit;
+  if (*dir_opt) config.data_dir = flags.data_dir;
+  if (*units_opt) config.units_file = flags.units_file;
+  if (*cert_opt) config.tls_cert = flags.tls_cert;
+  if (*key_opt) config.tls_key = flags.tls_key;
+  if (*ca_opt) config.tls_ca = flags.tls_ca;
+  if (*level_opt) config.log_level = flags.log_level;
+  if (*free_opt) config.min_free_mb = flags.min_free_mb;
+  if (*cap_opt) config.max_dir_mb = flags.max_dir_mb;
+  config.port_file = flags.port_file;
+  if (*listen_opt) {
+    auto hp = parse_host_port(listen);
+    if (!hp.ok()) {
+      std::cerr << "rollcalld: --listen: " << hp.error().message() << "\n";
+      return kExitUsage;
+    }
+    config.listen = *hp;
+  }
+  if (*parent_opt) {
+    config.parents.clear();
+    for (const auto& text : parents) {
+      auto hp = parse_host_port(text);
+      if (!hp.ok()) {
+        std::cerr << "rollcalld: --parent: " << hp.error().message() << "\n";
+        return kExitUsage;
+      }
+      config.parents.push_back(*hp);
+    }
+  }
+  for (const auto& [value, name] : {std::pair{&config.unit, "--unit"},
+                                    std::pair{&config.data_dir, "--data-dir"},
+                                    std::pair{&config.units_file, "--units"}}) {
+    if (value->empty()) {
+      std::cerr << "rollcalld: " << name << " is required (as a flag or in --config)\n";
+      return kExitUsage;
+    }
+  }
+  return run(config);
+}

@@ -1,0 +1,86 @@
+#include "node/node_config.h"
+
+#include <charconv>
+#include <set>
+
+#include <toml++/toml.h>
+
+namespace rollcall {
+
+Result<HostPort> parse_host_port(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    return invalid_input("'" + text + "' is not HOST:PORT");
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
+    return invalid_input("'" + text + "': port must be a number 0..65535");
+  return HostPort{host, static_cast<uint16_t>(port)};
+}
+
+Status load_config_file(const std::string& path, NodeConfig& config) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return invalid_input("config file '" + path + "': " + std::string(e.description()) + " (line " +
+                         std::to_string(e.source().begin.line) + ")");
+  }
+  static const std::set<std::string> kKeys = {"unit",     "data_dir", "listen",   "parents",
+                                              "units",    "tls_cert", "tls_key",  "tls_ca",
+                                              "log_level", "min_free_mb", "max_dir_mb"};
+  for (const auto& [key, value] : table) {
+    if (!kKeys.count(std::string(key.str())))
+      return invalid_input("config file '" + path + "': unknown key '" + std::string(key.str()) + "'");
+  }
+  auto text = [&](const char* key, std::string& out) -> Status {
+    if (auto node = table[key]) {
+      auto value = node.value<std::string>();
+      if (!value) return invalid_input("config file '" + path + "': '" + key + "' must be a string");
+      out = *value;
+    }
+    return ok_status();
+  };
+  auto number = [&](const char* key, uint64_t& out) -> Status {
+    if (auto node = table[key]) {
+      auto value = node.value<int64_t>();
+      if (!value || *value < 0)
+        return invalid_input("config file '" + path + "': '" + key + "' must be a non-negative integer");
+      out = static_cast<uint64_t>(*value);
+    }
+    return ok_status();
+  };
+  ROLLCALL_TRY(text("unit", config.unit));
+  ROLLCALL_TRY(text("data_dir", config.data_dir));
+  ROLLCALL_TRY(text("units", config.units_file));
+  ROLLCALL_TRY(text("tls_cert", config.tls_cert));
+  ROLLCALL_TRY(text("tls_key", config.tls_key));
+  ROLLCALL_TRY(text("tls_ca", config.tls_ca));
+  ROLLCALL_TRY(text("log_level", config.log_level));
+  ROLLCALL_TRY(number("min_free_mb", config.min_free_mb));
+  ROLLCALL_TRY(number("max_dir_mb", config.max_dir_mb));
+  std::string listen;
+  ROLLCALL_TRY(text("listen", listen));
+  if (!listen.empty()) {
+    auto hp = parse_host_port(listen);
+    if (!hp.ok()) return invalid_input("config file '" + path + "': listen: " + hp.error().message());
+    config.listen = *hp;
+  }
+  if (auto parents = table["parents"]) {
+    auto* array = parents.as_array();
+    if (!array) return invalid_input("config file '" + path + "': 'parents' must be an array of \"HOST:PORT\"");
+    for (const auto& item : *array) {
+      auto value = item.value<std::string>();
+      if (!value) return invalid_input("config file '" + path + "': 'parents' must hold strings");
+      auto hp = parse_host_port(*value);
+      if (!hp.ok()) return invalid_input("config file '" + path + "': parents: " + hp.error().message());
+      config.parents.push_back(*hp);
+    }
+  }
+  return ok_status();
+}
+
+}  // namespace rollcall

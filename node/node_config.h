@@ -1,0 +1,40 @@
+// rollcalld's configuration: flags (DESIGN.md "Interfaces") and an optional TOML file.
+// A flag given on the command line wins over the same setting in the file.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/status.h"
+
+namespace rollcall {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string to_string() const { return host + ":" + std::to_string(port); }
+};
+
+// "HOST:PORT" (IPv6 as "[::1]:PORT").
+Result<HostPort> parse_host_port(const std::string& text);
+
+struct NodeConfig {
+  std::string unit;
+  std::string data_dir;
+  HostPort listen{"127.0.0.1", 7400};
+  std::vector<HostPort> parents;
+  std::string units_file;
+  std::string tls_cert, tls_key, tls_ca;
+  std::string log_level = "info";
+  uint64_t min_free_mb = 256;
+  uint64_t max_dir_mb = 0;
+  std::string port_file;  // written with the bound port once listening (tests, scripts)
+};
+
+// Reads settings from a TOML file into `config` (only the keys present). Unknown keys are an
+// error naming the key.
+Status load_config_file(const std::string& path, NodeConfig& config);
+
+}  // namespace rollcall

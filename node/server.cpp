@@ -1,0 +1,246 @@
+#include "node/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include "engine/capnp_guard.h"
+#include "engine/protocol.h"
+#include "node/node_log.h"
+
+namespace rollcall {
+
+Server::Server(asio::io_context& io, const UnitCode& unit, const std::string& incarnation,
+               CommitQueue& queue, ServerOptions options)
+    : io_(io), acceptor_(io), unit_(unit), incarnation_(incarnation), queue_(queue),
+      options_(options) {}
+
+Result<asio::ip::tcp::endpoint> Server::listen(const std::string& host, uint16_t port) {
+  asio::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return invalid_input("listen address '" + host + "' is not an IP address");
+  asio::ip::tcp::endpoint endpoint(address, port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return Error(ErrorKind::kIo, "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  return acceptor_.local_endpoint();
+}
+
+void Server::start_accepting() {
+  accepting_ = true;
+  accept_next();
+}
+
+void Server::accept_next() {
+  acceptor_.async_accept([this](asio::error_code ec, asio::ip::tcp::socket socket) {
+    if (!accepting_) return;
+    if (ec) {
+      node_log()->warn("accept failed: {}", ec.message());
+    } else {
+      auto session = std::make_shared<ClientSession>(*this, std::move(socket));
+      sessions_.insert(session);
+      session->start();
+    }
+    accept_next();
+  });
+}
+
+void Server::stop_accepting() {
+  accepting_ = false;
+  asio::error_code ec;
+  acceptor_.close(ec);
+}
+
+void Server::close_sessions() {
+  auto sessions = sessions_;  // sessions remove themselves as they close
+  for (auto& session : sessions) session->close_gracefully();
+}
+
+ClientSession::ClientSession(Server& server, asio::ip::tcp::socket socket)
+    : server_(server),
+      socket_(std::move(socket)),
+      handshake_timer_(socket_.get_executor()),
+      decoder_(server.options().frame_limits) {
+  asio::error_code ec;
+  auto remote = socket_.remote_endpoint(ec);
+  peer_ = ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+void ClientSession::start() {
+  handshake_timer_.expires_after(server_.options().handshake_timeout);
+  handshake_timer_.async_wait([self = shared_from_this()](asio::error_code ec) {
+    if (!ec && self->state_ == State::kAwaitHello)
+      self->fail(wire::ErrorCode::TIMEOUT, "no hello within the handshake timeout");
+  });
+  read_more();
+}
+
+void ClientSession::read_more() {
+  if (reading_ || closed_ || state_ == State::kClosing) return;
+  if (in_flight_ >= server_.options().max_submits_in_flight) return;  // backpressure
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(read_buffer_),
+                          [self = shared_from_this()](asio::error_code ec, size_t n) {
+                            self->reading_ = false;
+                            if (ec) {
+                              if (ec != asio::error::eof && ec != asio::error::operation_aborted)
+                                node_log()->debug("{}: read failed: {}", self->peer_, ec.message());
+                              self->state_ = State::kClosing;
+                              self->maybe_finish_closing();
+                              return;
+                            }
+                            if (auto s = self->decoder_.feed(self->read_buffer_.data(), n); !s.ok()) {
+                              self->fail(wire::ErrorCode::BAD_FRAME, s.error().message());
+                              return;
+                            }
+                            while (auto frame = self->decoder_.next()) {
+                              if (self->closed_ || self->state_ == State::kClosing) return;
+                              self->on_frame(std::move(frame));
+                            }
+                            self->read_more();
+                          });
+}
+
+void ClientSession::on_frame(std::unique_ptr<Frame> owned) {
+  std::shared_ptr<Frame> frame = std::move(owned);
+  auto handled = guard_capnp("message", [&]() -> Status {
+    auto message = frame->root<wire::Message>();
+    switch (message.which()) {
+      case wire::Message::HELLO:
+        if (state_ != State::kAwaitHello) return invalid_input("a second hello");
+        on_hello(message.getHello());
+        return ok_status();
+      case wire::Message::SUBMIT:
+        if (state_ != State::kClient) return invalid_input("submit before hello");
+        on_submit(frame, message.getSubmit());
+        return ok_status();
+      default:
+        return invalid_input("unexpected message from a client");
+    }
+  });
+  if (!handled.ok()) fail(wire::ErrorCode::BAD_MESSAGE, handled.error().message());
+}
+
+void ClientSession::on_hello(wire::Hello::Reader hello) {
+  handshake_timer_.cancel();
+  if (auto s = check_hello(hello); !s.ok()) {
+    fail(wire::ErrorCode::INCOMPATIBLE_PROTOCOL, s.error().message());
+    return;
+  }
+  if (hello.getRole() == wire::PeerRole::CHILD) {
+    fail(wire::ErrorCode::BAD_MESSAGE,
+         "this node does not accept replication from child nodes yet (protocol version " +
+             std::to_string(kProtocolVersion) + " serves clients only)");
+    return;
+  }
+  state_ = State::kClient;
+  node_log()->debug("{}: client hello ({})", peer_, std::string(hello.getSoftware().cStr()));
+  capnp::MallocMessageBuilder builder;
+  fill_hello(builder.initRoot<wire::Message>().initHello(), server_.unit().str(),
+             wire::PeerRole::CLIENT, server_.incarnation());
+  send(encode_frame(builder));
+}
+
+void ClientSession::on_submit(std::shared_ptr<Frame> frame, wire::Submit::Reader submit) {
+  const uint64_t tag = submit.getRequestTag();
+  auto events = submit.getEvents();
+  if (events.size() > server_.options().max_events_per_submit) {
+    fail(wire::ErrorCode::BAD_MESSAGE, "a submit of " + std::to_string(events.size()) +
+                                           " events; at most " +
+                                           std::to_string(server_.options().max_events_per_submit) +
+                                           " per submit");
+    return;
+  }
+  CommitQueue::Request request;
+  request.frame = frame;
+  request.events.reserve(events.size());
+  for (auto event : events) {
+    event.totalSize();  // follows every pointer now, so a malformed one throws here
+    request.events.push_back(event);
+  }
+  ++in_flight_;
+  request.done = [self = shared_from_this(), tag](std::vector<SubmitOutcome> outcomes) {
+    // Writer thread: hand the results to the session's thread.
+    asio::post(self->socket_.get_executor(), [self, tag, outcomes = std::move(outcomes)] {
+      capnp::MallocMessageBuilder builder;
+      auto result = builder.initRoot<wire::Message>().initSubmitResult();
+      result.setRequestTag(tag);
+      auto list = result.initOutcomes(static_cast<unsigned>(outcomes.size()));
+      for (unsigned i = 0; i < outcomes.size(); ++i) {
+        const SubmitOutcome& o = outcomes[i];
+        if (o.accepted) {
+          auto ref = list[i].initAccepted();
+          ref.setOrigin(o.accepted->origin.str());
+          ref.setSeq(o.accepted->seq);
+          ref.setRepeated(o.repeated);
+        } else {
+          auto rejected = list[i].initRejected();
+          rejected.setCode(o.rejected ? o.rejected->code : wire::RejectCode::INTERNAL);
+          rejected.setMessage(o.rejected ? o.rejected->message : "no outcome");
+        }
+      }
+      --self->in_flight_;
+      self->send(encode_frame(builder));
+      self->read_more();
+      self->maybe_finish_closing();
+    });
+  };
+  if (!server_.queue().enqueue(std::move(request))) {
+    --in_flight_;
+    fail(wire::ErrorCode::SHUTTING_DOWN, "the node is shutting down; submit again later");
+  }
+}
+
+void ClientSession::send(std::vector<uint8_t> frame) {
+  if (closed_) return;
+  write_queue_.push_back(std::move(frame));
+  write_next();
+}
+
+void ClientSession::write_next() {
+  if (writing_ || write_queue_.empty() || closed_) return;
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(write_queue_.front()),
+                    [self = shared_from_this()](asio::error_code ec, size_t) {
+                      self->writing_ = false;
+                      self->write_queue_.pop_front();
+                      if (ec) {
+                        self->close_now();
+                        return;
+                      }
+                      self->write_next();
+                      self->maybe_finish_closing();
+                    });
+}
+
+void ClientSession::fail(wire::ErrorCode code, const std::string& message) {
+  node_log()->warn("{}: closing: {}: {}", peer_, error_code_name(code), message);
+  send(error_frame(code, message));
+  state_ = State::kClosing;
+  maybe_finish_closing();
+}
+
+void ClientSession::close_gracefully() {
+  state_ = State::kClosing;
+  maybe_finish_closing();
+}
+
+void ClientSession::maybe_finish_closing() {
+  if (state_ != State::kClosing || closed_) return;
+  if (in_flight_ > 0 || writing_ || !write_queue_.empty()) return;
+  close_now();
+}
+
+void ClientSession::close_now() {
+  if (closed_) return;
+  closed_ = true;
+  handshake_timer_.cancel();
+  asio::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  server_.forget(shared_from_this());
+}
+
+}  // namespace rollcall

@@ -1,0 +1,101 @@
+// The node's TCP side: Server (acceptor and the set of live sessions) and ClientSession (one
+// connection: handshake, then submits). Built on Asio, as in Asio's example servers:
+// server -> sessions -> a parser (FrameDecoder) that does no I/O.
+//
+// Threads: everything here runs on the io_context's single thread; results from the writer
+// thread arrive through asio::post. The Server must outlive its sessions' callbacks (it is
+// destroyed after io_context::run returns).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "engine/event_log.h"
+#include "engine/frame_codec.h"
+#include "node/commit_queue.h"
+
+namespace rollcall {
+
+struct ServerOptions {
+  FrameLimits frame_limits;
+  size_t max_events_per_submit = 10000;
+  size_t max_submits_in_flight = 8;  // per session: past this the session stops reading
+  std::chrono::seconds handshake_timeout{10};
+};
+
+class ClientSession;
+
+class Server {
+ public:
+  Server(asio::io_context& io, const UnitCode& unit, const std::string& incarnation,
+         CommitQueue& queue, ServerOptions options);
+
+  // Binds and listens; returns the bound endpoint (port 0 picks a free port).
+  Result<asio::ip::tcp::endpoint> listen(const std::string& host, uint16_t port);
+  void start_accepting();
+  // Stops accepting, lets every session finish what it has in flight, then closes them.
+  void stop_accepting();
+  void close_sessions();
+
+  // For sessions.
+  const UnitCode& unit() const { return unit_; }
+  const std::string& incarnation() const { return incarnation_; }
+  CommitQueue& queue() { return queue_; }
+  const ServerOptions& options() const { return options_; }
+  void forget(const std::shared_ptr<ClientSession>& session) { sessions_.erase(session); }
+
+ private:
+  void accept_next();
+
+  asio::io_context& io_;
+  asio::ip::tcp::acceptor acceptor_;
+  UnitCode unit_;
+  std::string incarnation_;
+  CommitQueue& queue_;
+  ServerOptions options_;
+  std::set<std::shared_ptr<ClientSession>> sessions_;
+  bool accepting_ = false;
+};
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(Server& server, asio::ip::tcp::socket socket);
+  void start();
+  // Finish what is in flight, then close.
+  void close_gracefully();
+
+ private:
+  enum class State { kAwaitHello, kClient, kClosing };
+
+  void read_more();
+  void on_frame(std::unique_ptr<Frame> frame);
+  void on_hello(wire::Hello::Reader hello);
+  void on_submit(std::shared_ptr<Frame> frame, wire::Submit::Reader submit);
+  void send(std::vector<uint8_t> frame);
+  void write_next();
+  void fail(wire::ErrorCode code, const std::string& message);
+  void close_now();
+  void maybe_finish_closing();
+
+  Server& server_;
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer handshake_timer_;
+  std::string peer_;
+  FrameDecoder decoder_;
+  std::array<uint8_t, 64 * 1024> read_buffer_{};
+  std::deque<std::vector<uint8_t>> write_queue_;
+  bool writing_ = false;
+  bool reading_ = false;
+  size_t in_flight_ = 0;
+  State state_ = State::kAwaitHello;
+  bool closed_ = false;
+};
+
+}  // namespace rollcall
