@@ -16,6 +16,34 @@ constexpr size_t kMaxNesting = 8;
 
 std::string_view view(capnp::Text::Reader text) { return {text.begin(), text.size()}; }
 
+// Checks that `value` has the JSON type the codec wants for `type`, so that the error names the
+// field (the codec's own message does not). Numbers may come as strings (64-bit integers do).
+Status check_value_type(JsonValue::Reader value, capnp::Type type, const std::string& where) {
+  using capnp::schema::Type;
+  const auto is = [&](JsonValue::Which w) { return value.which() == w; };
+  if (is(JsonValue::NULL_)) return ok_status();
+  const char* expected = nullptr;
+  switch (type.which()) {
+    case Type::TEXT: if (!is(JsonValue::STRING)) expected = "a string"; break;
+    case Type::BOOL: if (!is(JsonValue::BOOLEAN)) expected = "true or false"; break;
+    case Type::ENUM: if (!is(JsonValue::STRING)) expected = "a name"; break;
+    case Type::STRUCT: if (!is(JsonValue::OBJECT)) expected = "an object"; break;
+    case Type::LIST: if (!is(JsonValue::ARRAY)) expected = "an array"; break;
+    case Type::VOID: expected = "null"; break;
+    case Type::DATA: case Type::INTERFACE: case Type::ANY_POINTER: break;
+    default:  // numbers
+      if (is(JsonValue::STRING)) {
+        const std::string_view text = view(value.getString());
+        if (text.empty() || text.find_first_not_of("-0123456789") != std::string_view::npos)
+          return invalid_input("'" + where + "' must be a number, not \"" + std::string(text) + "\"");
+      } else if (!is(JsonValue::NUMBER)) {
+        expected = "a number";
+      }
+  }
+  if (expected) return invalid_input("'" + where + "' must be " + expected);
+  return ok_status();
+}
+
 // Checks every field name of `object` against `type`, recursively. `path` names the place.
 Status check_fields(JsonValue::Reader object, capnp::StructSchema type, const std::string& path) {
   for (auto field : object.getObject()) {
@@ -23,6 +51,11 @@ Status check_fields(JsonValue::Reader object, capnp::StructSchema type, const st
     KJ_IF_MAYBE(schema_field, type.findFieldByName(name)) {
       auto field_type = schema_field->getType();
       auto value = field.getValue();
+      // recordedAt is a timestamp string, converted later; a kind's shape is check_kind's.
+      const bool is_kind = schema_field->getProto().getDiscriminantValue() !=
+                           capnp::schema::Field::NO_DISCRIMINANT && path.empty();
+      if (!(path.empty() && name == "recordedAt") && !is_kind)
+        ROLLCALL_TRY(check_value_type(value, field_type, path + name));
       if (field_type.isStruct() && value.isObject()) {
         ROLLCALL_TRY(check_fields(value, field_type.asStruct(), path + name + "."));
       }

@@ -57,10 +57,11 @@ Status FrameDecoder::extract() {
     if (buffer_.size() - consumed_ - 4 < length) break;
     auto words = kj::heapArray<capnp::word>(length / 8);
     std::memcpy(words.begin(), buffer_.data() + consumed_ + 4, length);
-    consumed_ += 4 + length;
+    // A bad frame stays at the front of the buffer, so the error is final, as documented.
     ROLLCALL_TRY(check_segment_table(words.asPtr()));
     auto frame = guard_capnp("frame", [&] { return std::make_unique<Frame>(kj::mv(words), limits_); });
     if (!frame.ok()) return frame.error();
+    consumed_ += 4 + length;
     ready_.push_back(std::move(frame).value());
   }
   // Compact once the consumed prefix dominates, so the buffer stays bounded by one frame.

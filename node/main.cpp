@@ -90,7 +90,6 @@ int run(const NodeConfig& config) {
     server.stop_accepting();
     queue.close([&] {
       asio::post(io, [&] {
-        server.close_sessions();
         work.reset();
         deadline.expires_after(std::chrono::seconds(5));
         deadline.async_wait([&](asio::error_code timer_ec) {
@@ -99,6 +98,9 @@ int run(const NodeConfig& config) {
             io.stop();
           }
         });
+        server.on_idle([&] { deadline.cancel(); });
+        server.close_sessions();
+        if (server.session_count() == 0) deadline.cancel();
       });
     });
   });

@@ -1,5 +1,7 @@
 #include "node/server.h"
 
+#include <utility>
+
 #include <spdlog/spdlog.h>
 
 #include "engine/capnp_guard.h"
@@ -50,6 +52,11 @@ void Server::stop_accepting() {
   accepting_ = false;
   asio::error_code ec;
   acceptor_.close(ec);
+}
+
+void Server::forget(const std::shared_ptr<ClientSession>& session) {
+  sessions_.erase(session);
+  if (!accepting_ && sessions_.empty() && on_idle_) std::exchange(on_idle_, nullptr)();
 }
 
 void Server::close_sessions() {

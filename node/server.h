@@ -49,7 +49,10 @@ class Server {
   const std::string& incarnation() const { return incarnation_; }
   CommitQueue& queue() { return queue_; }
   const ServerOptions& options() const { return options_; }
-  void forget(const std::shared_ptr<ClientSession>& session) { sessions_.erase(session); }
+  void forget(const std::shared_ptr<ClientSession>& session);
+  size_t session_count() const { return sessions_.size(); }
+  // Runs once the last session has closed after stop_accepting().
+  void on_idle(std::function<void()> callback) { on_idle_ = std::move(callback); }
 
  private:
   void accept_next();
@@ -62,6 +65,7 @@ class Server {
   ServerOptions options_;
   std::set<std::shared_ptr<ClientSession>> sessions_;
   bool accepting_ = false;
+  std::function<void()> on_idle_;
 };
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {

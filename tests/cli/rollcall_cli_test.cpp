@@ -1,0 +1,175 @@
+// End-to-end tests of the rollcall command line against a real node and its data dir.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/node_harness.h"
+#include "tests/support/test_dirs.h"
+
+using namespace rollcall::testing;
+
+namespace {
+
+std::string write_lines(const TempDir& dir, const std::string& name, const std::vector<std::string>& lines) {
+  const std::string path = dir / name;
+  std::ofstream out(path);
+  for (const auto& line : lines) out << line << "\n";
+  return path;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+const std::vector<std::string> kGoodLines = {
+    R"({"unit":"00001","effectiveDate":"2024-01-05","memberAdmitted":{"memberId":"00001-000001","fullName":"Trần Thị Bình","birthDate":"2003-02-11"}})",
+    R"({"unit":"00004","effectiveDate":"2024-01-06","memberAdmitted":{"memberId":"00004-000001","fullName":"Lê Văn Cường","birthDate":"2002-08-30"}})",
+    R"({"unit":"00001","effectiveDate":"2024-02-01","memberTransferredOut":{"memberId":"00001-000001","toUnit":"00004"}})",
+    R"({"unit":"00004","effectiveDate":"2024-02-03","memberTransferredIn":{"memberId":"00001-000001","fromUnit":"00001"}})",
+    R"({"unit":"00004","effectiveDate":"2024-02-10","activityReported":{"kind":"eidLevel2","count":119,"participants":8}})",
+};
+
+}  // namespace
+
+TEST_CASE("rollcall submit: prints one origin:seq per line, and log tail --json shows them while "
+          "the node runs", "[cli][integration]") {
+  TempDir dir;
+  NodeProcess node("001", dir / "001", units_2024());
+  REQUIRE(node.start());
+  auto result = run_command({rollcall_path(), "submit", "--node", node.address(), write_lines(dir, "in.jsonl", kGoodLines)});
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(split_lines(result.out) == std::vector<std::string>{"001:1", "001:2", "001:3", "001:4", "001:5"});
+  CHECK_THAT(result.err, Catch::Contains("5 accepted, 0 rejected"));
+
+  auto tail = run_command({rollcall_path(), "log", "tail", "--json", "--data-dir", node.data_dir()});
+  CHECK(tail.exit_code == 0);
+  auto lines = split_lines(tail.out);
+  REQUIRE(lines.size() == 5);
+  CHECK_THAT(lines[0], Catch::StartsWith(R"({"lsn":1,"origin":"001","seq":1,"recordedAt":")"));
+  CHECK_THAT(lines[0], Catch::Contains(R"("unit":"00001","effectiveDate":"2024-01-05","memberAdmitted":{"memberId":"00001-000001","fullName":"Trần Thị Bình","birthDate":"2003-02-11"}})"));
+  CHECK_THAT(lines[4], Catch::Contains(R"("activityReported":{"kind":"eidLevel2","count":119,"participants":8})"));
+
+  auto filtered = run_command({rollcall_path(), "log", "tail", "--data-dir", node.data_dir(), "--unit", "00004",
+                               "--type", "memberTransferredIn"});
+  CHECK(filtered.exit_code == 0);
+  auto table = split_lines(filtered.out);
+  REQUIRE(table.size() == 2);  // header + one event
+  CHECK_THAT(table[1], Catch::Contains("001:4") && Catch::Contains("fromUnit=00001"));
+
+  auto show = run_command({rollcall_path(), "log", "show", "001:3", "--data-dir", node.data_dir()});
+  CHECK(show.exit_code == 0);
+  CHECK_THAT(show.out, Catch::Contains("memberTransferredOut") && Catch::Contains("toUnit=00004"));
+  auto show_json = run_command({rollcall_path(), "log", "show", "001:3", "--json", "--data-dir", node.data_dir()});
+  CHECK_THAT(show_json.out, Catch::StartsWith(R"({"lsn":3,"origin":"001","seq":3,)"));
+}
+
+TEST_CASE("rollcall submit: a malformed line, an unknown unit and a second admission are each "
+          "named; the other lines land; exit 1", "[cli][integration]") {
+  TempDir dir;
+  NodeProcess node("001", dir / "001", units_2024());
+  REQUIRE(node.start());
+  std::vector<std::string> lines = kGoodLines;
+  lines.insert(lines.begin() + 1, R"({"unit":"00001","effectiveDate":"2024-01-05","memberAdmitted":{"memberId":)");
+  lines.insert(lines.begin() + 3, R"({"unit":"12345","effectiveDate":"2024-01-05","activityReported":{"kind":"forums","count":5,"participants":40}})");
+  lines.push_back(kGoodLines[0]);  // the same admission again
+  auto result = run_command({rollcall_path(), "submit", "--node", node.address(), write_lines(dir, "in.jsonl", lines)});
+  CHECK(result.exit_code == 1);
+  CHECK(split_lines(result.out) == std::vector<std::string>{"001:1", "001:2", "001:3", "001:4", "001:5"});
+  CHECK_THAT(result.err, Catch::Contains("line 2: rejected (invalid): not valid JSON"));
+  CHECK_THAT(result.err, Catch::Contains("line 4: rejected (unknownUnit): unit: unknown unit '12345'"));
+  CHECK_THAT(result.err, Catch::Contains("line 8: rejected (domainRule): member 00001-000001 is already admitted"));
+  CHECK_THAT(result.err, Catch::Contains("5 accepted, 3 rejected"));
+
+  auto json = run_command({rollcall_path(), "submit", "--json", "--node", node.address(), write_lines(dir, "again.jsonl", {kGoodLines[1]})});
+  CHECK(json.exit_code == 1);
+  CHECK_THAT(json.out, Catch::Contains(R"({"line":1,"code":"domainRule","error":"member 00004-000001 is already admitted)"));
+}
+
+TEST_CASE("rollcall submit: reads standard input", "[cli][integration]") {
+  TempDir dir;
+  NodeProcess node("001", dir / "001", units_2024());
+  REQUIRE(node.start());
+  auto result = run_command({rollcall_path(), "submit", "--node", node.address(), "-"}, write_lines(dir, "in.jsonl", kGoodLines));
+  CHECK(result.exit_code == 0);
+  CHECK(split_lines(result.out).size() == 5);
+}
+
+TEST_CASE("rollcall submit: the whole Ba Dinh example is accepted line by line", "[cli][integration]") {
+  TempDir dir;
+  NodeProcess node("001", dir / "001", units_2024());
+  REQUIRE(node.start());
+  auto result = run_command({rollcall_path(), "submit", "--node", node.address(), ba_dinh_events()});
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  auto ids = split_lines(result.out);
+  REQUIRE(ids.size() == 400);
+  CHECK(ids.front() == "001:1");
+  CHECK(ids.back() == "001:400");
+}
+
+TEST_CASE("rollcall: errors name the problem and exit 2 when a command cannot run", "[cli]") {
+  TempDir dir;
+  auto missing = run_command({rollcall_path(), "log", "tail", "--data-dir", dir / "nowhere"});
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("no rollcall data dir at") && Catch::Contains("nowhere"));
+
+  auto unreachable = run_command({rollcall_path(), "submit", "--node", "127.0.0.1:1", "--timeout-ms", "2000", ba_dinh_events()});
+  CHECK(unreachable.exit_code == 2);
+  CHECK_THAT(unreachable.err, Catch::Contains("cannot reach node at 127.0.0.1:1"));
+
+  auto no_file = run_command({rollcall_path(), "submit", "--node", "127.0.0.1:1", dir / "absent.jsonl"});
+  CHECK(no_file.exit_code == 2);
+  CHECK_THAT(no_file.err, Catch::Contains("cannot open"));
+
+  auto bad_id = run_command({rollcall_path(), "log", "show", "001-7", "--data-dir", dir.path()});
+  CHECK(bad_id.exit_code == 2);
+  CHECK_THAT(bad_id.err, Catch::Contains("is not ORIGIN:SEQ"));
+
+  auto usage = run_command({rollcall_path(), "log", "tail"});
+  CHECK(usage.exit_code == 2);
+  CHECK_THAT(usage.err, Catch::Contains("--data-dir is required"));
+}
+
+TEST_CASE("rollcall log: bad filters and absent events on a stopped node's data dir", "[cli][integration]") {
+  TempDir dir;
+  NodeProcess node("001", dir / "001", units_2024());
+  REQUIRE(node.start());
+  REQUIRE(run_command({rollcall_path(), "submit", "--node", node.address(), write_lines(dir, "in.jsonl", kGoodLines)}).exit_code == 0);
+  REQUIRE(node.stop() == 0);
+
+  auto type = run_command({rollcall_path(), "log", "tail", "--data-dir", node.data_dir(), "--type", "memberPromoted"});
+  CHECK(type.exit_code == 2);
+  CHECK_THAT(type.err, Catch::Contains("'memberPromoted' is not an event kind"));
+
+  auto absent = run_command({rollcall_path(), "log", "show", "001:99", "--data-dir", node.data_dir()});
+  CHECK(absent.exit_code == 1);
+  CHECK_THAT(absent.err, Catch::Contains("no event 001:99"));
+
+  auto tail = run_command({rollcall_path(), "log", "tail", "-n", "2", "--json", "--data-dir", node.data_dir()});
+  CHECK(tail.exit_code == 0);
+  auto lines = split_lines(tail.out);
+  REQUIRE(lines.size() == 2);
+  CHECK_THAT(lines[0], Catch::StartsWith(R"({"lsn":4,)"));
+}
+
+TEST_CASE("rollcall: --help of every command tells what it does", "[cli]") {
+  for (const auto& argv : std::vector<std::vector<std::string>>{
+           {"--help"}, {"submit", "--help"}, {"log", "--help"}, {"log", "tail", "--help"}, {"log", "show", "--help"},
+           {"demo", "--help"}}) {
+    std::vector<std::string> full = {rollcall_path()};
+    full.insert(full.end(), argv.begin(), argv.end());
+    auto result = run_command(full);
+    INFO(argv.front());
+    CHECK(result.exit_code == 0);
+    CHECK_THAT(result.out, Catch::Contains("Usage"));
+  }
+  auto daemon = run_command({rollcalld_path(), "--help"});
+  CHECK(daemon.exit_code == 0);
+  CHECK_THAT(daemon.out, Catch::Contains("--parent") && Catch::Contains("SIGTERM"));
+}

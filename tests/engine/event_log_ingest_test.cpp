@@ -1,0 +1,150 @@
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/content_hash.h"
+#include "engine/event_log.h"
+#include "tests/engine/event_log_fixture.h"
+
+namespace rollcall {
+
+using namespace log_test;  // NOLINT(google-build-using-namespace): test helpers
+
+TEST_CASE_METHOD(LogFixture, "EventLog: relayed events are ingested once, duplicates skipped",
+                 "[event_log]") {
+  TempDir child_dir, parent_dir;
+  auto child = open(child_dir, "00001");
+  Events events;
+  events.add(admit("00001", "x")).add(rate("00001", "x")).add(activity("00001", 7));
+  submit_all(*child, events.all());
+  const auto relayed = read_all(*child);
+  const auto batch = readers_of(relayed);
+
+  auto parent = open(parent_dir, "001");
+  Events own;
+  own.add(activity("001", 1));
+  submit_all(*parent, own.all());
+
+  auto report = parent->ingest(batch);
+  REQUIRE(report.ok());
+  CHECK(report->applied == 3);
+  CHECK(report->duplicates == 0);
+  CHECK(parent->last_lsn() == Lsn{4});
+  // The parent's watermark for the child equals the child's own, hash included.
+  auto at_parent = watermark_of(*parent, "00001");
+  auto at_child = watermark_of(*child, "00001");
+  REQUIRE(at_parent);
+  REQUIRE(at_child);
+  CHECK(at_parent->seq == 3);
+  CHECK(at_parent->chain_hash == at_child->chain_hash);
+  CHECK(parent->next_own_seq() == 2);  // relaying does not move the node's own seq
+  auto found = parent->find(OriginSeq{code("00001"), 2});
+  REQUIRE(found->has_value());
+  CHECK((*found)->lsn == Lsn{3});
+  CHECK(parent->member("x")->value().unit == "00001");
+
+  LogFilter by_origin;
+  by_origin.origin = code("00001");
+  CHECK(parent->tail(10, by_origin)->size() == 3);
+
+  // Sent again (a retry after a lost ack), and overlapping with one new event.
+  auto again = parent->ingest(batch);
+  REQUIRE(again.ok());
+  CHECK(again->applied == 0);
+  CHECK(again->duplicates == 3);
+  CHECK(parent->last_lsn() == Lsn{4});
+
+  Events next;
+  next.add(rate("00001", "x"));
+  submit_all(*child, next.all());
+  const auto relayed2 = read_all(*child);
+  auto overlap = parent->ingest(readers_of(relayed2));
+  REQUIRE(overlap.ok());
+  CHECK(overlap->duplicates == 3);
+  CHECK(overlap->applied == 1);
+  CHECK(watermark_of(*parent, "00001")->seq == 4);
+}
+
+TEST_CASE_METHOD(LogFixture, "EventLog: ingest of a batch with a gap applies nothing",
+                 "[event_log]") {
+  TempDir child_dir, parent_dir;
+  auto child = open(child_dir, "00001");
+  Events events;
+  for (int i = 0; i < 5; ++i) events.add(activity("00001", i + 1));
+  submit_all(*child, events.all());
+  const auto relayed = read_all(*child);
+  const auto all = readers_of(relayed);
+
+  auto parent = open(parent_dir, "001");
+  REQUIRE(parent->ingest(std::span(all).subspan(0, 2)).ok());
+  const auto before = watermark_of(*parent, "00001");
+
+  std::vector<schema::Event::Reader> gapped = {all[2], all[3], all[4]};
+  std::swap(gapped[1], gapped[2]);  // 3, 5, 4: 5 arrives before 4
+  auto result = parent->ingest(gapped);
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().kind() == ErrorKind::kProtocol);
+  CHECK_THAT(result.error().message(), Catch::Contains("gap"));
+  CHECK_THAT(result.error().message(), Catch::Contains("00001"));
+  // All or nothing: seq 3, valid on its own, was not applied either.
+  CHECK(parent->last_lsn() == Lsn{2});
+  CHECK(watermark_of(*parent, "00001")->seq == 2);
+  CHECK(watermark_of(*parent, "00001")->chain_hash == before->chain_hash);
+  CHECK_FALSE(parent->find(OriginSeq{code("00001"), 3})->has_value());
+
+  // A gap right at the start.
+  std::vector<schema::Event::Reader> skip = {all[3]};
+  CHECK(parent->ingest(skip).error().kind() == ErrorKind::kProtocol);
+
+  // In order, the same events go in.
+  auto ok = parent->ingest(std::span(all).subspan(2, 3));
+  REQUIRE(ok.ok());
+  CHECK(ok->applied == 3);
+  CHECK(parent->last_lsn() == Lsn{5});
+}
+
+TEST_CASE_METHOD(LogFixture,
+                 "EventLog: the same origin:seq with other content is refused as a fork",
+                 "[event_log]") {
+  TempDir child_dir, twin_dir, parent_dir;
+  auto child = open(child_dir, "00001");
+  auto twin = open(twin_dir, "00001");  // a second live data dir for the same unit
+  Events a, b;
+  a.add(activity("00001", 1)).add(activity("00001", 2));
+  b.add(activity("00001", 1)).add(activity("00001", 99));
+  submit_all(*child, a.all());
+  submit_all(*twin, b.all());
+  const auto from_child = read_all(*child);
+  const auto from_twin = read_all(*twin);
+
+  auto parent = open(parent_dir, "001");
+  REQUIRE(parent->ingest(readers_of(from_child)).ok());
+  const auto held = watermark_of(*parent, "00001");
+
+  auto result = parent->ingest(readers_of(from_twin));
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().kind() == ErrorKind::kConflict);
+  CHECK_THAT(result.error().message(), Catch::Contains("fork"));
+  CHECK_THAT(result.error().message(), Catch::Contains("seq 2"));
+  // Never merged, never dropped: the parent keeps what it had.
+  CHECK(parent->last_lsn() == Lsn{2});
+  CHECK(watermark_of(*parent, "00001")->chain_hash == held->chain_hash);
+  CHECK(watermark_of(*twin, "00001")->chain_hash != held->chain_hash);
+  CHECK((*parent->find(OriginSeq{code("00001"), 2}))->event().getActivityReported().getCount() ==
+        2);
+}
+
+TEST_CASE_METHOD(LogFixture, "EventLog: relayed events without identity are refused",
+                 "[event_log]") {
+  TempDir dir;
+  auto parent = open(dir, "001");
+  Events unnumbered;
+  unnumbered.add(activity("00001", 1));
+  auto result = parent->ingest(unnumbered.all());
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().kind() == ErrorKind::kInvalidInput);
+  CHECK_THAT(result.error().message(), Catch::Contains("origin"));
+  CHECK(parent->last_lsn() == Lsn{0});
+}
+
+}  // namespace rollcall

@@ -1,0 +1,256 @@
+// Integration tests of rollcalld as a process on loopback: submit, read back while it runs,
+// bad input, kill -9 durability, SIGTERM drain, protocol errors.
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <thread>
+
+#include <asio.hpp>
+#include <capnp/message.h>
+
+#include "engine/event_log.h"
+#include "engine/frame_codec.h"
+#include "engine/protocol.h"
+#include "tests/support/node_harness.h"
+#include "tests/support/test_dirs.h"
+
+using namespace rollcall;
+using namespace rollcall::testing;
+
+namespace {
+
+std::string admit(const std::string& unit, const std::string& member, const std::string& date = "2024-03-01") {
+  return R"({"unit":")" + unit + R"(","effectiveDate":")" + date + R"(","memberAdmitted":{"memberId":")" + member +
+         R"(","fullName":"Nguyễn Văn An","birthDate":"2001-05-02"}})";
+}
+
+std::unique_ptr<NodeClient> connect_to(const NodeProcess& node) {
+  auto client = NodeClient::connect(node.address(), std::chrono::seconds(5));
+  REQUIRE(client.ok());
+  return std::move(client).value();
+}
+
+}  // namespace
+
+TEST_CASE("rollcalld: submitted events get dense seqs of the node's origin and are readable while it runs",
+          "[node][integration]") {
+  TempDir dir;
+  NodeProcess node("001", dir / "001", units_2024());
+  REQUIRE(node.start());
+  auto client = connect_to(node);
+  CHECK(client->node_unit() == "001");
+
+  auto outcomes = submit_lines(*client, {
+      admit("00001", "00001-000001"),
+      admit("00004", "00004-000001"),
+      R"({"unit":"00001","effectiveDate":"2024-04-02","memberTransferredOut":{"memberId":"00001-000001","toUnit":"00004"}})",
+      R"({"unit":"00004","effectiveDate":"2024-04-09","memberTransferredIn":{"memberId":"00001-000001","fromUnit":"00001"}})",
+      R"({"unit":"00004","effectiveDate":"2024-04-10","activityReported":{"kind":"eidLevel1","count":135,"participants":12}})",
+  });
+  REQUIRE(outcomes.size() == 5);
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    INFO(outcomes[i].message);
+    CHECK(outcomes[i].accepted);
+    CHECK(outcomes[i].id == "001:" + std::to_string(i + 1));
+  }
+
+  // A reader beside the running node sees them, and the node keeps going.
+  auto reader = EventLog::open_reader(node.data_dir());
+  REQUIRE(reader.ok());
+  auto events = (*reader)->read(Lsn{1}, 100);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 5);
+  CHECK(std::string((*events)[4].event().getUnit().cStr()) == "00004");
+  CHECK((*events)[4].event().isActivityReported());
+
+  auto more = submit_lines(*client, {admit("00006", "00006-000001")});
+  CHECK(more[0].id == "001:6");
+  REQUIRE((*reader)->refresh().ok());
+  CHECK((*reader)->last_lsn().value == 6);
+  CHECK(node.stop() == 0);
+}
+
+TEST_CASE("rollcalld: bad lines are rejected by name while the others in the same submit land",
+          "[node][integration]") {
+  TempDir dir;
+  NodeProcess node("001", dir / "001", units_2024());
+  REQUIRE(node.start());
+  auto client = connect_to(node);
+  auto outcomes = submit_lines(*client, {
+      admit("00001", "00001-000007"),
+      admit("99999", "99999-000001"),                // unknown unit
+      admit("00001", "00001-000007"),                // admitted twice
+      admit("26734", "26734-000001"),                // a real ward outside Ba Đình
+      R"({"unit":"00001","effectiveDate":"2024-02-30","activityReported":{"kind":"forums","count":1,"participants":9}})",
+      R"({"unit":"00001","effectiveDate":"2024-05-01","memberMatured":{"memberId":"00001-404"}})",
+      admit("00004", "00004-000002"),
+  });
+  REQUIRE(outcomes.size() == 7);
+  CHECK(outcomes[0].id == "001:1");
+  CHECK(outcomes[1].code == wire::RejectCode::UNKNOWN_UNIT);
+  CHECK_THAT(outcomes[1].message, Catch::Contains("99999"));
+  CHECK(outcomes[2].code == wire::RejectCode::DOMAIN_RULE);
+  CHECK_THAT(outcomes[2].message, Catch::Contains("already admitted"));
+  CHECK(outcomes[3].code == wire::RejectCode::OUTSIDE_SUBTREE);
+  CHECK_THAT(outcomes[3].message, Catch::Contains("26734"));
+  CHECK(outcomes[4].code == wire::RejectCode::INVALID);
+  CHECK_THAT(outcomes[4].message, Catch::Contains("2024-02-30"));
+  CHECK(outcomes[5].code == wire::RejectCode::DOMAIN_RULE);
+  CHECK_THAT(outcomes[5].message, Catch::Contains("00001-404"));
+  CHECK(outcomes[6].id == "001:2");  // rejected lines consume no seq
+}
+
+TEST_CASE("rollcalld: an acknowledged event survives kill -9 and the next seq continues after it",
+          "[node][integration][fault]") {
+  TempDir dir;
+  NodeProcess node("001", dir / "001", units_2024());
+  uint64_t acknowledged = 0;
+  for (int cycle = 0; cycle < 8; ++cycle) {
+    REQUIRE(node.start());
+    auto client = connect_to(node);
+    std::vector<std::string> lines;
+    for (int i = 0; i < 50; ++i)
+      lines.push_back(admit("00001", "00001-" + std::to_string(cycle * 1000 + i)));
+    auto outcomes = submit_lines(*client, lines);
+    for (const auto& o : outcomes) {
+      REQUIRE(o.accepted);
+      CHECK(o.id == "001:" + std::to_string(++acknowledged));
+    }
+    node.kill9();  // right after the results came back
+  }
+  auto log = EventLog::open_reader(dir / "001");
+  REQUIRE(log.ok());
+  CHECK((*log)->last_lsn().value == acknowledged);
+  CHECK((*log)->next_own_seq() == acknowledged + 1);
+  for (uint64_t seq = 1; seq <= acknowledged; ++seq) {
+    auto found = (*log)->find(OriginSeq{UnitCode::trusted("001"), seq});
+    REQUIRE(found.ok());
+    REQUIRE(found->has_value());
+  }
+}
+
+TEST_CASE("rollcalld: SIGTERM drains and exits 0, and a restart serves the same log",
+          "[node][integration]") {
+  TempDir dir;
+  NodeProcess node("001", dir / "001", units_2024());
+  REQUIRE(node.start());
+  {
+    auto client = connect_to(node);
+    auto outcomes = submit_lines(*client, {admit("00001", "00001-000001")});
+    CHECK(outcomes[0].accepted);
+  }
+  CHECK(node.stop() == 0);
+  CHECK_THAT(node.log(), Catch::Contains("stopped cleanly"));
+  REQUIRE(node.start());
+  auto client = connect_to(node);
+  auto outcomes = submit_lines(*client, {admit("00001", "00001-000001"), admit("00001", "00001-000002")});
+  CHECK(outcomes[0].code == wire::RejectCode::DOMAIN_RULE);  // the member state survived too
+  CHECK(outcomes[1].id == "001:2");
+}
+
+TEST_CASE("rollcalld: a wrong protocol version and a garbage frame each get a clear error and "
+          "leave the node serving others", "[node][integration]") {
+  TempDir dir;
+  NodeProcess node("001", dir / "001", units_2024());
+  REQUIRE(node.start());
+  asio::io_context io;
+  auto raw_connect = [&] {
+    asio::ip::tcp::socket socket(io);
+    socket.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                                           static_cast<uint16_t>(std::stoi(node.address().substr(10)))));
+    return socket;
+  };
+  auto read_error = [&](asio::ip::tcp::socket& socket) {
+    FrameDecoder decoder;
+    std::array<uint8_t, 4096> buffer;
+    asio::error_code ec;
+    while (!ec) {
+      const size_t n = socket.read_some(asio::buffer(buffer), ec);
+      if (n) REQUIRE(decoder.feed(buffer.data(), n).ok());
+      if (auto frame = decoder.next()) {
+        auto message = frame->root<wire::Message>();
+        REQUIRE(message.isError());
+        return std::string(error_code_name(message.getError().getCode())) + ": " +
+               message.getError().getMessage().cStr();
+      }
+    }
+    return std::string("closed without an error frame");
+  };
+
+  {
+    auto socket = raw_connect();
+    capnp::MallocMessageBuilder builder;
+    auto hello = builder.initRoot<wire::Message>().initHello();
+    fill_hello(hello, "", wire::PeerRole::CLIENT, "");
+    hello.setProtocolVersion(99);
+    asio::write(socket, asio::buffer(encode_frame(builder)));
+    auto error = read_error(socket);
+    CHECK_THAT(error, Catch::Contains("incompatibleProtocol") && Catch::Contains("99"));
+  }
+  {
+    auto socket = raw_connect();
+    const uint8_t junk[] = {0x07, 0x00, 0x00, 0x00, 1, 2, 3, 4, 5, 6, 7};
+    asio::write(socket, asio::buffer(junk));
+    CHECK_THAT(read_error(socket), Catch::Contains("badFrame"));
+  }
+  {
+    auto socket = raw_connect();
+    const uint8_t huge[] = {0x00, 0x00, 0x00, 0x7f};
+    asio::write(socket, asio::buffer(huge));
+    CHECK_THAT(read_error(socket), Catch::Contains("exceeds the limit"));
+  }
+  {
+    auto socket = raw_connect();  // a submit before any hello
+    capnp::MallocMessageBuilder builder;
+    builder.initRoot<wire::Message>().initSubmit();
+    asio::write(socket, asio::buffer(encode_frame(builder)));
+    CHECK_THAT(read_error(socket), Catch::Contains("before hello"));
+  }
+  auto client = connect_to(node);
+  CHECK(submit_lines(*client, {admit("00001", "00001-000001")})[0].accepted);
+  CHECK(node.running());
+}
+
+TEST_CASE("rollcalld: refuses a data dir of another unit and a data dir in use", "[node][integration]") {
+  TempDir dir;
+  NodeProcess first("001", dir / "data", units_2024());
+  REQUIRE(first.start());
+  NodeProcess second("001", dir / "data", units_2024());
+  CHECK_FALSE(second.start());
+  CHECK_THAT(second.log(), Catch::Contains("in use by another rollcalld"));
+  CHECK(first.stop() == 0);
+
+  NodeProcess other("002", dir / "data", units_2024());
+  CHECK_FALSE(other.start());
+  CHECK_THAT(other.log(), Catch::Contains("belongs to unit 001"));
+}
+
+TEST_CASE("rollcalld: group commit answers many concurrent clients correctly", "[node][integration]") {
+  TempDir dir;
+  NodeProcess node("001", dir / "001", units_2024());
+  REQUIRE(node.start());
+  constexpr int kClients = 8;
+  constexpr int kSubmits = 20;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::string>> ids(kClients);
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      auto client = NodeClient::connect(node.address(), std::chrono::seconds(5));
+      if (!client.ok()) return;
+      for (int s = 0; s < kSubmits; ++s) {
+        auto outcomes = submit_lines(**client, {admit("00001", "m-" + std::to_string(c) + "-" + std::to_string(s))});
+        ids[c].push_back(outcomes[0].accepted ? outcomes[0].id : "rejected: " + outcomes[0].message);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> all;
+  for (const auto& client_ids : ids) {
+    REQUIRE(client_ids.size() == kSubmits);
+    for (const auto& id : client_ids) all.insert(id);
+  }
+  CHECK(all.size() == kClients * kSubmits);  // distinct ids, none rejected
+  std::set<std::string> expected;
+  for (int i = 1; i <= kClients * kSubmits; ++i) expected.insert("001:" + std::to_string(i));
+  CHECK(all == expected);
+}

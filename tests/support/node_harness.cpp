@@ -1,0 +1,160 @@
+#include "tests/support/node_harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "engine/capnp_guard.h"
+
+extern char** environ;
+
+namespace rollcall::testing {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+std::string rollcalld_path() { return ROLLCALLD_PATH; }
+std::string rollcall_path() { return ROLLCALL_PATH; }
+
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_file,
+                          int timeout_s) {
+  char out_tmpl[] = "/tmp/rollcall-out-XXXXXX";
+  char err_tmpl[] = "/tmp/rollcall-err-XXXXXX";
+  const int out_fd = mkstemp(out_tmpl);
+  const int err_fd = mkstemp(err_tmpl);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  posix_spawn_file_actions_addopen(&actions, 0, stdin_file.empty() ? "/dev/null" : stdin_file.c_str(),
+                                   O_RDONLY, 0);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  CommandResult result;
+  if (posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ) == 0) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  close(out_fd);
+  close(err_fd);
+  result.out = read_file(out_tmpl);
+  result.err = read_file(err_tmpl);
+  unlink(out_tmpl);
+  unlink(err_tmpl);
+  return result;
+}
+
+NodeProcess::NodeProcess(std::string unit, std::string data_dir, std::string units_file,
+                         std::vector<std::string> extra_args)
+    : unit_(std::move(unit)),
+      data_dir_(std::move(data_dir)),
+      units_file_(std::move(units_file)),
+      extra_args_(std::move(extra_args)),
+      port_file_(data_dir_ + ".port"),
+      log_file_(data_dir_ + ".log") {}
+
+NodeProcess::~NodeProcess() {
+  if (process_) process_->stop(std::chrono::seconds(5));
+}
+
+bool NodeProcess::start() {
+  std::remove(port_file_.c_str());
+  std::vector<std::string> argv = {rollcalld_path(), "--unit", unit_, "--data-dir", data_dir_,
+                                   "--listen", "127.0.0.1:0", "--units", units_file_,
+                                   "--port-file", port_file_, "--min-free-mb", "0"};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  auto spawned = cli::ChildProcess::spawn(argv, log_file_);
+  if (!spawned.ok()) return false;
+  process_ = std::make_unique<cli::ChildProcess>(std::move(spawned).value());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(port_file_);
+    unsigned port = 0;
+    if (in >> port && port > 0) {
+      port_ = static_cast<uint16_t>(port);
+      return true;
+    }
+    if (!process_->running()) {
+      process_.reset();
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+int NodeProcess::stop() {
+  if (!process_) return -1;
+  const int status = process_->stop(std::chrono::seconds(10));
+  process_.reset();
+  return status;
+}
+
+void NodeProcess::kill9() {
+  if (!process_) return;
+  ::kill(process_->pid(), SIGKILL);
+  process_->stop(std::chrono::seconds(5));  // reaps
+  process_.reset();
+}
+
+bool NodeProcess::running() { return process_ && process_->running(); }
+
+std::string NodeProcess::log() const { return read_file(log_file_); }
+
+std::vector<LineOutcome> submit_lines(NodeClient& client, const std::vector<std::string>& lines) {
+  static const EventJson json;
+  capnp::MallocMessageBuilder message;
+  auto submit = message.initRoot<wire::Message>().initSubmit();
+  submit.setRequestTag(1);
+  auto list = submit.initEvents(static_cast<unsigned>(lines.size()));
+  for (unsigned i = 0; i < lines.size(); ++i) {
+    auto parsed = json.parse(lines[i], list[i]);
+    if (!parsed.ok()) throw std::runtime_error("test line does not parse: " + parsed.error().message());
+  }
+  if (auto s = client.send(message); !s.ok()) throw std::runtime_error(s.error().message());
+  auto frame = client.receive();
+  if (!frame.ok()) throw std::runtime_error(frame.error().message());
+  std::vector<LineOutcome> outcomes;
+  auto message_reader = (*frame)->root<wire::Message>();
+  for (auto o : message_reader.getSubmitResult().getOutcomes()) {
+    LineOutcome line;
+    if (o.isAccepted()) {
+      line.accepted = true;
+      line.id = std::string(o.getAccepted().getOrigin().cStr()) + ":" + std::to_string(o.getAccepted().getSeq());
+    } else {
+      line.code = o.getRejected().getCode();
+      line.message = o.getRejected().getMessage().cStr();
+    }
+    outcomes.push_back(line);
+  }
+  return outcomes;
+}
+
+}  // namespace rollcall::testing

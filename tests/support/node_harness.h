@@ -1,0 +1,73 @@
+// Runs real rollcalld processes and rollcall commands for integration tests.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <capnp/message.h>
+
+#include "cli/child_process.h"
+#include "cli/node_client.h"
+#include "engine/event_json.h"
+#include "schema/wire.capnp.h"
+
+namespace rollcall::testing {
+
+// Paths of the binaries under test (set by CMake).
+std::string rollcalld_path();
+std::string rollcall_path();
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs a command to completion (at most `timeout_s`), capturing stdout and stderr; stdin from
+// `stdin_file` when given.
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_file = "",
+                          int timeout_s = 60);
+
+// One rollcalld on 127.0.0.1 with a port picked by the OS.
+class NodeProcess {
+ public:
+  NodeProcess(std::string unit, std::string data_dir, std::string units_file,
+              std::vector<std::string> extra_args = {});
+  ~NodeProcess();
+
+  // Starts and waits until it listens. Returns false (with the log in `log()`) if it exits.
+  bool start();
+  // SIGTERM and wait: the exit status.
+  int stop();
+  // SIGKILL and wait.
+  void kill9();
+  bool running();
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
+  std::string log() const;
+  const std::string& data_dir() const { return data_dir_; }
+
+ private:
+  std::string unit_, data_dir_, units_file_;
+  std::vector<std::string> extra_args_;
+  std::string port_file_, log_file_;
+  uint16_t port_ = 0;
+  std::unique_ptr<cli::ChildProcess> process_;
+};
+
+// The outcome of one submitted line.
+struct LineOutcome {
+  bool accepted = false;
+  std::string id;          // origin:seq when accepted
+  wire::RejectCode code = wire::RejectCode::INVALID;
+  std::string message;     // when rejected
+};
+
+// Submits JSON lines in one Submit message and waits for the result.
+std::vector<LineOutcome> submit_lines(NodeClient& client, const std::vector<std::string>& lines);
+
+}  // namespace rollcall::testing
