@@ -70,7 +70,7 @@ TEST_CASE("rollcall submit: prints one origin:seq per line, and log tail --json 
 }
 
 TEST_CASE("rollcall submit: a malformed line, an unknown unit and a second admission are each "
-          "named; the other lines land; exit 1", "[cli][integration]") {
+          "named, the other lines land and the exit status is 1", "[cli][integration]") {
   TempDir dir;
   NodeProcess node("001", dir / "001", units_2024());
   REQUIRE(node.start());

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds rollcall and runs every test: the README's test command, and all that CI runs.
+# Stages: dependencies, build (warnings are errors), the test suite (ctest), the same suite
+# under AddressSanitizer + UndefinedBehaviorSanitizer. Each prints its time budget.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/scripts/lib.sh"
+cd "$ROOT"
+
+stage deps 900 'bash scripts/install-deps.sh'
+stage build 1200 'configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo'
+stage test 600 'cd build && ctest -j2 --output-on-failure --timeout 300 2>&1 | tee ctest.log'
+stage asan-build 1500 'configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug -DROLLCALL_SANITIZE=address,undefined'
+stage asan-test 900 'cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -j2 --output-on-failure --timeout 600 2>&1 | tee ctest.log'
+
+# One closing line for both runs.
+count() { grep -Eo "[0-9]+ tests failed out of [0-9]+" "$1" | tail -1 | awk '{print $1, $6}'; }
+read -r failed_a total_a <<<"$(count build/ctest.log)"
+read -r failed_b total_b <<<"$(count build-asan/ctest.log)"
+passed=$((total_a - failed_a + total_b - failed_b))
+failed=$((failed_a + failed_b))
+echo "tests: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
