@@ -52,7 +52,6 @@ class EventPrinter {
     std::printf("%-8llu %-14s %-20s %-7s %-10s %-28s %s\n", static_cast<unsigned long long>(logged.lsn.value),
                 id.c_str(), recorded.c_str(), e.getUnit().cStr(), e.getEffectiveDate().cStr(),
                 std::string(event_kind_name(e)).c_str(), payload_summary(e).c_str());
-    std::fflush(stdout);
   }
 
  private:
@@ -110,6 +109,7 @@ int run_tail(const TailOptions& o) {
     return kExitCannotRun;
   }
   for (const auto& e : *events) printer.print(e);
+  std::cout.flush();
   if (!o.follow) return kExitOk;
 
   std::signal(SIGINT, [](int) { g_stop = true; });
@@ -130,6 +130,7 @@ int run_tail(const TailOptions& o) {
       if (fresh->empty()) break;
       for (const auto& e : *fresh)
         if (matches(*filter, e.event())) printer.print(e);
+      std::cout.flush();
       seen = fresh->back().lsn;
     }
   }

@@ -205,6 +205,7 @@ void add_submit_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--node", options->node, "HOST:PORT of the node")->required();
   cmd->add_option("file", options->file, "JSON-lines file, or - for standard input (default)");
   cmd->add_flag("--json", options->json, "one JSON object per line on stdout: {line, id} or {line, code, error}");
+  cmd->add_flag("--quiet,-q", options->quiet, "print only rejected lines and the summary");
   cmd->add_option("--timeout-ms", options->timeout_ms, "how long to wait for the node to answer a connect (default 5000)");
   cmd->callback([options, &exit_code] { exit_code = run_submit(*options); });
 }

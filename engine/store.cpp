@@ -79,6 +79,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, Mode mode, bo
   db_options.create_missing_column_families = mode == Mode::kWriter;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 4;
+  db_options.max_log_file_size = 16 << 20;
   db_options.max_total_wal_size = 256 << 20;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.avoid_unnecessary_blocking_io = true;

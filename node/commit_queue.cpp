@@ -1,5 +1,7 @@
 #include "node/commit_queue.h"
 
+#include "engine/capnp_guard.h"
+
 namespace rollcall {
 
 CommitQueue::CommitQueue(EventLog& log, Clock clock) : log_(log), clock_(std::move(clock)) {}
@@ -58,7 +60,17 @@ void CommitQueue::run() {
     }
     std::vector<schema::Event::Reader> all;
     for (const auto& request : group) all.insert(all.end(), request.events.begin(), request.events.end());
-    std::vector<SubmitOutcome> outcomes = log_.submit(all, clock_());
+    // Sessions made every event's pointers readable before enqueueing (Reader::totalSize), so a
+    // kj::Exception here is a bug; answer it as an internal rejection rather than crash.
+    auto submitted = guard_capnp(
+        "submit", [&] { return log_.submit(all, clock_()); }, ErrorKind::kInternal);
+    std::vector<SubmitOutcome> outcomes;
+    if (submitted.ok()) {
+      outcomes = std::move(submitted).value();
+    } else {
+      outcomes.resize(all.size());
+      for (auto& o : outcomes) o.rejected = Rejection{wire::RejectCode::INTERNAL, submitted.error().message()};
+    }
     size_t offset = 0;
     for (auto& request : group) {
       const size_t n = request.events.size();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds rollcall and runs every test: the README's test command, and all that CI runs.
 # Stages: dependencies, build (warnings are errors), the test suite (ctest), the same suite
-# under AddressSanitizer + UndefinedBehaviorSanitizer. Each prints its time budget.
+# under AddressSanitizer + UndefinedBehaviorSanitizer, and the quick ingest benchmark (so the
+# harness keeps working; its figures are not checked here). Each prints its time budget.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/scripts/lib.sh"
@@ -12,6 +13,8 @@ stage build 1200 'configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo'
 stage test 600 'cd build && ctest -j2 --output-on-failure --timeout 300 2>&1 | tee ctest.log'
 stage asan-build 1500 'configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug -DROLLCALL_SANITIZE=address,undefined'
 stage asan-test 900 'cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -j2 --output-on-failure --timeout 600 2>&1 | tee ctest.log'
+
+stage bench 300 'build/bench/rollcall_ingest_bench --quick | tee build/bench-quick.jsonl'
 
 # One closing line for both runs.
 count() { grep -Eo "[0-9]+ tests failed out of [0-9]+" "$1" | tail -1 | awk '{print $1, $6}'; }

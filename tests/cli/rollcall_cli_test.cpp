@@ -3,6 +3,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "tests/support/node_harness.h"
 #include "tests/support/test_dirs.h"
@@ -172,4 +173,32 @@ TEST_CASE("rollcall: --help of every command tells what it does", "[cli]") {
   auto daemon = run_command({rollcalld_path(), "--help"});
   CHECK(daemon.exit_code == 0);
   CHECK_THAT(daemon.out, Catch::Contains("--parent") && Catch::Contains("SIGTERM"));
+}
+
+TEST_CASE("rollcall log tail --follow prints events as the running node appends them", "[cli][integration]") {
+  TempDir dir;
+  NodeProcess node("001", dir / "001", units_2024());
+  REQUIRE(node.start());
+  REQUIRE(run_command({rollcall_path(), "submit", "--node", node.address(),
+                       write_lines(dir, "first.jsonl", {kGoodLines[0]})}).exit_code == 0);
+  const std::string out = dir / "follow.out";
+  auto follower = rollcall::cli::ChildProcess::spawn(
+      {rollcall_path(), "log", "tail", "--follow", "--json", "--data-dir", node.data_dir()}, out);
+  REQUIRE(follower.ok());
+  auto lines_in = [&] {
+    std::ifstream in(out);
+    std::stringstream s;
+    s << in.rdbuf();
+    return split_lines(s.str());
+  };
+  for (int i = 0; i < 100 && lines_in().size() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(lines_in().size() == 1);
+  REQUIRE(run_command({rollcall_path(), "submit", "--node", node.address(),
+                       write_lines(dir, "more.jsonl", {kGoodLines[1], kGoodLines[4]})}).exit_code == 0);
+  for (int i = 0; i < 150 && lines_in().size() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto lines = lines_in();
+  REQUIRE(lines.size() == 3);
+  CHECK_THAT(lines[1], Catch::StartsWith(R"({"lsn":2,"origin":"001","seq":2,)"));
+  CHECK_THAT(lines[2], Catch::Contains("eidLevel2"));
+  CHECK(follower->stop() == 0);  // SIGTERM ends --follow cleanly
 }
