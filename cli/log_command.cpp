@@ -84,12 +84,6 @@ Result<LogFilter> make_filter(const TailOptions& o) {
   return filter;
 }
 
-bool matches(const LogFilter& f, schema::Event::Reader e) {
-  return (!f.unit || text_view(e.getUnit()) == f.unit->str()) &&
-         (!f.origin || text_view(e.getOrigin()) == f.origin->str()) &&
-         (!f.kind || event_kind_name(e) == *f.kind);
-}
-
 int run_tail(const TailOptions& o) {
   auto filter = make_filter(o);
   if (!filter.ok()) {
@@ -129,7 +123,7 @@ int run_tail(const TailOptions& o) {
       }
       if (fresh->empty()) break;
       for (const auto& e : *fresh)
-        if (matches(*filter, e.event())) printer.print(e);
+        if (filter->matches(e.event())) printer.print(e);
       std::cout.flush();
       seen = fresh->back().lsn;
     }

@@ -69,6 +69,8 @@ struct LogFilter {
   std::optional<UnitCode> unit;
   std::optional<UnitCode> origin;
   std::optional<std::string> kind;  // JSON name, e.g. "memberAdmitted"
+
+  bool matches(schema::Event::Reader event) const;
 };
 
 class EventLog {

@@ -7,16 +7,12 @@
 #include "engine/store.h"
 
 namespace rollcall {
-namespace {
-
-bool matches(const LogFilter& filter, schema::Event::Reader e) {
-  if (filter.unit && text_view(e.getUnit()) != filter.unit->str()) return false;
-  if (filter.origin && text_view(e.getOrigin()) != filter.origin->str()) return false;
-  if (filter.kind && event_kind_name(e) != *filter.kind) return false;
+bool LogFilter::matches(schema::Event::Reader e) const {
+  if (unit && text_view(e.getUnit()) != unit->str()) return false;
+  if (origin && text_view(e.getOrigin()) != origin->str()) return false;
+  if (kind && event_kind_name(e) != *kind) return false;
   return true;
 }
-
-}  // namespace
 
 Status EventLog::refresh() {
   if (store_->mode() != Store::Mode::kReader) return ok_status();
@@ -100,7 +96,7 @@ Result<std::vector<LoggedEvent>> EventLog::tail(size_t n, const LogFilter& filte
       batch = *decoded;
     }
     for (uint32_t i = batch->size(); i-- > 0 && newest_first.size() < n;) {
-      if (matches(filter, batch->event(i)))
+      if (filter.matches(batch->event(i)))
         newest_first.push_back(LoggedEvent{Lsn{batch->first_lsn().value + i}, batch, i});
     }
   }

@@ -16,19 +16,13 @@
 
 #include "engine/event_json.h"
 #include "engine/event_log.h"
+#include "tests/support/small_map.h"
 
 namespace rollcall::log_test {
 
 namespace fs = std::filesystem;
 
-inline const char* const kUnits =
-    "code,name,level,parent_code\n"
-    "01,Thành phố Hà Nội,province,\n"
-    "001,Quận Ba Đình,district,01\n"
-    "00001,Phường Phúc Xá,ward,001\n"
-    "00004,Phường Trúc Bạch,ward,001\n"
-    "002,Quận Hoàn Kiếm,district,01\n"
-    "00037,Phường Phúc Tân,ward,002\n";
+inline const char* const kUnits = testing::kSmallMapCsv;
 
 inline const Timestamp kNow{1711440000000000};  // 2024-03-26T08:00:00Z
 

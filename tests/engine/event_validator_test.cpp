@@ -7,6 +7,7 @@
 
 #include "engine/event_json.h"
 #include "engine/unit_map.h"
+#include "tests/support/small_map.h"
 
 namespace rollcall {
 namespace {
@@ -14,14 +15,7 @@ namespace {
 using wire::RejectCode;
 
 // Hà Nội with two districts; the node under test is Ba Đình (001).
-const char* const kUnits =
-    "code,name,level,parent_code\n"
-    "01,Thành phố Hà Nội,province,\n"
-    "001,Quận Ba Đình,district,01\n"
-    "00001,Phường Phúc Xá,ward,001\n"
-    "00004,Phường Trúc Bạch,ward,001\n"
-    "002,Quận Hoàn Kiếm,district,01\n"
-    "00037,Phường Phúc Tân,ward,002\n";
+const char* const kUnits = testing::kSmallMapCsv;
 
 class ValidatorFixture {
  public:
