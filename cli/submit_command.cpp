@@ -184,7 +184,8 @@ int run_submit(const SubmitOptions& options) {
     if (auto s = receive_one(); !s.ok()) {
       std::cerr << "rollcall submit: " << s.error().message() << "; lines after "
                 << (printer.accepted_count() + printer.rejected_count())
-                << " results were not confirmed (submit them again: accepted ones with a requestId are not duplicated)\n";
+                << " results were not confirmed; some of them may have been appended: check with `rollcall log "
+                   "tail` before submitting them again (this version does not yet recognize a repeated requestId)\n";
       return kExitCannotRun;
     }
     print_unsent_front();

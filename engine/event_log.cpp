@@ -184,9 +184,20 @@ std::optional<Rejection> EventLog::check_retraction(const WriteSet& ws,
   return std::nullopt;
 }
 
+Status EventLog::check_writable() const {
+  if (write_failure_.empty()) return ok_status();
+  return Error(ErrorKind::kUnavailable,
+               "the log stopped taking writes after a storage error (" + write_failure_ +
+                   "); restart rollcalld once the cause is fixed");
+}
+
 std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reader> events,
                                             Timestamp now) {
   std::vector<SubmitOutcome> outcomes(events.size());
+  if (auto writable = check_writable(); !writable.ok()) {
+    for (auto& o : outcomes) o.rejected = Rejection{wire::RejectCode::UNAVAILABLE, writable.error().message()};
+    return outcomes;
+  }
   WriteSet ws;
   uint64_t next_seq = next_own_seq();
   for (size_t i = 0; i < events.size(); ++i) {
@@ -234,7 +245,8 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
   if (!written.ok()) {
     // Nothing was written: every event this call would have accepted is refused.
     const auto code = written.error().kind() == ErrorKind::kStorageFull ? wire::RejectCode::STORAGE_FULL
-                                                                        : wire::RejectCode::INTERNAL;
+                      : written.error().kind() == ErrorKind::kUnavailable ? wire::RejectCode::UNAVAILABLE
+                                                                          : wire::RejectCode::INTERNAL;
     for (auto& outcome : outcomes) {
       if (!outcome.accepted) continue;
       outcome.accepted.reset();
@@ -245,6 +257,7 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
 }
 
 Result<IngestReport> EventLog::ingest(std::span<const schema::Event::Reader> events) {
+  ROLLCALL_TRY(check_writable());
   IngestReport report;
   WriteSet ws;
   for (const schema::Event::Reader e : events) {
@@ -344,7 +357,12 @@ Status EventLog::commit(WriteSet& ws) {
   for (const auto& [target, by] : ws.retractions) batch.Put(store_->cf(Cf::kRetracted), target, by);
 
   ROLLCALL_TRY(space_->check(batch.GetDataSize()));
-  ROLLCALL_TRY(store_->write(batch));
+  if (auto written = store_->write(batch); !written.ok()) {
+    // The write may or may not have reached the WAL: our positions can no longer be trusted.
+    // Fail-stop: refuse every further write until a restart reloads them from disk.
+    write_failure_ = written.error().message();
+    return written.error();
+  }
   next_lsn_ = first_lsn + count;
   for (auto& [origin, w] : ws.watermarks) watermarks_[origin] = w;
   return ok_status();

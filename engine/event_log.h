@@ -4,7 +4,8 @@
 // Writes: one writer. Every call that changes the log (submit, ingest) builds exactly one
 // RocksDB WriteBatch holding the events, their index entries, the watermark moves and the
 // member state changes, and syncs it before returning: whatever a call reports as accepted
-// is durable. Several clients' submits are meant to be gathered by the caller into one
+// is durable. A failed write (other than a refusal for disk space, checked before writing)
+// fail-stops the log: every later write is refused as unavailable until a restart. Several clients' submits are meant to be gathered by the caller into one
 // submit() call (group commit): validation sees the earlier events of the same call.
 //
 // Reads: on the writer, or on a reader opened beside a running writer (a RocksDB secondary
@@ -116,6 +117,10 @@ class EventLog {
   Result<std::vector<Watermark>> watermarks() const;
   Result<std::optional<MemberState>> member(std::string_view member_id) const;
 
+  // Writer: how many times the write-ahead log was fsynced since open (every acknowledged
+  // write syncs it at least once).
+  uint64_t wal_syncs() const;
+
  private:
   class WriteSet;
 
@@ -126,6 +131,7 @@ class EventLog {
   Result<std::optional<MemberState>> staged_member(const WriteSet& ws, const std::string& id) const;
   std::optional<Rejection> check_retraction(const WriteSet& ws, schema::Event::Reader e) const;
   Status commit(WriteSet& ws);
+  Status check_writable() const;
 
   std::unique_ptr<Store> store_;
   const UnitMap* map_;  // writer only
@@ -135,6 +141,7 @@ class EventLog {
   std::string incarnation_;
   uint64_t next_lsn_ = 1;
   std::map<UnitCode, Watermark> watermarks_;  // writer: cache of the watermarks CF
+  std::string write_failure_;  // set when a synced write failed: the log is fail-stopped
 };
 
 }  // namespace rollcall

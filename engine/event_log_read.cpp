@@ -14,6 +14,8 @@ bool LogFilter::matches(schema::Event::Reader e) const {
   return true;
 }
 
+uint64_t EventLog::wal_syncs() const { return store_->wal_syncs(); }
+
 Status EventLog::refresh() {
   if (store_->mode() != Store::Mode::kReader) return ok_status();
   ROLLCALL_TRY(store_->catch_up());

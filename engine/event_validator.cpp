@@ -2,6 +2,8 @@
 
 #include "engine/event_fields.h"
 
+#include <capnp/schema.h>
+
 namespace rollcall {
 namespace {
 
@@ -24,6 +26,14 @@ std::optional<Rejection> check_text(std::string_view field, capnp::Text::Reader 
     return invalid(std::string(field) + " is longer than " + std::to_string(max) + " bytes");
   if (has_control_chars(text)) return invalid(std::string(field) + " has control characters");
   return std::nullopt;
+}
+
+// An enum value this build knows (a newer peer's or a forged value is not).
+template <typename Enum>
+std::optional<Rejection> check_enum(std::string_view field, Enum value) {
+  const auto known = capnp::Schema::from<Enum>().getEnumerants().size();
+  if (static_cast<uint16_t>(value) < known) return std::nullopt;
+  return invalid(std::string(field) + ": unknown value " + std::to_string(static_cast<uint16_t>(value)));
 }
 
 std::optional<Rejection> check_date(std::string_view field, capnp::Text::Reader value) {
@@ -79,6 +89,10 @@ std::optional<Rejection> EventValidator::check_payload(schema::Event::Reader e) 
       if (auto r = check_text("fullName", p.getFullName(), FieldLimits::kMaxName, true)) return r;
       return check_date("birthDate", p.getBirthDate());
     }
+    case Which::MEMBER_REMOVED:
+      return check_enum("memberRemoved.reason", e.getMemberRemoved().getReason());
+    case Which::ACTIVITY_REPORTED:
+      return check_enum("activityReported.kind", e.getActivityReported().getKind());
     case Which::MEMBER_TRANSFERRED_OUT:
       if (e.getMemberTransferredOut().getToUnit() == e.getUnit())
         return invalid("toUnit is the event's own unit");
@@ -92,11 +106,12 @@ std::optional<Rejection> EventValidator::check_payload(schema::Event::Reader e) 
     case Which::MEMBER_RATED: {
       const unsigned year = e.getMemberRated().getYear();
       if (year < 1900 || year > 2199) return invalid("year " + std::to_string(year) + " is not in 1900..2199");
-      return std::nullopt;
+      return check_enum("memberRated.rating", e.getMemberRated().getRating());
     }
     case Which::REWARD_GRANTED:
       return check_text("title", e.getRewardGranted().getTitle(), FieldLimits::kMaxText, true);
     case Which::DISCIPLINE_IMPOSED:
+      if (auto r = check_enum("disciplineImposed.measure", e.getDisciplineImposed().getMeasure())) return r;
       return check_text("reason", e.getDisciplineImposed().getReason(), FieldLimits::kMaxText, false);
     case Which::WORKING_AWAY_STARTED:
       return check_text("place", e.getWorkingAwayStarted().getPlace(), FieldLimits::kMaxText, true);
@@ -110,8 +125,23 @@ std::optional<Rejection> EventValidator::check_payload(schema::Event::Reader e) 
                        node_unit_.str() + ") can be retracted here");
       return std::nullopt;
     }
-    default: return std::nullopt;
+    case Which::MEMBER_MATURED:
+    case Which::HONORARY_RECOGNIZED:
+    case Which::OUTSTANDING_NOMINATED:
+    case Which::WORKING_AWAY_ENDED:
+    case Which::RESIDENCE_ACTIVITY_REGISTERED:
+      return std::nullopt;  // memberId and units were checked above
+    case Which::NONE:
+    case Which::UNIT_REGISTERED:
+    case Which::UNIT_RENAMED:
+    case Which::UNIT_MOVED:
+    case Which::UNIT_MERGED:
+    case Which::UNIT_CLOSED:
+      return invalid("no event kind");  // handled above; kept so the switch names every kind
   }
+  // A kind this build does not know: a newer client's schema, or a forged discriminant.
+  return invalid("unknown event kind (union discriminant " + std::to_string(static_cast<uint16_t>(e.which())) +
+                 "); this node's schema does not know it");
 }
 
 }  // namespace rollcall

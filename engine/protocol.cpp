@@ -86,6 +86,7 @@ const char* error_code_name(wire::ErrorCode code) {
     case wire::ErrorCode::SHUTTING_DOWN: return "shuttingDown";
     case wire::ErrorCode::INTERNAL: return "internal";
     case wire::ErrorCode::TIMEOUT: return "timeout";
+    case wire::ErrorCode::BUSY: return "busy";
   }
   return "unknown";
 }

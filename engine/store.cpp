@@ -92,6 +92,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, Mode mode, bo
 
   rocksdb::Status s;
   if (mode == Mode::kWriter) {
+    store->statistics_ = rocksdb::CreateDBStatistics();
+    store->statistics_->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
+    db_options.statistics = store->statistics_;
     if (create) fs::create_directories(dir, ec);
     s = rocksdb::DB::Open(db_options, dir, descriptors, &store->handles_, &store->db_);
   } else {
@@ -135,6 +138,10 @@ Result<std::optional<std::string>> Store::get(Cf which, std::string_view key) co
 
 std::unique_ptr<rocksdb::Iterator> Store::iterator(Cf which) const {
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(which)));
+}
+
+uint64_t Store::wal_syncs() const {
+  return statistics_ ? statistics_->getTickerCount(rocksdb::WAL_FILE_SYNCED) : 0;
 }
 
 Status Store::catch_up() {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <rocksdb/db.h>
+#include <rocksdb/statistics.h>
 #include <rocksdb/write_batch.h>
 
 #include "engine/status.h"
@@ -57,6 +58,8 @@ class Store {
   std::unique_ptr<rocksdb::Iterator> iterator(Cf which) const;
   // Reader mode: see the writer's newer writes.
   Status catch_up();
+  // Times the WAL was fsynced since open (writer; 0 on a reader).
+  uint64_t wal_syncs() const;
 
  private:
   Store() = default;
@@ -67,6 +70,7 @@ class Store {
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::shared_ptr<rocksdb::Cache> block_cache_;
+  std::shared_ptr<rocksdb::Statistics> statistics_;
 };
 
 }  // namespace rollcall

@@ -1,6 +1,7 @@
 #include "node/commit_queue.h"
 
 #include "engine/capnp_guard.h"
+#include "node/node_log.h"
 
 namespace rollcall {
 
@@ -51,23 +52,27 @@ void CommitQueue::run() {
       wake_.wait(lock, [&] { return closed_ || !queue_.empty(); });
       if (queue_.empty()) break;  // closed and drained
       size_t events = 0;
+      size_t bytes = 0;
       while (!queue_.empty() &&
-             (group.empty() || events + queue_.front().events.size() <= kMaxEventsPerCommit)) {
+             (group.empty() || (events + queue_.front().events.size() <= kMaxEventsPerCommit &&
+                                bytes + queue_.front().bytes <= kMaxBytesPerCommit))) {
         events += queue_.front().events.size();
+        bytes += queue_.front().bytes;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
     std::vector<schema::Event::Reader> all;
     for (const auto& request : group) all.insert(all.end(), request.events.begin(), request.events.end());
-    // Sessions made every event's pointers readable before enqueueing (Reader::totalSize), so a
-    // kj::Exception here is a bug; answer it as an internal rejection rather than crash.
+    // Sessions copy every event into node-owned memory before enqueueing, so a kj::Exception
+    // here is a bug: log it and answer an internal rejection rather than crash.
     auto submitted = guard_capnp(
         "submit", [&] { return log_.submit(all, clock_()); }, ErrorKind::kInternal);
     std::vector<SubmitOutcome> outcomes;
     if (submitted.ok()) {
       outcomes = std::move(submitted).value();
     } else {
+      node_log()->error("writer: {}", submitted.error().message());
       outcomes.resize(all.size());
       for (auto& o : outcomes) o.rejected = Rejection{wire::RejectCode::INTERNAL, submitted.error().message()};
     }

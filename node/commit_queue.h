@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "engine/event_log.h"
-#include "engine/frame_codec.h"
 
 namespace rollcall {
 
@@ -28,13 +27,16 @@ class CommitQueue {
   using Clock = std::function<Timestamp()>;
 
   struct Request {
-    std::shared_ptr<Frame> frame;  // keeps the events' memory alive
+    std::shared_ptr<void> owner;  // keeps the events' memory alive
     std::vector<schema::Event::Reader> events;
+    size_t bytes = 0;             // encoded size of the events
     Completion done;
   };
 
-  // At most this many events go into one write; more waiting requests go into the next.
+  // One write takes waiting requests up to these bounds (and at least one request), so a log
+  // value stays small enough to read back and to forward in one frame.
   static constexpr size_t kMaxEventsPerCommit = 20000;
+  static constexpr size_t kMaxBytesPerCommit = 4 << 20;
 
   CommitQueue(EventLog& log, Clock clock);
   ~CommitQueue();

@@ -131,6 +131,7 @@ int main(int argc, char** argv) {
   auto* free_opt = app.add_option("--min-free-mb", flags.min_free_mb, "refuse appends below this much free disk (default 256)");
   auto* cap_opt = app.add_option("--max-dir-mb", flags.max_dir_mb, "refuse appends while the data dir holds more (default 0: no cap)");
   app.add_option("--port-file", flags.port_file, "write the bound port to this file once listening");
+  app.set_version_flag("--version", kSoftwareVersion);
   CLI11_PARSE(app, argc, argv);
 
   NodeConfig config;

@@ -2,17 +2,21 @@
 
 #include <utility>
 
+#include <capnp/serialize.h>
+
 #include <spdlog/spdlog.h>
 
 #include "engine/capnp_guard.h"
+#include "engine/event_copy.h"
 #include "engine/protocol.h"
 #include "node/node_log.h"
+#include "schema/storage.capnp.h"
 
 namespace rollcall {
 
 Server::Server(asio::io_context& io, const UnitCode& unit, const std::string& incarnation,
                CommitQueue& queue, ServerOptions options)
-    : io_(io), acceptor_(io), unit_(unit), incarnation_(incarnation), queue_(queue),
+    : io_(io), acceptor_(io), accept_backoff_(io), unit_(unit), incarnation_(incarnation), queue_(queue),
       options_(options) {}
 
 Result<asio::ip::tcp::endpoint> Server::listen(const std::string& host, uint16_t port) {
@@ -38,7 +42,23 @@ void Server::accept_next() {
   acceptor_.async_accept([this](asio::error_code ec, asio::ip::tcp::socket socket) {
     if (!accepting_) return;
     if (ec) {
-      node_log()->warn("accept failed: {}", ec.message());
+      // Out of file descriptors and the like: back off instead of spinning.
+      node_log()->warn("accept failed: {}; retrying in {} ms", ec.message(), options_.accept_backoff.count());
+      accept_backoff_.expires_after(options_.accept_backoff);
+      accept_backoff_.async_wait([this](asio::error_code timer_ec) {
+        if (!timer_ec && accepting_) accept_next();
+      });
+      return;
+    }
+    if (sessions_.size() >= options_.max_connections) {
+      // A small frame on a fresh socket: the send buffer takes it without blocking.
+      node_log()->warn("refusing a connection: {} connections already open", sessions_.size());
+      asio::error_code ignored;
+      asio::write(socket, asio::buffer(error_frame(wire::ErrorCode::BUSY,
+                                                   "the node has " + std::to_string(sessions_.size()) +
+                                                       " connections open, its limit; retry later")),
+                  ignored);
+      socket.close(ignored);
     } else {
       auto session = std::make_shared<ClientSession>(*this, std::move(socket));
       sessions_.insert(session);
@@ -52,6 +72,7 @@ void Server::stop_accepting() {
   accepting_ = false;
   asio::error_code ec;
   acceptor_.close(ec);
+  accept_backoff_.cancel();
 }
 
 void Server::forget(const std::shared_ptr<ClientSession>& session) {
@@ -67,6 +88,7 @@ void Server::close_sessions() {
 ClientSession::ClientSession(Server& server, asio::ip::tcp::socket socket)
     : server_(server),
       socket_(std::move(socket)),
+      executor_(socket_.get_executor()),
       handshake_timer_(socket_.get_executor()),
       decoder_(server.options().frame_limits) {
   asio::error_code ec;
@@ -102,16 +124,20 @@ void ClientSession::read_more() {
                               self->fail(wire::ErrorCode::BAD_FRAME, s.error().message());
                               return;
                             }
-                            while (auto frame = self->decoder_.next()) {
-                              if (self->closed_ || self->state_ == State::kClosing) return;
-                              self->on_frame(std::move(frame));
-                            }
+                            self->process_frames();
                             self->read_more();
                           });
 }
 
-void ClientSession::on_frame(std::unique_ptr<Frame> owned) {
-  std::shared_ptr<Frame> frame = std::move(owned);
+void ClientSession::process_frames() {
+  while (!closed_ && state_ != State::kClosing && in_flight_ < server_.options().max_submits_in_flight) {
+    auto frame = decoder_.next();
+    if (!frame) break;
+    on_frame(std::move(frame));
+  }
+}
+
+void ClientSession::on_frame(std::unique_ptr<Frame> frame) {
   auto handled = guard_capnp("message", [&]() -> Status {
     auto message = frame->root<wire::Message>();
     switch (message.which()) {
@@ -121,7 +147,7 @@ void ClientSession::on_frame(std::unique_ptr<Frame> owned) {
         return ok_status();
       case wire::Message::SUBMIT:
         if (state_ != State::kClient) return invalid_input("submit before hello");
-        on_submit(frame, message.getSubmit());
+        on_submit(message.getSubmit());
         return ok_status();
       default:
         return invalid_input("unexpected message from a client");
@@ -150,7 +176,7 @@ void ClientSession::on_hello(wire::Hello::Reader hello) {
   send(encode_frame(builder));
 }
 
-void ClientSession::on_submit(std::shared_ptr<Frame> frame, wire::Submit::Reader submit) {
+void ClientSession::on_submit(wire::Submit::Reader submit) {
   const uint64_t tag = submit.getRequestTag();
   auto events = submit.getEvents();
   if (events.size() > server_.options().max_events_per_submit) {
@@ -160,44 +186,56 @@ void ClientSession::on_submit(std::shared_ptr<Frame> frame, wire::Submit::Reader
                                            " per submit");
     return;
   }
+  // Copy the events into a message the node owns, here on the session's thread (inside the
+  // caller's guard_capnp). The copy reads every field under the frame's traversal limit, so a
+  // malformed or amplified message fails here, on its own connection; the writer then reads
+  // only well-formed memory of a bounded size.
+  auto owned = std::make_shared<capnp::MallocMessageBuilder>();
+  auto list = owned->initRoot<storage::LogBatch>().initEvents(events.size());
+  for (unsigned i = 0; i < events.size(); ++i) copy_event_checked(events[i], list[i]);
   CommitQueue::Request request;
-  request.frame = frame;
+  request.owner = owned;
+  request.bytes = capnp::computeSerializedSizeInWords(*owned) * sizeof(capnp::word);
   request.events.reserve(events.size());
-  for (auto event : events) {
-    event.totalSize();  // follows every pointer now, so a malformed one throws here
-    request.events.push_back(event);
-  }
+  for (auto event : list.asReader()) request.events.push_back(event);
   ++in_flight_;
-  request.done = [self = shared_from_this(), tag](std::vector<SubmitOutcome> outcomes) {
-    // Writer thread: hand the results to the session's thread.
-    asio::post(self->socket_.get_executor(), [self, tag, outcomes = std::move(outcomes)] {
-      capnp::MallocMessageBuilder builder;
-      auto result = builder.initRoot<wire::Message>().initSubmitResult();
-      result.setRequestTag(tag);
-      auto list = result.initOutcomes(static_cast<unsigned>(outcomes.size()));
-      for (unsigned i = 0; i < outcomes.size(); ++i) {
-        const SubmitOutcome& o = outcomes[i];
-        if (o.accepted) {
-          auto ref = list[i].initAccepted();
-          ref.setOrigin(o.accepted->origin.str());
-          ref.setSeq(o.accepted->seq);
-          ref.setRepeated(o.repeated);
-        } else {
-          auto rejected = list[i].initRejected();
-          rejected.setCode(o.rejected ? o.rejected->code : wire::RejectCode::INTERNAL);
-          rejected.setMessage(o.rejected ? o.rejected->message : "no outcome");
-        }
-      }
-      --self->in_flight_;
-      self->send(encode_frame(builder));
-      self->read_more();
-      self->maybe_finish_closing();
+  // Runs on the writer thread: only hand the results over. The session reference moves into
+  // the posted handler, so the session is never destroyed on the writer thread.
+  request.done = [self = shared_from_this(), tag](std::vector<SubmitOutcome> outcomes) mutable {
+    auto executor = self->executor_;
+    asio::post(executor, [self = std::move(self), tag, outcomes = std::move(outcomes)]() mutable {
+      self->on_submit_done(tag, std::move(outcomes));
     });
   };
   if (!server_.queue().enqueue(std::move(request))) {
     --in_flight_;
     fail(wire::ErrorCode::SHUTTING_DOWN, "the node is shutting down; submit again later");
   }
+}
+
+void ClientSession::on_submit_done(uint64_t tag, std::vector<SubmitOutcome> outcomes) {
+  capnp::MallocMessageBuilder builder;
+  auto result = builder.initRoot<wire::Message>().initSubmitResult();
+  result.setRequestTag(tag);
+  auto list = result.initOutcomes(static_cast<unsigned>(outcomes.size()));
+  for (unsigned i = 0; i < outcomes.size(); ++i) {
+    const SubmitOutcome& o = outcomes[i];
+    if (o.accepted) {
+      auto ref = list[i].initAccepted();
+      ref.setOrigin(o.accepted->origin.str());
+      ref.setSeq(o.accepted->seq);
+      ref.setRepeated(o.repeated);
+    } else {
+      auto rejected = list[i].initRejected();
+      rejected.setCode(o.rejected ? o.rejected->code : wire::RejectCode::INTERNAL);
+      rejected.setMessage(o.rejected ? o.rejected->message : "no outcome");
+    }
+  }
+  --in_flight_;
+  send(encode_frame(builder));
+  process_frames();
+  read_more();
+  maybe_finish_closing();
 }
 
 void ClientSession::send(std::vector<uint8_t> frame) {

@@ -27,7 +27,9 @@ struct ServerOptions {
   FrameLimits frame_limits;
   size_t max_events_per_submit = 10000;
   size_t max_submits_in_flight = 8;  // per session: past this the session stops reading
+  size_t max_connections = 1024;     // past this a new connection gets an error and is closed
   std::chrono::seconds handshake_timeout{10};
+  std::chrono::milliseconds accept_backoff{100};  // after an accept error (e.g. out of files)
 };
 
 class ClientSession;
@@ -59,6 +61,7 @@ class Server {
 
   asio::io_context& io_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer accept_backoff_;
   UnitCode unit_;
   std::string incarnation_;
   CommitQueue& queue_;
@@ -79,9 +82,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   enum class State { kAwaitHello, kClient, kClosing };
 
   void read_more();
+  // Handles decoded frames while the in-flight limit allows; the rest wait in the decoder.
+  void process_frames();
   void on_frame(std::unique_ptr<Frame> frame);
   void on_hello(wire::Hello::Reader hello);
-  void on_submit(std::shared_ptr<Frame> frame, wire::Submit::Reader submit);
+  void on_submit(wire::Submit::Reader submit);
+  void on_submit_done(uint64_t tag, std::vector<SubmitOutcome> outcomes);
   void send(std::vector<uint8_t> frame);
   void write_next();
   void fail(wire::ErrorCode code, const std::string& message);
@@ -90,6 +96,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   Server& server_;
   asio::ip::tcp::socket socket_;
+  asio::any_io_executor executor_;  // the session's thread, for results from the writer
   asio::steady_timer handshake_timer_;
   std::string peer_;
   FrameDecoder decoder_;

@@ -42,7 +42,7 @@ struct Watermark {
   seq @1 :UInt64;
   # Highest seq held with no gap below it (0: none).
   hash @2 :UInt64;
-  # Chained content hash of the origin's events 1..seq (see docs/FORMAT.md).
+  # Chained content hash of the origin's events 1..seq (see engine/FORMAT.md).
 }
 
 struct Watermarks {
@@ -173,6 +173,8 @@ enum ErrorCode {
   # A bug or storage failure.
   timeout @10;
   # The peer was too slow.
+  busy @11;
+  # The node has too many connections; retry later.
 }
 
 struct Error {

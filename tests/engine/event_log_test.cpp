@@ -16,6 +16,21 @@ namespace rollcall {
 
 using namespace log_test;  // NOLINT(google-build-using-namespace): test helpers
 
+TEST_CASE_METHOD(LogFixture, "EventLog: every acknowledged submit has synced the write-ahead log",
+                 "[event_log]") {
+  TempDir dir;
+  auto log = open(dir);
+  const uint64_t before = log->wal_syncs();
+  for (int i = 0; i < 5; ++i) {
+    Events events;
+    events.add(admit("00001", "sync-" + std::to_string(i)));
+    const uint64_t syncs = log->wal_syncs();
+    submit_all(*log, events.all());
+    CHECK(log->wal_syncs() > syncs);  // the write was synced before submit returned
+  }
+  CHECK(log->wal_syncs() - before >= 5);
+}
+
 TEST_CASE_METHOD(LogFixture,
                  "EventLog: submit numbers events densely from 1 with the node's origin",
                  "[event_log]") {

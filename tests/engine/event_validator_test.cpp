@@ -1,6 +1,10 @@
 #include "engine/event_validator.h"
 
+#include <capnp/any.h>
 #include <capnp/message.h>
+#include <capnp/schema.h>
+
+#include <functional>
 
 #include <catch2/catch.hpp>
 #include <string>
@@ -31,6 +35,16 @@ class ValidatorFixture {
     INFO(line);
     INFO((parsed.ok() ? std::string() : parsed.error().message()));
     REQUIRE(parsed.ok());
+    return validator_.check_submitted(event.asReader());
+  }
+
+  // Validates an event built in binary, as a client that speaks Cap'n Proto sends it.
+  std::optional<Rejection> check_built(const std::function<void(schema::Event::Builder)>& build) {
+    capnp::MallocMessageBuilder message;
+    auto event = message.initRoot<schema::Event>();
+    event.setUnit("00001");
+    event.setEffectiveDate("2024-03-26");
+    build(event);
     return validator_.check_submitted(event.asReader());
   }
 
@@ -249,6 +263,46 @@ TEST_CASE_METHOD(ValidatorFixture, "EventValidator: requestId is optional but bo
   require_accepted(check(R"({"requestId":"retry-1",)" + tail));
   require_rejected(check(R"({"requestId":")" + std::string(129, 'r') + R"(",)" + tail),
                    RejectCode::INVALID, "requestId is longer than 128");
+}
+
+TEST_CASE_METHOD(ValidatorFixture,
+                 "EventValidator: enum values and event kinds this build does not know are refused",
+                 "[event_validator]") {
+  require_rejected(check_built([](schema::Event::Builder e) {
+                     auto a = e.initActivityReported();
+                     a.setKind(static_cast<schema::ActivityKind>(99));
+                   }),
+                   RejectCode::INVALID, "activityReported.kind: unknown value 99");
+  require_rejected(check_built([](schema::Event::Builder e) {
+                     auto r = e.initMemberRated();
+                     r.setMemberId("00001-000001");
+                     r.setYear(2024);
+                     r.setRating(static_cast<schema::Rating>(7));
+                   }),
+                   RejectCode::INVALID, "memberRated.rating: unknown value 7");
+  require_rejected(check_built([](schema::Event::Builder e) {
+                     auto r = e.initMemberRemoved();
+                     r.setMemberId("00001-000001");
+                     r.setReason(static_cast<schema::RemovalReason>(3));
+                   }),
+                   RejectCode::INVALID, "memberRemoved.reason");
+  require_rejected(check_built([](schema::Event::Builder e) {
+                     auto d = e.initDisciplineImposed();
+                     d.setMemberId("00001-000001");
+                     d.setMeasure(static_cast<schema::DisciplineMeasure>(2));
+                   }),
+                   RejectCode::INVALID, "disciplineImposed.measure");
+  // A union discriminant past the last kind, as a newer schema (or a forger) would write it.
+  require_rejected(check_built([](schema::Event::Builder e) {
+                     e.initActivityReported();
+                     auto proto = capnp::Schema::from<schema::Event>().getProto().getStruct();
+                     capnp::AnyStruct::Builder any(kj::mv(e));
+                     auto data = any.getDataSection();
+                     const size_t offset = proto.getDiscriminantOffset() * 2;
+                     data[offset] = 40;
+                     data[offset + 1] = 0;
+                   }),
+                   RejectCode::INVALID, "unknown event kind (union discriminant 40)");
 }
 
 }  // namespace rollcall

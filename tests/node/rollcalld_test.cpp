@@ -10,7 +10,9 @@
 #include <thread>
 
 #include <asio.hpp>
+#include <capnp/any.h>
 #include <capnp/message.h>
+#include <capnp/serialize.h>
 
 #include "engine/event_log.h"
 #include "engine/frame_codec.h"
@@ -321,4 +323,42 @@ TEST_CASE("rollcalld: kill -9 at random moments under concurrent submits loses n
     REQUIRE(found->has_value());
     CHECK(std::string((*found)->event().getMemberAdmitted().getMemberId().cStr()) == member);
   }
+}
+
+TEST_CASE("rollcalld: an amplified submit (10,000 events pointing at one shared 60 KB text) is "
+          "refused on its own connection and others keep submitting", "[node][integration]") {
+  TempDir dir;
+  NodeProcess node("001", dir / "001", units_2024());
+  REQUIRE(node.start());
+  auto attacker = connect_to(node);
+  constexpr int kEvents = 10000;
+  capnp::MallocMessageBuilder message(1 << 20, capnp::AllocationStrategy::FIXED_SIZE);
+  auto events = message.initRoot<wire::Message>().initSubmit().initEvents(kEvents);
+  events[0].setUnit(std::string(60000, '0'));
+  for (int i = 0; i < kEvents; ++i) {
+    if (i) events[i].setUnit("x");
+    events[i].setEffectiveDate("2024-01-01");
+    events[i].initActivityReported().setCount(1);
+  }
+  // Point every event's `unit` (its second pointer) at event 0's text.
+  auto unit_pointer = [&](int i) {
+    capnp::AnyStruct::Builder any(events[i]);
+    return reinterpret_cast<uint64_t*>(any.getDataSection().end()) + 1;  // origin is pointer 0
+  };
+  uint64_t* first = unit_pointer(0);
+  const uint64_t first_word = *first;
+  uint64_t* text = first + 1 + (static_cast<int32_t>(static_cast<uint32_t>(first_word)) >> 2);
+  for (int i = 1; i < kEvents; ++i) {
+    uint64_t* p = unit_pointer(i);
+    const int64_t offset = text - (p + 1);
+    *p = (first_word & 0xffffffff00000000ull) | ((static_cast<uint32_t>(static_cast<int32_t>(offset)) << 2) | 1u);
+  }
+  REQUIRE(capnp::computeSerializedSizeInWords(message) * 8 < (2u << 20));  // small on the wire
+  REQUIRE(attacker->send(message).ok());
+  auto answer = attacker->receive();
+  REQUIRE_FALSE(answer.ok());
+  CHECK_THAT(answer.error().message(), Catch::Contains("badMessage") && Catch::Contains("traversal limit"));
+
+  auto client = connect_to(node);
+  CHECK(submit_lines(*client, {admit("00001", "00001-000001")})[0].id == "001:1");
 }
