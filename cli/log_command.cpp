@@ -112,8 +112,10 @@ int run_tail(const TailOptions& o) {
   while (!g_stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (auto s = (*log)->refresh(); !s.ok()) {
-      std::cerr << "rollcall log tail: " << s.error().message() << "\n";
-      return kExitCannotRun;
+      // The node may be compacting or restarting: say so, and keep following.
+      std::cerr << "rollcall log tail: " << s.error().message() << " (retrying)\n";
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
     }
     while ((*log)->last_lsn() > seen && !g_stop) {
       auto fresh = (*log)->read(seen.next(), 10000);

@@ -23,6 +23,7 @@ class EventLog::WriteSet {
  public:
   capnp::MallocMessageBuilder arena;
   std::vector<capnp::Orphan<schema::Event>> events;
+  std::vector<uint64_t> chains;  // the origin's chain hash after each event
   std::unordered_map<std::string, MemberState> members;
   std::map<UnitCode, Watermark> watermarks;            // origins this write moves
   std::unordered_map<std::string, std::string> retractions;  // target id -> retraction id
@@ -48,6 +49,7 @@ class EventLog::WriteSet {
     Watermark& w = watermark(committed, origin);
     w.seq = event.getSeq();
     w.chain_hash = chain_hash(w.chain_hash, event_content_hash(event));
+    chains.push_back(w.chain_hash);
     w.newest_recorded_at = std::max(w.newest_recorded_at, Timestamp{event.getRecordedAt()});
   }
 };
@@ -261,11 +263,11 @@ Result<IngestReport> EventLog::ingest(std::span<const schema::Event::Reader> eve
   IngestReport report;
   WriteSet ws;
   for (const schema::Event::Reader e : events) {
+    if (auto bad = EventValidator::check_relayed(e))
+      return invalid_input("relayed event " + std::string(text_view(e.getOrigin())) + ":" +
+                           std::to_string(e.getSeq()) + ": " + bad->message);
     auto origin = UnitCode::parse(text_view(e.getOrigin()));
-    if (!origin.ok()) return invalid_input("relayed event: origin: " + origin.error().message());
     const OriginSeq id{*origin, e.getSeq()};
-    if (id.seq == 0) return invalid_input("relayed event from " + origin->str() + " has no seq");
-    if (e.which() == Which::NONE) return invalid_input("relayed event " + id.to_string() + " has no kind");
     Watermark& w = ws.watermark(watermarks_, *origin);
     if (id.seq <= w.seq) {
       // Already held: the content must be the same, or it is a fork.
@@ -340,7 +342,7 @@ Status EventLog::commit(WriteSet& ws) {
     auto first = list[run_start].asReader();
     batch.Put(store_->cf(Cf::kOriginIndex),
               keys::origin_index_key(text_view(first.getOrigin()), first.getSeq()),
-              keys::encode_origin_run({first_lsn, run_start, i + 1 - run_start}));
+              keys::encode_origin_run({first_lsn, run_start, i + 1 - run_start, ws.chains[i]}));
     run_start = i + 1;
   }
   for (const auto& [unit, n] : unit_counts) {

@@ -112,6 +112,8 @@ class EventLog {
   // Events with LSN >= from, oldest first, at most max_events.
   Result<std::vector<LoggedEvent>> read(Lsn from, size_t max_events) const;
   Result<std::optional<LoggedEvent>> find(const OriginSeq& id) const;
+  // The chain hash of id.origin's events 1..id.seq (0 for seq 0); nullopt when not held.
+  Result<std::optional<uint64_t>> chain_hash_at(const OriginSeq& id) const;
   // The newest n events matching the filter, oldest first.
   Result<std::vector<LoggedEvent>> tail(size_t n, const LogFilter& filter) const;
   Result<std::vector<Watermark>> watermarks() const;

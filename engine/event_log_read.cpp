@@ -1,6 +1,7 @@
 // EventLog: the read paths, shared by the writer and by readers beside a running node.
 #include <algorithm>
 
+#include "engine/content_hash.h"
 #include "engine/event_fields.h"
 #include "engine/event_log.h"
 #include "engine/keys.h"
@@ -68,6 +69,43 @@ Result<std::optional<LoggedEvent>> EventLog::find(const OriginSeq& id) const {
   if (index >= (*batch)->size())
     return Error(ErrorKind::kCorruption, "origin index points past its batch for " + id.to_string());
   return std::optional<LoggedEvent>(LoggedEvent{Lsn{run.batch_lsn + index}, *batch, index});
+}
+
+Result<std::optional<uint64_t>> EventLog::chain_hash_at(const OriginSeq& id) const {
+  if (id.seq == 0) return std::optional<uint64_t>(0);
+  const std::string prefix = keys::origin_prefix(id.origin.str());
+  auto it = store_->iterator(Cf::kOriginIndex);
+  it->SeekForPrev(keys::origin_index_key(id.origin.str(), id.seq));
+  if (!it->status().ok()) return to_error(it->status(), "reading the origin index");
+  if (!it->Valid() || !it->key().starts_with(prefix)) return std::optional<uint64_t>();
+  const uint64_t first_seq = keys::get_be64(it->key().ToStringView(), prefix.size());
+  keys::OriginRun run;
+  if (!keys::decode_origin_run(it->value().ToStringView(), &run))
+    return Error(ErrorKind::kCorruption, "bad origin index entry for " + id.to_string());
+  if (id.seq >= first_seq + run.count) return std::optional<uint64_t>();
+  if (id.seq == first_seq + run.count - 1) return std::optional<uint64_t>(run.chain_hash);
+
+  // Inside a run: start from the chain at the end of the previous run and hash forward.
+  uint64_t chain = 0;
+  if (first_seq > 1) {
+    it->Prev();
+    keys::OriginRun previous;
+    if (!it->Valid() || !it->key().starts_with(prefix) ||
+        !keys::decode_origin_run(it->value().ToStringView(), &previous) ||
+        keys::get_be64(it->key().ToStringView(), prefix.size()) + previous.count != first_seq)
+      return Error(ErrorKind::kCorruption, "the origin index of " + id.origin.str() +
+                                               " has no run ending at seq " + std::to_string(first_seq - 1));
+    chain = previous.chain_hash;
+  }
+  auto batch = load_batch(Lsn{run.batch_lsn});
+  if (!batch.ok()) return batch.error();
+  for (uint64_t seq = first_seq; seq <= id.seq; ++seq) {
+    const uint32_t index = run.offset + static_cast<uint32_t>(seq - first_seq);
+    if (index >= (*batch)->size())
+      return Error(ErrorKind::kCorruption, "origin index points past its batch for " + id.to_string());
+    chain = chain_hash(chain, event_content_hash((*batch)->event(index)));
+  }
+  return std::optional<uint64_t>(chain);
 }
 
 Result<std::vector<LoggedEvent>> EventLog::tail(size_t n, const LogFilter& filter) const {

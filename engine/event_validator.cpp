@@ -69,6 +69,26 @@ std::optional<Rejection> EventValidator::check_submitted(schema::Event::Reader e
   return check_payload(e);
 }
 
+std::optional<Rejection> EventValidator::check_relayed(schema::Event::Reader e) {
+  for (const auto& [field, code] : {std::pair<std::string_view, std::string_view>{"origin", text_view(e.getOrigin())},
+                                    {"unit", text_view(e.getUnit())}}) {
+    auto parsed = UnitCode::parse(code);
+    if (!parsed.ok()) return invalid(std::string(field) + ": " + parsed.error().message());
+  }
+  if (e.getSeq() == 0) return invalid("a relayed event must have a seq");
+  if (auto r = check_date("effectiveDate", e.getEffectiveDate())) return r;
+  if (e.which() == Which::NONE) return invalid("no event kind");
+  if (static_cast<uint16_t>(e.which()) > static_cast<uint16_t>(Which::UNIT_CLOSED))
+    return invalid("unknown event kind (union discriminant " + std::to_string(static_cast<uint16_t>(e.which())) + ")");
+  if (e.which() == Which::EVENT_RETRACTED) {
+    auto ref = OriginSeq::parse(text_view(e.getEventRetracted().getRef()));
+    if (!ref.ok()) return invalid("ref: " + ref.error().message());
+    if (ref->origin.str() != text_view(e.getOrigin()))
+      return invalid("ref " + ref->to_string() + ": a retraction must name an event of its own origin");
+  }
+  return std::nullopt;
+}
+
 std::optional<Rejection> EventValidator::check_payload(schema::Event::Reader e) const {
   if (e.which() == Which::NONE) return invalid("no event kind");
   if (is_map_event(e))

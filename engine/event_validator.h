@@ -37,6 +37,11 @@ class EventValidator {
   // For an event submitted by a client: it must not carry origin, seq or recordedAt.
   std::optional<Rejection> check_submitted(schema::Event::Reader event) const;
 
+  // For an event relayed from a child: facts are not re-judged, but its identity and shape
+  // must be sound before it is stored and indexed (codes usable as keys, a real date, a kind
+  // this build knows, a retraction of its own origin). Subtree checks belong to the session.
+  static std::optional<Rejection> check_relayed(schema::Event::Reader event);
+
  private:
   std::optional<Rejection> check_unit_field(std::string_view field, std::string_view code) const;
   std::optional<Rejection> check_payload(schema::Event::Reader event) const;

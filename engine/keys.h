@@ -43,22 +43,25 @@ inline std::string origin_index_key(std::string_view origin, uint64_t first_seq)
   put_be64(k, first_seq);
   return k;
 }
-// value: BE64(batch first LSN) BE32(offset in batch) BE32(count)
+// value: BE64(batch first LSN) BE32(offset in batch) BE32(count) BE64(chain hash at the run's
+// last event), so the chain hash at any seq costs one seek and at most one batch of hashing.
 struct OriginRun {
   uint64_t batch_lsn = 0;
   uint32_t offset = 0;
   uint32_t count = 0;
+  uint64_t chain_hash = 0;
 };
 inline std::string encode_origin_run(const OriginRun& run) {
   std::string v;
   put_be64(v, run.batch_lsn);
   put_be32(v, run.offset);
   put_be32(v, run.count);
+  put_be64(v, run.chain_hash);
   return v;
 }
 inline bool decode_origin_run(std::string_view v, OriginRun* run) {
-  if (v.size() != 16) return false;
-  *run = OriginRun{get_be64(v, 0), get_be32(v, 8), get_be32(v, 12)};
+  if (v.size() != 24) return false;
+  *run = OriginRun{get_be64(v, 0), get_be32(v, 8), get_be32(v, 12), get_be64(v, 16)};
   return true;
 }
 

@@ -56,8 +56,11 @@ Result<MemberState> apply_member_event(const std::optional<MemberState>& state,
       return next;
     }
     case Which::MEMBER_TRANSFERRED_IN: {
+      // Expected: transferred out to this unit; or out to X and now arriving from X (a member
+      // who left this node's subtree and comes back to another of its units).
+      const std::string from(text_view(event.getMemberTransferredIn().getFromUnit()));
       if (strict && state &&
-          !(state->status == Status_::TRANSFERRED_OUT && state->to_unit == unit))
+          !(state->status == Status_::TRANSFERRED_OUT && (state->to_unit == unit || state->to_unit == from)))
         return rule(who + " cannot be transferred in to unit " + unit + ": " + who + " " +
                     describe(*state));
       MemberState next = state.value_or(MemberState{});
@@ -81,6 +84,13 @@ Result<MemberState> apply_member_event(const std::optional<MemberState>& state,
   if (strict && (state->status != Status_::ACTIVE || state->unit != unit))
     return rule(who + " is not an active member of unit " + unit + ": " + who + " " +
                 describe(*state));
+  // Relayed facts arrive in any order across units: a transfer's arrival may come before its
+  // departure. A change of status reported by a unit the member has already left is stale
+  // here and leaves the state alone.
+  const bool changes_status = event.which() == Which::MEMBER_TRANSFERRED_OUT ||
+                              event.which() == Which::MEMBER_MATURED ||
+                              event.which() == Which::MEMBER_REMOVED;
+  if (!strict && changes_status && state->unit != unit) return *state;
 
   MemberState next = *state;
   switch (event.which()) {

@@ -4,11 +4,16 @@
 // Rules (strict mode, at submit):
 //   memberAdmitted        the member id is new at this node
 //   memberTransferredIn   the member is unknown here (coming from outside this subtree), or
-//                         transferred out to this very unit and not yet arrived
+//                         transferred out to this very unit and not yet arrived, or
+//                         transferred out to X and now arriving from X (back into the subtree)
 //   every other operation the member is active in the event's unit (working away counts as
 //                         active); workingAwayStarted needs the member not away,
 //                         workingAwayEnded needs it away; a transfer goes to another unit
-// Relayed events (lenient mode) are facts: ancestors never re-judge them; the state follows.
+// Relayed events (lenient mode) are facts: ancestors never re-judge them; the state follows,
+// except that a transfer out, maturing or removal reported by a unit the member has already
+// left (its arrival elsewhere came first) is stale and changes nothing.
+// The registry as a fold independent of arrival order, and retractions undoing member state,
+// come with the tallies issue; this is the state submits are judged against.
 #pragma once
 
 #include <optional>

@@ -30,7 +30,11 @@ Timestamp system_now() {
 
 int run(const NodeConfig& config) {
   auto log = node_log();
-  auto level = spdlog::level::from_str(config.log_level);
+  const auto level = spdlog::level::from_str(config.log_level);
+  if (level == spdlog::level::off && config.log_level != "off") {
+    log->error("log level '{}' is not one of trace, debug, info, warn, error, critical, off", config.log_level);
+    return kExitUsage;
+  }
   log->set_level(level);
 
   if (!config.tls_cert.empty() || !config.tls_key.empty() || !config.tls_ca.empty()) {

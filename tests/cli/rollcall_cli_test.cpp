@@ -132,6 +132,15 @@ TEST_CASE("rollcall: errors name the problem and exit 2 when a command cannot ru
   CHECK(bad_id.exit_code == 2);
   CHECK_THAT(bad_id.err, Catch::Contains("is not ORIGIN:SEQ"));
 
+  auto level = run_command({rollcalld_path(), "--unit", "001", "--data-dir", dir / "d", "--units", units_2024(),
+                            "--log-level", "loud"});
+  CHECK(level.exit_code == 2);
+  CHECK_THAT(level.err, Catch::Contains("log level 'loud'"));
+
+  auto foreign = run_command({rollcalld_path(), "--unit", "XYZ", "--data-dir", dir / "d", "--units", units_2024()});
+  CHECK(foreign.exit_code == 2);
+  CHECK_THAT(foreign.err, Catch::Contains("--unit 'XYZ' is not a unit of"));
+
   auto usage = run_command({rollcall_path(), "log", "tail"});
   CHECK(usage.exit_code == 2);
   CHECK_THAT(usage.err, Catch::Contains("--data-dir is required"));

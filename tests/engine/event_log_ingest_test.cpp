@@ -1,4 +1,7 @@
+#include <capnp/message.h>
+
 #include <catch2/catch.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -145,6 +148,38 @@ TEST_CASE_METHOD(LogFixture, "EventLog: relayed events without identity are refu
   CHECK(result.error().kind() == ErrorKind::kInvalidInput);
   CHECK_THAT(result.error().message(), Catch::Contains("origin"));
   CHECK(parent->last_lsn() == Lsn{0});
+}
+
+TEST_CASE_METHOD(LogFixture, "EventLog: relayed events must be sound before they are stored",
+                 "[event_log]") {
+  TempDir dir;
+  auto parent = open(dir, "001");
+  auto ingest_one = [&](const std::function<void(schema::Event::Builder)>& edit) {
+    capnp::MallocMessageBuilder message;
+    auto e = message.initRoot<schema::Event>();
+    e.setOrigin("00001");
+    e.setSeq(1);
+    e.setRecordedAt(kNow.micros);
+    e.setUnit("00001");
+    e.setEffectiveDate("2024-03-01");
+    e.initActivityReported().setCount(3);
+    edit(e);
+    const schema::Event::Reader reader = e.asReader();
+    return parent->ingest(std::span<const schema::Event::Reader>(&reader, 1));
+  };
+  auto refused = [&](const std::function<void(schema::Event::Builder)>& edit, const std::string& part) {
+    auto result = ingest_one(edit);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().kind() == ErrorKind::kInvalidInput);
+    CHECK_THAT(result.error().message(), Catch::Contains(part));
+  };
+  refused([](schema::Event::Builder e) { e.setUnit("00 01"); }, "unit");
+  refused([](schema::Event::Builder e) { e.setEffectiveDate("2024-13-01"); }, "effectiveDate");
+  refused([](schema::Event::Builder e) { e.setSeq(0); }, "seq");
+  refused([](schema::Event::Builder e) { e.initEventRetracted().setRef("00004:1"); }, "its own origin");
+  CHECK(parent->last_lsn() == Lsn{0});
+  REQUIRE(ingest_one([](schema::Event::Builder) {}).ok());
+  CHECK(parent->last_lsn() == Lsn{1});
 }
 
 }  // namespace rollcall

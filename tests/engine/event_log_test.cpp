@@ -265,6 +265,40 @@ TEST_CASE_METHOD(LogFixture, "EventLog: watermarks carry the chain hash of the o
   CHECK(second->chain_hash != first->chain_hash);
 }
 
+TEST_CASE_METHOD(LogFixture, "EventLog: the chain hash at any seq equals hashing the origin's events up to it",
+                 "[event_log]") {
+  TempDir dir;
+  auto log = open(dir);
+  Events events;
+  for (int i = 0; i < 40; ++i) events.add(activity("00001", i + 1));
+  // Batches of 1, 7, 12 and 20 events: seqs inside runs and at their ends.
+  submit_all(*log, events.range(0, 1));
+  submit_all(*log, events.range(1, 7));
+  submit_all(*log, events.range(8, 12));
+  submit_all(*log, events.range(20, 20));
+  const auto held = read_all(*log);
+  REQUIRE(held.size() == 40);
+  uint64_t chain = 0;
+  auto at0 = log->chain_hash_at(OriginSeq{code("001"), 0});
+  REQUIRE(at0.ok());
+  CHECK(**at0 == 0);
+  for (uint64_t seq = 1; seq <= 40; ++seq) {
+    chain = chain_hash(chain, event_content_hash(held[seq - 1].event()));
+    auto at = log->chain_hash_at(OriginSeq{code("001"), seq});
+    REQUIRE(at.ok());
+    REQUIRE(at->has_value());
+    INFO("seq " << seq);
+    CHECK(**at == chain);
+  }
+  CHECK(watermark_of(*log, "001")->chain_hash == chain);
+  auto beyond = log->chain_hash_at(OriginSeq{code("001"), 41});
+  REQUIRE(beyond.ok());
+  CHECK_FALSE(beyond->has_value());
+  auto other = log->chain_hash_at(OriginSeq{code("00001"), 1});
+  REQUIRE(other.ok());
+  CHECK_FALSE(other->has_value());
+}
+
 TEST_CASE_METHOD(LogFixture, "EventLog: retractions name an existing, unretracted, ordinary event",
                  "[event_log]") {
   TempDir dir;

@@ -158,6 +158,34 @@ TEST_CASE("MemberRules: transfer in to a different unit than named is refused", 
   CHECK(lenient->status == MemberStatus::ACTIVE);
 }
 
+TEST_CASE("MemberRules: relayed transfer halves give the same state in either order",
+          "[member_rules]") {
+  auto lenient = [](const std::optional<MemberState>& state, Ev&& event) {
+    auto next = apply_member_event(state, event.reader(), /*strict=*/false);
+    REQUIRE(next.ok());
+    return next.value();
+  };
+  const MemberState start = active_member();  // active at 00001
+  const MemberState out_first =
+      lenient(lenient(start, transferred_out("00001", "00004")), transferred_in("00004", "00001"));
+  const MemberState in_first =
+      lenient(lenient(start, transferred_in("00004", "00001")), transferred_out("00001", "00004"));
+  CHECK(out_first.unit == "00004");
+  CHECK(out_first.status == MemberStatus::ACTIVE);
+  CHECK(in_first.unit == "00004");
+  CHECK(in_first.status == MemberStatus::ACTIVE);
+  // And the member can then be acted on at its new unit.
+  CHECK(apply_ok(in_first, rated("00004")).unit == "00004");
+}
+
+TEST_CASE("MemberRules: a member who left the subtree may come back to another of its units",
+          "[member_rules]") {
+  const MemberState out = apply_ok(active_member(), transferred_out("00001", "79"));
+  const MemberState back = apply_ok(out, transferred_in("00004", "79"));
+  CHECK(back.unit == "00004");
+  CHECK(back.status == MemberStatus::ACTIVE);
+}
+
 TEST_CASE("MemberRules: an active member cannot be transferred in", "[member_rules]") {
   CHECK_THAT(apply_refused(active_member(), transferred_in("00004", "00001")),
              Catch::Contains("is active at unit 00001"));

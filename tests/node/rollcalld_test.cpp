@@ -259,6 +259,16 @@ TEST_CASE("rollcalld: group commit answers many concurrent clients correctly", "
   std::set<std::string> expected;
   for (int i = 1; i <= kClients * kSubmits; ++i) expected.insert("001:" + std::to_string(i));
   CHECK(all == expected);
+
+  // Group commit: submits that waited together share one write, hence one recordedAt.
+  auto log = EventLog::open_reader(node.data_dir());
+  REQUIRE(log.ok());
+  auto events = (*log)->read(Lsn{1}, 1000);
+  REQUIRE(events.ok());
+  std::set<int64_t> writes;
+  for (const auto& e : *events) writes.insert(e.event().getRecordedAt());
+  INFO(writes.size() << " writes for " << events->size() << " events");
+  CHECK(writes.size() < events->size());
 }
 
 TEST_CASE("rollcalld: kill -9 at random moments under concurrent submits loses no acknowledged "
