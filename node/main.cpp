@@ -1,5 +1,6 @@
 // rollcalld: one unit server's node. Builds the object graph in plain sight:
 // units map -> event log -> commit queue (writer thread) -> server (acceptor, sessions).
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -69,7 +70,9 @@ int run(const NodeConfig& config) {
 
   asio::io_context io;
   CommitQueue queue(**event_log, system_now);
-  Server server(io, *unit, (*event_log)->incarnation(), queue, ServerOptions{});
+  ServerOptions server_options;
+  server_options.max_in_flight_bytes = std::max<uint64_t>(1, config.max_in_flight_mb) << 20;
+  Server server(io, *unit, (*event_log)->incarnation(), queue, server_options);
   auto bound = server.listen(config.listen.host, config.listen.port);
   if (!bound.ok()) {
     log->error("{}", bound.error().message());
@@ -134,6 +137,8 @@ int main(int argc, char** argv) {
   auto* level_opt = app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error (default info)");
   auto* free_opt = app.add_option("--min-free-mb", flags.min_free_mb, "refuse appends below this much free disk (default 256)");
   auto* cap_opt = app.add_option("--max-dir-mb", flags.max_dir_mb, "refuse appends while the data dir holds more (default 0: no cap)");
+  auto* flight_opt = app.add_option("--max-in-flight-mb", flags.max_in_flight_mb,
+                                    "submitted bytes held before answering, over all clients; past it the node stops reading (default 256)");
   app.add_option("--port-file", flags.port_file, "write the bound port to this file once listening");
   app.set_version_flag("--version", kSoftwareVersion);
   CLI11_PARSE(app, argc, argv);
@@ -154,6 +159,7 @@ int main(int argc, char** argv) {
   if (*level_opt) config.log_level = flags.log_level;
   if (*free_opt) config.min_free_mb = flags.min_free_mb;
   if (*cap_opt) config.max_dir_mb = flags.max_dir_mb;
+  if (*flight_opt) config.max_in_flight_mb = flags.max_in_flight_mb;
   config.port_file = flags.port_file;
   if (*listen_opt) {
     auto hp = parse_host_port(listen);

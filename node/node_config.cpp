@@ -31,7 +31,8 @@ Status load_config_file(const std::string& path, NodeConfig& config) {
   }
   static const std::set<std::string> kKeys = {"unit",     "data_dir", "listen",   "parents",
                                               "units",    "tls_cert", "tls_key",  "tls_ca",
-                                              "log_level", "min_free_mb", "max_dir_mb"};
+                                              "log_level", "min_free_mb", "max_dir_mb",
+                                              "max_in_flight_mb"};
   for (const auto& [key, value] : table) {
     if (!kKeys.count(std::string(key.str())))
       return invalid_input("config file '" + path + "': unknown key '" + std::string(key.str()) + "'");
@@ -62,6 +63,7 @@ Status load_config_file(const std::string& path, NodeConfig& config) {
   ROLLCALL_TRY(text("log_level", config.log_level));
   ROLLCALL_TRY(number("min_free_mb", config.min_free_mb));
   ROLLCALL_TRY(number("max_dir_mb", config.max_dir_mb));
+  ROLLCALL_TRY(number("max_in_flight_mb", config.max_in_flight_mb));
   std::string listen;
   ROLLCALL_TRY(text("listen", listen));
   if (!listen.empty()) {

@@ -30,6 +30,7 @@ struct NodeConfig {
   std::string log_level = "info";
   uint64_t min_free_mb = 256;
   uint64_t max_dir_mb = 0;
+  uint64_t max_in_flight_mb = 256;
   std::string port_file;  // written with the bound port once listening (tests, scripts)
 };
 

@@ -80,6 +80,15 @@ void Server::forget(const std::shared_ptr<ClientSession>& session) {
   if (!accepting_ && sessions_.empty() && on_idle_) std::exchange(on_idle_, nullptr)();
 }
 
+void Server::return_budget(size_t bytes) {
+  in_flight_bytes_ -= bytes;
+  if (budget_spent() || waiting_for_budget_.empty()) return;
+  auto waiting = std::move(waiting_for_budget_);
+  waiting_for_budget_.clear();
+  for (auto& weak : waiting)
+    if (auto session = weak.lock()) session->resume();
+}
+
 void Server::close_sessions() {
   auto sessions = sessions_;  // sessions remove themselves as they close
   for (auto& session : sessions) session->close_gracefully();
@@ -107,8 +116,10 @@ void ClientSession::start() {
 }
 
 void ClientSession::read_more() {
-  if (reading_ || closed_ || state_ == State::kClosing) return;
-  if (in_flight_ >= server_.options().max_submits_in_flight) return;  // backpressure
+  if (closed_ || state_ == State::kClosing) return;
+  if (in_flight_ >= server_.options().max_submits_in_flight) return;  // resumed by a result
+  if (!budget_available()) return;                                    // resumed by the server
+  if (reading_) return;
   reading_ = true;
   socket_.async_read_some(asio::buffer(read_buffer_),
                           [self = shared_from_this()](asio::error_code ec, size_t n) {
@@ -129,8 +140,24 @@ void ClientSession::read_more() {
                           });
 }
 
+bool ClientSession::budget_available() {
+  if (!server_.budget_spent()) return true;
+  if (!waiting_for_budget_) {
+    waiting_for_budget_ = true;
+    server_.wait_for_budget(shared_from_this());
+  }
+  return false;
+}
+
+void ClientSession::resume() {
+  waiting_for_budget_ = false;
+  process_frames();
+  read_more();
+}
+
 void ClientSession::process_frames() {
-  while (!closed_ && state_ != State::kClosing && in_flight_ < server_.options().max_submits_in_flight) {
+  while (!closed_ && state_ != State::kClosing && in_flight_ < server_.options().max_submits_in_flight &&
+         budget_available()) {
     auto frame = decoder_.next();
     if (!frame) break;
     on_frame(std::move(frame));
@@ -199,21 +226,24 @@ void ClientSession::on_submit(wire::Submit::Reader submit) {
   request.events.reserve(events.size());
   for (auto event : list.asReader()) request.events.push_back(event);
   ++in_flight_;
+  server_.take_budget(request.bytes);
+  const size_t taken = request.bytes;
   // Runs on the writer thread: only hand the results over. The session reference moves into
   // the posted handler, so the session is never destroyed on the writer thread.
-  request.done = [self = shared_from_this(), tag](std::vector<SubmitOutcome> outcomes) mutable {
+  request.done = [self = shared_from_this(), tag, taken](std::vector<SubmitOutcome> outcomes) mutable {
     auto executor = self->executor_;
-    asio::post(executor, [self = std::move(self), tag, outcomes = std::move(outcomes)]() mutable {
-      self->on_submit_done(tag, std::move(outcomes));
+    asio::post(executor, [self = std::move(self), tag, taken, outcomes = std::move(outcomes)]() mutable {
+      self->on_submit_done(tag, taken, std::move(outcomes));
     });
   };
   if (!server_.queue().enqueue(std::move(request))) {
     --in_flight_;
+    server_.return_budget(taken);
     fail(wire::ErrorCode::SHUTTING_DOWN, "the node is shutting down; submit again later");
   }
 }
 
-void ClientSession::on_submit_done(uint64_t tag, std::vector<SubmitOutcome> outcomes) {
+void ClientSession::on_submit_done(uint64_t tag, size_t bytes, std::vector<SubmitOutcome> outcomes) {
   capnp::MallocMessageBuilder builder;
   auto result = builder.initRoot<wire::Message>().initSubmitResult();
   result.setRequestTag(tag);
@@ -233,6 +263,7 @@ void ClientSession::on_submit_done(uint64_t tag, std::vector<SubmitOutcome> outc
   }
   --in_flight_;
   send(encode_frame(builder));
+  server_.return_budget(bytes);
   process_frames();
   read_more();
   maybe_finish_closing();

@@ -28,6 +28,10 @@ struct ServerOptions {
   size_t max_events_per_submit = 10000;
   size_t max_submits_in_flight = 8;  // per session: past this the session stops reading
   size_t max_connections = 1024;     // past this a new connection gets an error and is closed
+  // Bytes of submits taken but not yet answered, over all sessions: past this every session
+  // stops reading until the writer catches up, so memory is bounded by configuration and not
+  // by the number or speed of clients.
+  size_t max_in_flight_bytes = 256u << 20;
   std::chrono::seconds handshake_timeout{10};
   std::chrono::milliseconds accept_backoff{100};  // after an accept error (e.g. out of files)
 };
@@ -56,6 +60,13 @@ class Server {
   // Runs once the last session has closed after stop_accepting().
   void on_idle(std::function<void()> callback) { on_idle_ = std::move(callback); }
 
+  // The node-wide in-flight budget. A session that finds it spent waits to be resumed.
+  bool budget_spent() const { return in_flight_bytes_ >= options_.max_in_flight_bytes; }
+  void take_budget(size_t bytes) { in_flight_bytes_ += bytes; }
+  void return_budget(size_t bytes);
+  void wait_for_budget(const std::shared_ptr<ClientSession>& session) { waiting_for_budget_.push_back(session); }
+  size_t in_flight_bytes() const { return in_flight_bytes_; }
+
  private:
   void accept_next();
 
@@ -69,6 +80,8 @@ class Server {
   std::set<std::shared_ptr<ClientSession>> sessions_;
   bool accepting_ = false;
   std::function<void()> on_idle_;
+  size_t in_flight_bytes_ = 0;
+  std::vector<std::weak_ptr<ClientSession>> waiting_for_budget_;
 };
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
@@ -77,6 +90,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void start();
   // Finish what is in flight, then close.
   void close_gracefully();
+  // The node-wide budget has room again: go on reading.
+  void resume();
 
  private:
   enum class State { kAwaitHello, kClient, kClosing };
@@ -84,10 +99,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void read_more();
   // Handles decoded frames while the in-flight limit allows; the rest wait in the decoder.
   void process_frames();
+  // False (and registered to be resumed) while the node-wide in-flight budget is spent.
+  bool budget_available();
   void on_frame(std::unique_ptr<Frame> frame);
   void on_hello(wire::Hello::Reader hello);
   void on_submit(wire::Submit::Reader submit);
-  void on_submit_done(uint64_t tag, std::vector<SubmitOutcome> outcomes);
+  void on_submit_done(uint64_t tag, size_t bytes, std::vector<SubmitOutcome> outcomes);
   void send(std::vector<uint8_t> frame);
   void write_next();
   void fail(wire::ErrorCode code, const std::string& message);
@@ -105,6 +122,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool writing_ = false;
   bool reading_ = false;
   size_t in_flight_ = 0;
+  bool waiting_for_budget_ = false;
   State state_ = State::kAwaitHello;
   bool closed_ = false;
 };

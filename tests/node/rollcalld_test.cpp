@@ -372,3 +372,30 @@ TEST_CASE("rollcalld: an amplified submit (10,000 events pointing at one shared 
   auto client = connect_to(node);
   CHECK(submit_lines(*client, {admit("00001", "00001-000001")})[0].id == "001:1");
 }
+
+TEST_CASE("rollcalld: with a 1 MiB in-flight budget, many clients sending large submits all get "
+          "their answers", "[node][integration]") {
+  TempDir dir;
+  NodeProcess node("001", dir / "001", units_2024(), {"--max-in-flight-mb", "1"});
+  REQUIRE(node.start());
+  constexpr int kClients = 6;
+  constexpr int kSubmits = 4;
+  constexpr int kEvents = 2000;  // about 0.6 MB per submit: two or three exhaust the budget
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      auto client = NodeClient::connect(node.address(), std::chrono::seconds(5));
+      if (!client.ok()) return;
+      for (int s = 0; s < kSubmits; ++s) {
+        std::vector<std::string> lines;
+        for (int i = 0; i < kEvents; ++i)
+          lines.push_back(admit("00004", "f-" + std::to_string(c) + "-" + std::to_string(s) + "-" + std::to_string(i)));
+        for (const auto& o : submit_lines(**client, lines)) accepted += o.accepted ? 1 : 0;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(accepted == kClients * kSubmits * kEvents);
+  CHECK(node.stop() == 0);
+}
