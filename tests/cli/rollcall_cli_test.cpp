@@ -1,6 +1,7 @@
 // End-to-end tests of the rollcall command line against a real node and its data dir.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -210,4 +211,46 @@ TEST_CASE("rollcall log tail --follow prints events as the running node appends 
   CHECK_THAT(lines[1], Catch::StartsWith(R"({"lsn":2,"origin":"001","seq":2,)"));
   CHECK_THAT(lines[2], Catch::Contains("eidLevel2"));
   CHECK(follower->stop() == 0);  // SIGTERM ends --follow cleanly
+}
+
+TEST_CASE("rollcalld: settings come from a TOML config file, flags win, unknown keys are named",
+          "[cli][integration]") {
+  TempDir dir;
+  const std::string config = write_lines(dir, "node.toml", {
+      "unit = \"002\"",
+      "data_dir = \"" + (dir / "from-config") + "\"",
+      "units = \"" + units_2024() + "\"",
+      "listen = \"127.0.0.1:0\"",
+      "min_free_mb = 0",
+      "max_in_flight_mb = 64",
+  });
+  // --unit on the command line wins over the file's 002.
+  NodeProcess node("001", dir / "from-flags", units_2024(), {"--config", config});
+  REQUIRE(node.start());
+  auto result = run_command({rollcall_path(), "submit", "--node", node.address(), write_lines(dir, "in.jsonl", {kGoodLines[0]})});
+  CHECK(result.exit_code == 0);
+  CHECK(split_lines(result.out) == std::vector<std::string>{"001:1"});
+  CHECK(node.stop() == 0);
+
+  // The file alone is enough.
+  const std::string port_file = dir / "config-only.port";
+  auto only = rollcall::cli::ChildProcess::spawn({rollcalld_path(), "--config", config, "--port-file", port_file},
+                                                 dir / "config-only.log");
+  REQUIRE(only.ok());
+  unsigned port = 0;
+  for (int i = 0; i < 500 && port == 0; ++i) {
+    std::ifstream in(port_file);
+    if (!(in >> port)) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(port > 0);
+  auto client = rollcall::NodeClient::connect("127.0.0.1:" + std::to_string(port), std::chrono::seconds(5));
+  REQUIRE(client.ok());
+  CHECK((*client)->node_unit() == "002");
+  CHECK(std::filesystem::exists(dir / "from-config"));
+  CHECK(only->stop() == 0);
+
+  const std::string bad = write_lines(dir, "bad.toml", {"unit = \"001\"", "listen_port = 7400"});
+  auto refused = run_command({rollcalld_path(), "--config", bad});
+  CHECK(refused.exit_code == 2);
+  CHECK_THAT(refused.err, Catch::Contains("unknown key 'listen_port'"));
 }
