@@ -52,20 +52,39 @@ Result<std::vector<LoggedEvent>> EventLog::read(Lsn from, size_t max_events) con
   return out;
 }
 
-Result<std::optional<LoggedEvent>> EventLog::find(const OriginSeq& id) const {
-  const std::string prefix = keys::origin_prefix(id.origin.str());
-  auto it = store_->iterator(Cf::kOriginIndex);
-  it->SeekForPrev(keys::origin_index_key(id.origin.str(), id.seq));
-  if (!it->status().ok()) return to_error(it->status(), "reading the origin index");
-  if (!it->Valid() || !it->key().starts_with(prefix)) return std::optional<LoggedEvent>();
-  const uint64_t first_seq = keys::get_be64(it->key().ToStringView(), prefix.size());
+namespace {
+
+// The origin-index run that covers id.seq, with the iterator left on its entry.
+struct RunHit {
+  uint64_t first_seq = 0;
   keys::OriginRun run;
-  if (!keys::decode_origin_run(it->value().ToStringView(), &run))
+  std::unique_ptr<rocksdb::Iterator> it;
+};
+
+Result<std::optional<RunHit>> seek_run(const Store& store, const OriginSeq& id) {
+  const std::string prefix = keys::origin_prefix(id.origin.str());
+  RunHit hit;
+  hit.it = store.iterator(Cf::kOriginIndex);
+  hit.it->SeekForPrev(keys::origin_index_key(id.origin.str(), id.seq));
+  if (!hit.it->status().ok()) return to_error(hit.it->status(), "reading the origin index");
+  if (!hit.it->Valid() || !hit.it->key().starts_with(prefix)) return std::optional<RunHit>();
+  hit.first_seq = keys::get_be64(hit.it->key().ToStringView(), prefix.size());
+  if (!keys::decode_origin_run(hit.it->value().ToStringView(), &hit.run))
     return Error(ErrorKind::kCorruption, "bad origin index entry for " + id.to_string());
-  if (id.seq >= first_seq + run.count) return std::optional<LoggedEvent>();
+  if (id.seq >= hit.first_seq + hit.run.count) return std::optional<RunHit>();
+  return std::optional<RunHit>(std::move(hit));
+}
+
+}  // namespace
+
+Result<std::optional<LoggedEvent>> EventLog::find(const OriginSeq& id) const {
+  auto hit = seek_run(*store_, id);
+  if (!hit.ok()) return hit.error();
+  if (!hit->has_value()) return std::optional<LoggedEvent>();
+  const keys::OriginRun& run = (*hit)->run;
   auto batch = load_batch(Lsn{run.batch_lsn});
   if (!batch.ok()) return batch.error();
-  const uint32_t index = run.offset + static_cast<uint32_t>(id.seq - first_seq);
+  const uint32_t index = run.offset + static_cast<uint32_t>(id.seq - (*hit)->first_seq);
   if (index >= (*batch)->size())
     return Error(ErrorKind::kCorruption, "origin index points past its batch for " + id.to_string());
   return std::optional<LoggedEvent>(LoggedEvent{Lsn{run.batch_lsn + index}, *batch, index});
@@ -73,17 +92,14 @@ Result<std::optional<LoggedEvent>> EventLog::find(const OriginSeq& id) const {
 
 Result<std::optional<uint64_t>> EventLog::chain_hash_at(const OriginSeq& id) const {
   if (id.seq == 0) return std::optional<uint64_t>(0);
-  const std::string prefix = keys::origin_prefix(id.origin.str());
-  auto it = store_->iterator(Cf::kOriginIndex);
-  it->SeekForPrev(keys::origin_index_key(id.origin.str(), id.seq));
-  if (!it->status().ok()) return to_error(it->status(), "reading the origin index");
-  if (!it->Valid() || !it->key().starts_with(prefix)) return std::optional<uint64_t>();
-  const uint64_t first_seq = keys::get_be64(it->key().ToStringView(), prefix.size());
-  keys::OriginRun run;
-  if (!keys::decode_origin_run(it->value().ToStringView(), &run))
-    return Error(ErrorKind::kCorruption, "bad origin index entry for " + id.to_string());
-  if (id.seq >= first_seq + run.count) return std::optional<uint64_t>();
+  auto hit = seek_run(*store_, id);
+  if (!hit.ok()) return hit.error();
+  if (!hit->has_value()) return std::optional<uint64_t>();
+  const uint64_t first_seq = (*hit)->first_seq;
+  const keys::OriginRun& run = (*hit)->run;
   if (id.seq == first_seq + run.count - 1) return std::optional<uint64_t>(run.chain_hash);
+  const std::string prefix = keys::origin_prefix(id.origin.str());
+  auto& it = (*hit)->it;
 
   // Inside a run: start from the chain at the end of the previous run and hash forward.
   uint64_t chain = 0;
