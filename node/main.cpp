@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
   auto* unit_opt = app.add_option("--unit", flags.unit, "this node's unit code (e.g. 001)");
   auto* dir_opt = app.add_option("--data-dir", flags.data_dir, "data directory (created if missing)");
   auto* listen_opt = app.add_option("--listen", listen, "HOST:PORT to serve on (default 127.0.0.1:7400; port 0 picks one)");
-  auto* parent_opt = app.add_option("--parent", parents, "HOST:PORT of a parent node, in order of preference (repeatable)");
+  auto* parent_opt = app.add_option("--parent", parents, "HOST:PORT of a parent node, in order of preference (repeatable; replication is not in this version: the node warns and keeps its events)");
   auto* units_opt = app.add_option("--units", flags.units_file, "units CSV (code,name,level,parent_code)")->check(CLI::ExistingFile);
   app.add_option("--config", config_file, "TOML config file; flags given here win")->check(CLI::ExistingFile);
   auto* cert_opt = app.add_option("--tls-cert", flags.tls_cert, "TLS certificate (not available in this version)");
