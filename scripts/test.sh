@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds rollcall and runs every test: the README's test command, and all that CI runs.
 # Stages: dependencies, build (warnings are errors), the test suite (ctest), the same suite
-# under AddressSanitizer + UndefinedBehaviorSanitizer, and the quick ingest benchmark (so the
-# harness keeps working; its figures are not checked here). Each prints its time budget.
+# under AddressSanitizer + UndefinedBehaviorSanitizer, the node's concurrency tests (real
+# rollcalld processes, concurrent clients) under ThreadSanitizer, and the quick ingest benchmark
+# (so the harness keeps working; its figures are not checked here). Each prints its budget.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/scripts/lib.sh"
@@ -14,13 +15,17 @@ stage test 600 'cd build && ctest -j2 --output-on-failure --timeout 300 2>&1 | t
 stage asan-build 1500 'configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug -DROLLCALL_SANITIZE=address,undefined'
 stage asan-test 900 'cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -j2 --output-on-failure --timeout 600 2>&1 | tee ctest.log'
 
+stage tsan-build 1500 'configure_and_build build-tsan -DCMAKE_BUILD_TYPE=Debug -DROLLCALL_SANITIZE=thread'
+stage tsan-test 900 'cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp ctest -j2 --output-on-failure --timeout 600 -R "^rollcalld: " 2>&1 | tee ctest.log'
 stage bench 300 'build/bench/rollcall_ingest_bench --quick | tee build/bench-quick.jsonl'
 
-# One closing line for both runs.
-count() { grep -Eo "[0-9]+ tests failed out of [0-9]+" "$1" | tail -1 | awk '{print $1, $6}'; }
-read -r failed_a total_a <<<"$(count build/ctest.log)"
-read -r failed_b total_b <<<"$(count build-asan/ctest.log)"
-passed=$((total_a - failed_a + total_b - failed_b))
-failed=$((failed_a + failed_b))
+# One closing line for the three runs.
+passed=0
+failed=0
+for log in build/ctest.log build-asan/ctest.log build-tsan/ctest.log; do
+  read -r f t <<<"$(grep -Eo "[0-9]+ tests failed out of [0-9]+" "$log" | tail -1 | awk '{print $1, $6}')"
+  passed=$((passed + t - f))
+  failed=$((failed + f))
+done
 echo "tests: ${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]

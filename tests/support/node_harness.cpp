@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -103,10 +104,12 @@ bool NodeProcess::start() {
     }
     if (!process_->running()) {
       process_.reset();
+      std::fprintf(stderr, "rollcalld exited during start-up; its log:\n%s\n", log().c_str());
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  std::fprintf(stderr, "rollcalld did not listen within 20 s; its log:\n%s\n", log().c_str());
   return false;
 }
 
