@@ -7,7 +7,9 @@
 //   2  the command could not run: bad usage or input, missing data dir, node unreachable
 #pragma once
 
+#include <iostream>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -16,6 +18,12 @@ namespace rollcall::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitProblem = 1;
 inline constexpr int kExitCannotRun = 2;
+
+// Prints "rollcall COMMAND: MESSAGE" on stderr and returns `exit_code`, for `return report(...)`.
+inline int report(std::string_view command, const std::string& message, int exit_code = kExitCannotRun) {
+  std::cerr << "rollcall " << command << ": " << message << "\n";
+  return exit_code;
+}
 
 struct SubmitOptions {
   std::string node;

@@ -86,22 +86,13 @@ Result<LogFilter> make_filter(const TailOptions& o) {
 
 int run_tail(const TailOptions& o) {
   auto filter = make_filter(o);
-  if (!filter.ok()) {
-    std::cerr << "rollcall log tail: " << filter.error().message() << "\n";
-    return kExitCannotRun;
-  }
+  if (!filter.ok()) return report("log tail", filter.error().message());
   auto log = open_log(o.data_dir);
-  if (!log.ok()) {
-    std::cerr << "rollcall log tail: " << log.error().message() << "\n";
-    return kExitCannotRun;
-  }
+  if (!log.ok()) return report("log tail", log.error().message());
   EventPrinter printer(o.json);
   printer.header();
   auto events = (*log)->tail(o.n, *filter);
-  if (!events.ok()) {
-    std::cerr << "rollcall log tail: " << events.error().message() << "\n";
-    return kExitCannotRun;
-  }
+  if (!events.ok()) return report("log tail", events.error().message());
   for (const auto& e : *events) printer.print(e);
   std::cout.flush();
   if (!o.follow) return kExitOk;
@@ -119,10 +110,7 @@ int run_tail(const TailOptions& o) {
     }
     while ((*log)->last_lsn() > seen && !g_stop) {
       auto fresh = (*log)->read(seen.next(), 10000);
-      if (!fresh.ok()) {
-        std::cerr << "rollcall log tail: " << fresh.error().message() << "\n";
-        return kExitCannotRun;
-      }
+      if (!fresh.ok()) return report("log tail", fresh.error().message());
       if (fresh->empty()) break;
       for (const auto& e : *fresh)
         if (filter->matches(e.event())) printer.print(e);
@@ -135,24 +123,12 @@ int run_tail(const TailOptions& o) {
 
 int run_show(const ShowOptions& o) {
   auto id = OriginSeq::parse(o.id);
-  if (!id.ok()) {
-    std::cerr << "rollcall log show: " << id.error().message() << "\n";
-    return kExitCannotRun;
-  }
+  if (!id.ok()) return report("log show", id.error().message());
   auto log = open_log(o.data_dir);
-  if (!log.ok()) {
-    std::cerr << "rollcall log show: " << log.error().message() << "\n";
-    return kExitCannotRun;
-  }
+  if (!log.ok()) return report("log show", log.error().message());
   auto found = (*log)->find(*id);
-  if (!found.ok()) {
-    std::cerr << "rollcall log show: " << found.error().message() << "\n";
-    return kExitCannotRun;
-  }
-  if (!found->has_value()) {
-    std::cerr << "rollcall log show: no event " << id->to_string() << " in this log\n";
-    return kExitProblem;
-  }
+  if (!found.ok()) return report("log show", found.error().message());
+  if (!found->has_value()) return report("log show", "no event " + id->to_string() + " in this log", kExitProblem);
   const LoggedEvent& logged = **found;
   auto e = logged.event();
   if (o.json) {

@@ -82,17 +82,11 @@ int run_submit(const SubmitOptions& options) {
   std::istream* in = &std::cin;
   if (options.file != "-") {
     file_stream.open(options.file);
-    if (!file_stream) {
-      std::cerr << "rollcall submit: cannot open '" << options.file << "'\n";
-      return kExitCannotRun;
-    }
+    if (!file_stream) return report("submit", "cannot open '" + options.file + "'");
     in = &file_stream;
   }
   auto client = NodeClient::connect(options.node, std::chrono::milliseconds(options.timeout_ms));
-  if (!client.ok()) {
-    std::cerr << "rollcall submit: " << client.error().message() << "\n";
-    return kExitCannotRun;
-  }
+  if (!client.ok()) return report("submit", client.error().message());
 
   EventJson json;
   Printer printer(options.json, options.quiet);
@@ -174,10 +168,7 @@ int run_submit(const SubmitOptions& options) {
       submit.setRequestTag(++tag);
       auto list = submit.initEvents(static_cast<unsigned>(chunk->events.size()));
       for (unsigned i = 0; i < chunk->events.size(); ++i) list.setWithCaveats(i, chunk->events[i].getReader());
-      if (auto s = (*client)->send(message); !s.ok()) {
-        std::cerr << "rollcall submit: " << s.error().message() << "\n";
-        return kExitCannotRun;
-      }
+      if (auto s = (*client)->send(message); !s.ok()) return report("submit", s.error().message());
       in_flight.push_back(std::move(chunk));
       continue;
     }
