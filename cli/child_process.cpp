@@ -2,7 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,24 +11,50 @@
 #include <filesystem>
 #include <thread>
 
-extern char** environ;
-
 namespace rollcall::cli {
 
 Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv, const std::string& log_file) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (!log_file.empty()) {
-    posix_spawn_file_actions_addopen(&actions, 1, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  // A close-on-exec pipe tells the parent whether exec failed (and why).
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) return Error(ErrorKind::kIo, "cannot start " + argv[0] + ": pipe failed");
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(report[0]);
+    close(report[1]);
+    return Error(ErrorKind::kIo, "cannot start " + argv[0] + ": " + std::strerror(errno));
   }
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return Error(ErrorKind::kIo, "cannot start " + argv[0] + ": " + std::strerror(rc));
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec. If the parent dies first (a crashed test,
+    // a killed demo), the child gets SIGTERM, so nothing is left running.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(127);
+    if (!log_file.empty()) {
+      const int fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+      }
+    }
+    execv(args[0], args.data());
+    const int error = errno;
+    (void)!write(report[1], &error, sizeof error);
+    _exit(127);
+  }
+  close(report[1]);
+  int exec_error = 0;
+  ssize_t n;
+  do {
+    n = read(report[0], &exec_error, sizeof exec_error);
+  } while (n < 0 && errno == EINTR);
+  close(report[0]);
+  if (n == static_cast<ssize_t>(sizeof exec_error)) {
+    waitpid(pid, nullptr, 0);
+    return Error(ErrorKind::kIo, "cannot start " + argv[0] + ": " + std::strerror(exec_error));
+  }
   return ChildProcess(pid);
 }
 

@@ -1,5 +1,8 @@
 // ChildProcess: a program the CLI starts and stops (the demo's nodes). Never leaves it
-// running: the destructor sends SIGTERM, waits, and kills after a grace period.
+// running: the destructor sends SIGTERM, waits, and kills after a grace period; and if this
+// process dies first (killed, crashed), the child gets SIGTERM from the kernel
+// (PR_SET_PDEATHSIG). That signal follows the *thread* that called spawn(): spawn from a
+// thread that outlives the child.
 #pragma once
 
 #include <sys/types.h>

@@ -33,10 +33,8 @@ struct DemoOptions {
 
 std::string find_shared_dir(const std::string& given) {
   std::vector<std::string> candidates;
-  if (!given.empty()) candidates.push_back(given);
-  candidates.push_back(ROLLCALL_SHARED_DIR);
-  candidates.push_back("../shared");
-  candidates.push_back(executable_dir() + "/../../../shared");
+  if (!given.empty()) candidates = {given};  // an explicit --shared is the only place looked
+  else candidates = {ROLLCALL_SHARED_DIR, "../shared", executable_dir() + "/../../../shared"};
   for (const auto& c : candidates) {
     std::error_code ec;
     if (fs::exists(fs::path(c) / "data" / "vn-units-2024.csv", ec)) return fs::canonical(c, ec).string();
@@ -58,10 +56,9 @@ Result<uint16_t> wait_for_port(const std::string& port_file, ChildProcess& node)
 
 int run_demo(const DemoOptions& o) {
   const std::string shared = find_shared_dir(o.shared_dir);
-  if (shared.empty()) {
-    std::cerr << "rollcall demo: cannot find shared/data/vn-units-2024.csv; pass --shared DIR\n";
-    return kExitCannotRun;
-  }
+  if (shared.empty())
+    return report("demo", o.shared_dir.empty() ? "cannot find shared/data/vn-units-2024.csv; pass --shared DIR"
+                                               : "no data/vn-units-2024.csv under --shared " + o.shared_dir);
   const std::string units = shared + "/data/vn-units-2024.csv";
   const std::string events = shared + "/examples/ba-dinh-2024.jsonl";
   std::string work = o.work_dir;
