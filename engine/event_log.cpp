@@ -3,7 +3,6 @@
 
 #include <random>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
@@ -54,8 +53,7 @@ class EventLog::WriteSet {
   }
 };
 
-EventLog::EventLog(std::unique_ptr<Store> store, const UnitMap* map)
-    : store_(std::move(store)), map_(map) {}
+EventLog::EventLog(std::unique_ptr<Store> store) : store_(std::move(store)) {}
 
 EventLog::~EventLog() = default;
 
@@ -65,7 +63,7 @@ Result<std::unique_ptr<EventLog>> EventLog::open_writer(const LogOptions& option
     return invalid_input("unit " + options.unit.str() + " is not in the units file");
   auto store = Store::open(options.dir, Store::Mode::kWriter, /*create=*/true);
   if (!store.ok()) return store.error();
-  auto log = std::unique_ptr<EventLog>(new EventLog(std::move(store).value(), &map));
+  auto log = std::unique_ptr<EventLog>(new EventLog(std::move(store).value()));
   ROLLCALL_TRY(log->load_meta(/*writer=*/true, &options));
   ROLLCALL_TRY(log->load_positions());
   log->validator_.emplace(map, options.unit);
@@ -76,7 +74,7 @@ Result<std::unique_ptr<EventLog>> EventLog::open_writer(const LogOptions& option
 Result<std::unique_ptr<EventLog>> EventLog::open_reader(const std::string& dir) {
   auto store = Store::open(dir, Store::Mode::kReader, /*create=*/false);
   if (!store.ok()) return store.error();
-  auto log = std::unique_ptr<EventLog>(new EventLog(std::move(store).value(), nullptr));
+  auto log = std::unique_ptr<EventLog>(new EventLog(std::move(store).value()));
   ROLLCALL_TRY(log->load_meta(/*writer=*/false, nullptr));
   ROLLCALL_TRY(log->load_positions());
   return log;
@@ -155,6 +153,20 @@ Result<std::optional<MemberState>> EventLog::staged_member(const WriteSet& ws,
   return member(id);
 }
 
+Result<std::optional<schema::Event::Reader>> EventLog::held_event(const WriteSet& ws, const OriginSeq& id,
+                                                                 std::optional<LoggedEvent>& stored) const {
+  for (auto& orphan : ws.events) {
+    auto staged = orphan.getReader();
+    if (staged.getSeq() == id.seq && text_view(staged.getOrigin()) == id.origin.str())
+      return std::optional<schema::Event::Reader>(staged);
+  }
+  auto found = find(id);
+  if (!found.ok()) return found.error();
+  if (!found->has_value()) return std::optional<schema::Event::Reader>();
+  stored = **found;
+  return std::optional<schema::Event::Reader>(stored->event());
+}
+
 std::optional<Rejection> EventLog::check_retraction(const WriteSet& ws,
                                                     schema::Event::Reader e) const {
   const auto ref_text = std::string(text_view(e.getEventRetracted().getRef()));
@@ -167,21 +179,11 @@ std::optional<Rejection> EventLog::check_retraction(const WriteSet& ws,
   if (!done.ok()) return Rejection{wire::RejectCode::INTERNAL, done.error().message()};
   if (done->has_value()) return conflict("event " + ref_text + " is already retracted (by " + **done + ")");
 
-  // The target: committed, or earlier in this very write.
-  std::optional<schema::Event::Reader> target;
   std::optional<LoggedEvent> stored;
-  for (auto& orphan : ws.events) {
-    auto staged = orphan.getReader();
-    if (text_view(staged.getOrigin()) == ref.origin.str() && staged.getSeq() == ref.seq) target = staged;
-  }
-  if (!target) {
-    auto found = find(ref);
-    if (!found.ok()) return Rejection{wire::RejectCode::INTERNAL, found.error().message()};
-    if (!found->has_value()) return conflict("event " + ref_text + " does not exist");
-    stored = **found;
-    target = stored->event();
-  }
-  if (target->which() == Which::EVENT_RETRACTED)
+  auto target = held_event(ws, ref, stored);
+  if (!target.ok()) return Rejection{wire::RejectCode::INTERNAL, target.error().message()};
+  if (!target->has_value()) return conflict("event " + ref_text + " does not exist");
+  if ((*target)->which() == Which::EVENT_RETRACTED)
     return conflict("event " + ref_text + " is itself a retraction and cannot be retracted");
   return std::nullopt;
 }
@@ -271,21 +273,12 @@ Result<IngestReport> EventLog::ingest(std::span<const schema::Event::Reader> eve
     Watermark& w = ws.watermark(watermarks_, *origin);
     if (id.seq <= w.seq) {
       // Already held: the content must be the same, or it is a fork.
-      std::optional<schema::Event::Reader> held;
       std::optional<LoggedEvent> stored;
-      for (auto& orphan : ws.events) {
-        auto staged = orphan.getReader();
-        if (staged.getSeq() == id.seq && text_view(staged.getOrigin()) == origin->str()) held = staged;
-      }
-      if (!held) {
-        auto found = find(id);
-        if (!found.ok()) return found.error();
-        if (!found->has_value())
-          return Error(ErrorKind::kCorruption, "event " + id.to_string() + " is below the watermark but not in the log");
-        stored = **found;
-        held = stored->event();
-      }
-      if (event_content_hash(*held) != event_content_hash(e))
+      auto held = held_event(ws, id, stored);
+      if (!held.ok()) return held.error();
+      if (!held->has_value())
+        return Error(ErrorKind::kCorruption, "event " + id.to_string() + " is below the watermark but not in the log");
+      if (event_content_hash(**held) != event_content_hash(e))
         return Error(ErrorKind::kConflict, "fork: origin " + origin->str() + " seq " +
                                                std::to_string(id.seq) +
                                                " differs from the event this node holds");

@@ -12,7 +12,7 @@
 // instance that never takes the writer's lock); refresh() makes newer writes visible.
 //
 // Ownership: owns its Store. Not thread-safe: the writer thread (or one reader) calls it.
-// The UnitMap given to open_writer must outlive the log.
+// The UnitMap given to open_writer must outlive the log (its validator reads it).
 #pragma once
 
 #include <cstdint>
@@ -126,17 +126,20 @@ class EventLog {
  private:
   class WriteSet;
 
-  EventLog(std::unique_ptr<Store> store, const UnitMap* map);
+  explicit EventLog(std::unique_ptr<Store> store);
   Status load_meta(bool writer, const LogOptions* options);
   Status load_positions();
   Result<std::shared_ptr<const LogBatchView>> load_batch(Lsn first_lsn) const;
   Result<std::optional<MemberState>> staged_member(const WriteSet& ws, const std::string& id) const;
+  // The event `id` as this write sees it: staged earlier in the write, or committed (then
+  // `stored` keeps its batch alive for the returned reader). nullopt when not held.
+  Result<std::optional<schema::Event::Reader>> held_event(const WriteSet& ws, const OriginSeq& id,
+                                                          std::optional<LoggedEvent>& stored) const;
   std::optional<Rejection> check_retraction(const WriteSet& ws, schema::Event::Reader e) const;
   Status commit(WriteSet& ws);
   Status check_writable() const;
 
   std::unique_ptr<Store> store_;
-  const UnitMap* map_;  // writer only
   std::optional<EventValidator> validator_;
   std::unique_ptr<SpaceGuard> space_;
   UnitCode unit_;
