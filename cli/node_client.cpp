@@ -7,18 +7,14 @@ namespace rollcall {
 
 Result<std::unique_ptr<NodeClient>> NodeClient::connect(const std::string& host_port,
                                                         std::chrono::milliseconds timeout) {
-  const size_t colon = host_port.rfind(':');
-  if (colon == std::string::npos || colon == 0)
-    return invalid_input("--node '" + host_port + "' is not HOST:PORT");
-  std::string host = host_port.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  const std::string port = host_port.substr(colon + 1);
+  auto address = parse_host_port(host_port);
+  if (!address.ok()) return invalid_input("--node: " + address.error().message());
 
   auto client = std::unique_ptr<NodeClient>(new NodeClient());
   client->address_ = host_port;
   asio::error_code ec;
   asio::ip::tcp::resolver resolver(client->io_);
-  auto endpoints = resolver.resolve(host, port, ec);
+  auto endpoints = resolver.resolve(address->host, std::to_string(address->port), ec);
   if (ec) return Error(ErrorKind::kUnavailable, "cannot resolve node address " + host_port + ": " + ec.message());
 
   // Connect with a deadline.

@@ -2,6 +2,7 @@
 
 #include <capnp/schema.h>
 
+#include <charconv>
 #include <set>
 
 #include "engine/frame_codec.h"
@@ -35,6 +36,20 @@ void visit(capnp::Schema schema, std::set<uint64_t>& seen, uint64_t& hash) {
 }
 
 }  // namespace
+
+Result<HostPort> parse_host_port(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    return invalid_input("'" + text + "' is not HOST:PORT");
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
+    return invalid_input("'" + text + "': port must be a number 0..65535");
+  return HostPort{host, static_cast<uint16_t>(port)};
+}
 
 uint64_t schema_fingerprint() {
   static const uint64_t fingerprint = [] {

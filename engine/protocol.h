@@ -15,6 +15,16 @@ namespace rollcall {
 inline constexpr uint32_t kProtocolVersion = wire::PROTOCOL_VERSION;
 inline constexpr const char* kSoftwareVersion = "rollcall 0.1.0";
 
+// A node's address.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string to_string() const { return host + ":" + std::to_string(port); }
+};
+
+// "HOST:PORT" (IPv6 as "[::1]:PORT"), the form of --listen, --parent and --node.
+Result<HostPort> parse_host_port(const std::string& text);
+
 // Hash of the event schema (every struct and enum reachable from Event), so that peers can
 // log which schema the other side speaks. Stable across builds of the same schema.
 uint64_t schema_fingerprint();

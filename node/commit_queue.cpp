@@ -39,11 +39,6 @@ void CommitQueue::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-size_t CommitQueue::waiting() const {
-  std::lock_guard lock(mutex_);
-  return queue_.size();
-}
-
 void CommitQueue::run() {
   for (;;) {
     std::vector<Request> group;

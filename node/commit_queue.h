@@ -52,15 +52,12 @@ class CommitQueue {
   // Joins the writer thread (after close()).
   void join();
 
-  // Requests waiting, for backpressure and metrics.
-  size_t waiting() const;
-
  private:
   void run();
 
   EventLog& log_;
   Clock clock_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Request> queue_;
   bool closed_ = false;

@@ -1,25 +1,10 @@
 #include "node/node_config.h"
 
-#include <charconv>
 #include <set>
 
 #include <toml++/toml.h>
 
 namespace rollcall {
-
-Result<HostPort> parse_host_port(const std::string& text) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
-    return invalid_input("'" + text + "' is not HOST:PORT");
-  std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  const std::string port_text = text.substr(colon + 1);
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
-    return invalid_input("'" + text + "': port must be a number 0..65535");
-  return HostPort{host, static_cast<uint16_t>(port)};
-}
 
 Status load_config_file(const std::string& path, NodeConfig& config) {
   toml::table table;

@@ -7,18 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/protocol.h"
 #include "engine/status.h"
 
 namespace rollcall {
-
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
-  std::string to_string() const { return host + ":" + std::to_string(port); }
-};
-
-// "HOST:PORT" (IPv6 as "[::1]:PORT").
-Result<HostPort> parse_host_port(const std::string& text);
 
 struct NodeConfig {
   std::string unit;

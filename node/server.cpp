@@ -16,7 +16,7 @@ namespace rollcall {
 
 Server::Server(asio::io_context& io, const UnitCode& unit, const std::string& incarnation,
                CommitQueue& queue, ServerOptions options)
-    : io_(io), acceptor_(io), accept_backoff_(io), unit_(unit), incarnation_(incarnation), queue_(queue),
+    : acceptor_(io), accept_backoff_(io), unit_(unit), incarnation_(incarnation), queue_(queue),
       options_(options) {}
 
 Result<asio::ip::tcp::endpoint> Server::listen(const std::string& host, uint16_t port) {

@@ -65,12 +65,10 @@ class Server {
   void take_budget(size_t bytes) { in_flight_bytes_ += bytes; }
   void return_budget(size_t bytes);
   void wait_for_budget(const std::shared_ptr<ClientSession>& session) { waiting_for_budget_.push_back(session); }
-  size_t in_flight_bytes() const { return in_flight_bytes_; }
 
  private:
   void accept_next();
 
-  asio::io_context& io_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer accept_backoff_;
   UnitCode unit_;
