@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <numeric>
 #include <string>
@@ -188,16 +187,12 @@ int main(int argc, char** argv) {
       std::cerr << "bench: " << node.error().message() << "\n";
       return 2;
     }
-    unsigned port = 0;
-    for (int tries = 0; tries < 400 && port == 0; ++tries) {
-      std::ifstream in(port_file);
-      if (!(in >> port)) std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    if (port == 0) {
-      std::cerr << "bench: rollcalld did not start (see " << dir << ".log)\n";
+    auto port = node->wait_for_port_file(port_file, std::chrono::seconds(10));
+    if (!port.ok()) {
+      std::cerr << "bench: rollcalld did not start: " << port.error().message() << " (see " << dir << ".log)\n";
       return 2;
     }
-    const Measured m = run_clients("127.0.0.1:" + std::to_string(port), s);
+    const Measured m = run_clients("127.0.0.1:" + std::to_string(*port), s);
     node->stop();
     const double rate = static_cast<double>(m.events) / m.seconds;
     std::cout << cli::JsonObject()

@@ -8,7 +8,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 namespace rollcall::cli {
@@ -91,6 +94,23 @@ int ChildProcess::stop(std::chrono::milliseconds grace) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return -WTERMSIG(status);
   return -1;
+}
+
+Result<uint16_t> ChildProcess::wait_for_port_file(const std::string& path, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Only a whole line counts: the file may be read while it is being written.
+    if (!text.empty() && text.back() == '\n') {
+      const int port = std::atoi(text.c_str());
+      if (port > 0 && port <= 65535) return static_cast<uint16_t>(port);
+    }
+    if (!running()) return Error(ErrorKind::kUnavailable, "the program exited during start-up");
+    if (std::chrono::steady_clock::now() > deadline)
+      return Error(ErrorKind::kUnavailable, "no port in " + path + " after " + std::to_string(timeout.count()) + " ms");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 std::string executable_dir() {

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ class ChildProcess {
   int stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
   // True while it runs.
   bool running();
+  // Waits for the child to write its listening port to `path` (rollcalld --port-file: the
+  // number and a newline). kUnavailable if it exits first or takes longer than `timeout`.
+  Result<uint16_t> wait_for_port_file(const std::string& path, std::chrono::milliseconds timeout);
 
  private:
   explicit ChildProcess(pid_t pid) : pid_(pid) {}

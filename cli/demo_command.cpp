@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -40,18 +39,6 @@ std::string find_shared_dir(const std::string& given) {
     if (fs::exists(fs::path(c) / "data" / "vn-units-2024.csv", ec)) return fs::canonical(c, ec).string();
   }
   return "";
-}
-
-Result<uint16_t> wait_for_port(const std::string& port_file, ChildProcess& node) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in(port_file);
-    unsigned port = 0;
-    if (in >> port && port > 0) return static_cast<uint16_t>(port);
-    if (!node.running()) return Error(ErrorKind::kUnavailable, "rollcalld exited during start-up");
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return Error(ErrorKind::kUnavailable, "rollcalld did not start listening within 15 s");
 }
 
 int run_demo(const DemoOptions& o) {
@@ -90,7 +77,7 @@ int run_demo(const DemoOptions& o) {
     std::cerr << "rollcall demo: " << node.error().message() << "\n";
     return kExitCannotRun;
   }
-  auto port = wait_for_port(port_file, *node);
+  auto port = node->wait_for_port_file(port_file, std::chrono::seconds(15));
   if (!port.ok()) {
     std::cerr << "rollcall demo: " << port.error().message() << " (see " << node_log << ")\n";
     return kExitCannotRun;

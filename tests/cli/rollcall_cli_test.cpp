@@ -237,13 +237,9 @@ TEST_CASE("rollcalld: settings come from a TOML config file, flags win, unknown 
   auto only = rollcall::cli::ChildProcess::spawn({rollcalld_path(), "--config", config, "--port-file", port_file},
                                                  dir / "config-only.log");
   REQUIRE(only.ok());
-  unsigned port = 0;
-  for (int i = 0; i < 500 && port == 0; ++i) {
-    std::ifstream in(port_file);
-    if (!(in >> port)) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  REQUIRE(port > 0);
-  auto client = rollcall::NodeClient::connect("127.0.0.1:" + std::to_string(port), std::chrono::seconds(5));
+  auto port = only->wait_for_port_file(port_file, std::chrono::seconds(20));
+  REQUIRE(port.ok());
+  auto client = rollcall::NodeClient::connect("127.0.0.1:" + std::to_string(*port), std::chrono::seconds(5));
   REQUIRE(client.ok());
   CHECK((*client)->node_unit() == "002");
   CHECK(std::filesystem::exists(dir / "from-config"));

@@ -94,23 +94,14 @@ bool NodeProcess::start() {
   auto spawned = cli::ChildProcess::spawn(argv, log_file_);
   if (!spawned.ok()) return false;
   process_ = std::make_unique<cli::ChildProcess>(std::move(spawned).value());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in(port_file_);
-    unsigned port = 0;
-    if (in >> port && port > 0) {
-      port_ = static_cast<uint16_t>(port);
-      return true;
-    }
-    if (!process_->running()) {
-      process_.reset();
-      std::fprintf(stderr, "rollcalld exited during start-up; its log:\n%s\n", log().c_str());
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto port = process_->wait_for_port_file(port_file_, std::chrono::seconds(20));
+  if (!port.ok()) {
+    if (!process_->running()) process_.reset();
+    std::fprintf(stderr, "rollcalld did not start: %s; its log:\n%s\n", port.error().message().c_str(), log().c_str());
+    return false;
   }
-  std::fprintf(stderr, "rollcalld did not listen within 20 s; its log:\n%s\n", log().c_str());
-  return false;
+  port_ = *port;
+  return true;
 }
 
 int NodeProcess::stop() {
