@@ -5,12 +5,12 @@
 #include <memory>
 
 #include <capnp/message.h>
-#include <capnp/schema.h>
 
 #include "cli/commands.h"
 #include "cli/json_out.h"
 #include "cli/node_client.h"
 #include "engine/capnp_guard.h"
+#include "engine/enum_name.h"
 #include "engine/event_json.h"
 
 namespace rollcall::cli {
@@ -18,13 +18,6 @@ namespace {
 
 constexpr size_t kChunkEvents = 1000;
 constexpr size_t kWindow = 4;
-
-
-std::string reject_code_name(wire::RejectCode code) {
-  auto enumerants = capnp::Schema::from<wire::RejectCode>().getEnumerants();
-  const auto index = static_cast<uint16_t>(code);
-  return index < enumerants.size() ? enumerants[index].getProto().getName().cStr() : "unknown";
-}
 
 // One line's fate as printed.
 struct LineResult {
@@ -111,7 +104,7 @@ int run_submit(const SubmitOptions& options) {
                          ref.getRepeated());
       } else {
         auto r = outcome.getRejected();
-        printer.rejected(line.line, reject_code_name(r.getCode()), r.getMessage().cStr());
+        printer.rejected(line.line, enum_name(r.getCode()), r.getMessage().cStr());
       }
     }
     return ok_status();

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "engine/capnp_guard.h"
+#include "engine/enum_name.h"
 #include "engine/event_fields.h"
 
 namespace rollcall {
@@ -28,15 +29,7 @@ std::string describe(const MemberState& s) {
 
 }  // namespace
 
-const char* member_status_name(storage::MemberStatus status) {
-  switch (status) {
-    case Status_::ACTIVE: return "active";
-    case Status_::TRANSFERRED_OUT: return "transferredOut";
-    case Status_::MATURED: return "matured";
-    case Status_::REMOVED: return "removed";
-  }
-  return "unknown";
-}
+const char* member_status_name(storage::MemberStatus status) { return enum_name(status); }
 
 Result<MemberState> apply_member_event(const std::optional<MemberState>& state,
                                        schema::Event::Reader event, bool strict) {

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <set>
 
+#include "engine/enum_name.h"
 #include "engine/frame_codec.h"
 #include "schema/event.capnp.h"
 
@@ -88,22 +89,6 @@ std::vector<uint8_t> error_frame(wire::ErrorCode code, const std::string& messag
   return encode_frame(builder);
 }
 
-const char* error_code_name(wire::ErrorCode code) {
-  switch (code) {
-    case wire::ErrorCode::BAD_FRAME: return "badFrame";
-    case wire::ErrorCode::BAD_MESSAGE: return "badMessage";
-    case wire::ErrorCode::INCOMPATIBLE_PROTOCOL: return "incompatibleProtocol";
-    case wire::ErrorCode::UNAUTHORIZED: return "unauthorized";
-    case wire::ErrorCode::NOT_IN_SUBTREE: return "notInSubtree";
-    case wire::ErrorCode::GAP: return "gap";
-    case wire::ErrorCode::FORK: return "fork";
-    case wire::ErrorCode::STORAGE_FULL: return "storageFull";
-    case wire::ErrorCode::SHUTTING_DOWN: return "shuttingDown";
-    case wire::ErrorCode::INTERNAL: return "internal";
-    case wire::ErrorCode::TIMEOUT: return "timeout";
-    case wire::ErrorCode::BUSY: return "busy";
-  }
-  return "unknown";
-}
+const char* error_code_name(wire::ErrorCode code) { return enum_name(code); }
 
 }  // namespace rollcall
