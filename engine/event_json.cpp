@@ -133,18 +133,17 @@ std::string EventJson::format(schema::Event::Reader event) const {
   auto fields = raw.getObject();
   capnp::MallocMessageBuilder out_message;
   auto out = out_message.initRoot<JsonValue>();
-  size_t kept = 0;
   const bool assigned = event.getSeq() != 0;
-  for (auto field : fields) {
-    const auto name = field.getName();
-    if (!assigned && (name == "origin" || name == "seq" || name == "recordedAt")) continue;
-    ++kept;
-  }
+  const auto dropped = [&](capnp::Text::Reader name) {
+    return !assigned && (name == "origin" || name == "seq" || name == "recordedAt");
+  };
+  size_t kept = 0;
+  for (auto field : fields) kept += dropped(field.getName()) ? 0 : 1;
   auto out_fields = out.initObject(static_cast<unsigned>(kept));
   unsigned i = 0;
   for (auto field : fields) {
     const auto name = field.getName();
-    if (!assigned && (name == "origin" || name == "seq" || name == "recordedAt")) continue;
+    if (dropped(name)) continue;
     auto target = out_fields[i++];
     target.setName(name);
     if (name == "seq") {
