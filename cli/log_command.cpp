@@ -46,7 +46,7 @@ class EventPrinter {
       std::cout << "{\"lsn\":" << logged.lsn.value << (body.size() > 2 ? "," : "") << body.substr(1) << "\n";
       return;
     }
-    const std::string id = std::string(text_view(e.getOrigin())) + ":" + std::to_string(e.getSeq());
+    const std::string id = event_id(e);
     std::string recorded = Timestamp{e.getRecordedAt()}.to_string().substr(0, 19);
     recorded[10] = ' ';
     std::printf("%-8llu %-14s %-20s %-7s %-10s %-28s %s\n", static_cast<unsigned long long>(logged.lsn.value),

@@ -11,7 +11,9 @@
 #include "cli/node_client.h"
 #include "engine/capnp_guard.h"
 #include "engine/enum_name.h"
+#include "engine/event_fields.h"
 #include "engine/event_json.h"
+#include "engine/types.h"
 
 namespace rollcall::cli {
 namespace {
@@ -100,7 +102,7 @@ int run_submit(const SubmitOptions& options) {
       auto outcome = result->getOutcomes()[static_cast<unsigned>(next_outcome++)];
       if (outcome.isAccepted()) {
         auto ref = outcome.getAccepted();
-        printer.accepted(line.line, std::string(ref.getOrigin().cStr()) + ":" + std::to_string(ref.getSeq()),
+        printer.accepted(line.line, OriginSeq{UnitCode::trusted(text_view(ref.getOrigin())), ref.getSeq()}.to_string(),
                          ref.getRepeated());
       } else {
         auto r = outcome.getRejected();

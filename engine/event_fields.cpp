@@ -6,6 +6,10 @@ namespace rollcall {
 
 using Which = schema::Event::Which;
 
+std::string event_id(schema::Event::Reader event) {
+  return std::string(text_view(event.getOrigin())) + ":" + std::to_string(event.getSeq());
+}
+
 std::string_view event_kind_name(schema::Event::Reader event) {
   auto schema = capnp::Schema::from<schema::Event>();
   KJ_IF_MAYBE(field, schema.getFieldByDiscriminant(static_cast<uint16_t>(event.which()))) {

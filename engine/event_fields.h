@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -10,6 +11,9 @@
 namespace rollcall {
 
 inline std::string_view text_view(capnp::Text::Reader text) { return {text.begin(), text.size()}; }
+
+// "origin:seq" of an event, for messages and tables (whatever its origin's syntax).
+std::string event_id(schema::Event::Reader event);
 
 // The JSON name of the event's kind ("memberAdmitted"), or "none".
 std::string_view event_kind_name(schema::Event::Reader event);

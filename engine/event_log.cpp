@@ -266,8 +266,7 @@ Result<IngestReport> EventLog::ingest(std::span<const schema::Event::Reader> eve
   WriteSet ws;
   for (const schema::Event::Reader e : events) {
     if (auto bad = EventValidator::check_relayed(e))
-      return invalid_input("relayed event " + std::string(text_view(e.getOrigin())) + ":" +
-                           std::to_string(e.getSeq()) + ": " + bad->message);
+      return invalid_input("relayed event " + event_id(e) + ": " + bad->message);
     auto origin = UnitCode::parse(text_view(e.getOrigin()));
     const OriginSeq id{*origin, e.getSeq()};
     Watermark& w = ws.watermark(watermarks_, *origin);

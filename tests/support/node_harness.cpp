@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "engine/capnp_guard.h"
+#include "engine/types.h"
 
 extern char** environ;
 
@@ -141,7 +142,7 @@ std::vector<LineOutcome> submit_lines(NodeClient& client, const std::vector<std:
     LineOutcome line;
     if (o.isAccepted()) {
       line.accepted = true;
-      line.id = std::string(o.getAccepted().getOrigin().cStr()) + ":" + std::to_string(o.getAccepted().getSeq());
+      line.id = rollcall::OriginSeq{rollcall::UnitCode::trusted(o.getAccepted().getOrigin().cStr()), o.getAccepted().getSeq()}.to_string();
     } else {
       line.code = o.getRejected().getCode();
       line.message = o.getRejected().getMessage().cStr();
