@@ -10,6 +10,7 @@
 #include "engine/content_hash.h"
 #include "engine/event_fields.h"
 #include "engine/keys.h"
+#include "engine/projection.h"
 #include "engine/space_guard.h"
 #include "engine/store.h"
 
@@ -20,12 +21,13 @@ using Which = schema::Event::Which;
 // Everything one write changes, staged in memory until commit().
 class EventLog::WriteSet {
  public:
+  WriteSet(const KeyValueReader& base, RollupPaths& paths) : projection(base, paths) {}
+
   capnp::MallocMessageBuilder arena;
   std::vector<capnp::Orphan<schema::Event>> events;
   std::vector<uint64_t> chains;  // the origin's chain hash after each event
-  std::unordered_map<std::string, MemberState> members;
-  std::map<UnitCode, Watermark> watermarks;            // origins this write moves
-  std::unordered_map<std::string, std::string> retractions;  // target id -> retraction id
+  std::map<UnitCode, Watermark> watermarks;  // origins this write moves
+  ProjectionBatch projection;                // tallies, members, transfers, retraction marks
 
   Watermark& watermark(const std::map<UnitCode, Watermark>& committed, const UnitCode& origin) {
     auto it = watermarks.find(origin);
@@ -66,7 +68,9 @@ Result<std::unique_ptr<EventLog>> EventLog::open_writer(const LogOptions& option
   auto log = std::unique_ptr<EventLog>(new EventLog(std::move(store).value()));
   ROLLCALL_TRY(log->load_meta(/*writer=*/true, &options));
   ROLLCALL_TRY(log->load_positions());
+  ROLLCALL_TRY(log->load_projection_meta(map, options.for_rebuild));
   log->validator_.emplace(map, options.unit);
+  log->paths_ = std::make_unique<RollupPaths>(map, options.unit);
   log->space_ = std::make_unique<SpaceGuard>(options.dir, options.min_free_bytes, options.max_dir_bytes);
   return log;
 }
@@ -122,6 +126,62 @@ Status EventLog::load_meta(bool writer, const LogOptions* options) {
   return ok_status();
 }
 
+namespace {
+
+// The first line where two units CSVs differ, for the error that names it.
+std::string first_difference(const std::string& stored, const std::string& given) {
+  size_t line = 1;
+  size_t pos = 0;
+  while (pos < stored.size() && pos < given.size()) {
+    const size_t a = stored.find('\n', pos);
+    const size_t b = given.find('\n', pos);
+    if (stored.compare(pos, a - pos, given, pos, b - pos) != 0 || a != b)
+      return "line " + std::to_string(line) + ": stored '" + stored.substr(pos, a - pos) +
+             "', given '" + given.substr(pos, b - pos) + "'";
+    if (a == std::string::npos || b == std::string::npos) break;
+    pos = a + 1;
+    ++line;
+  }
+  return stored.size() < given.size() ? "the given map has more units" : "the given map has fewer units";
+}
+
+}  // namespace
+
+Status EventLog::load_projection_meta(const UnitMap& map, bool for_rebuild) {
+  const std::string csv = map.to_csv();
+  auto stored = store_->get(Cf::kMeta, keys::kUnitsKey);
+  if (!stored.ok()) return stored.error();
+  auto version = store_->get(Cf::kMeta, keys::kProjectionVersionKey);
+  if (!version.ok()) return version.error();
+  rocksdb::WriteBatch batch;
+  if (!stored->has_value()) {
+    batch.Put(store_->cf(Cf::kMeta), std::string(keys::kUnitsKey), csv);
+  } else if (**stored != csv) {
+    return invalid_input("data dir '" + store_->dir() +
+                         "' was seeded with another units map than --units gives (in canonical form, " +
+                         first_difference(**stored, csv) +
+                         "); a data dir keeps the map it was created with, and later changes are map events");
+  }
+  const bool empty = next_lsn_ == 1;
+  if (!version->has_value() && empty) {
+    std::string value;
+    keys::put_be32(value, kProjectionVersion);
+    batch.Put(store_->cf(Cf::kMeta), std::string(keys::kProjectionVersionKey), value);
+  }
+  if (batch.Count() > 0) ROLLCALL_TRY(store_->write(batch));
+  if (for_rebuild || empty) return ok_status();
+  const std::string rebuild = "; stop rollcalld and run `rollcall rebuild --data-dir " + store_->dir() + "`";
+  if (!version->has_value())
+    return Error(ErrorKind::kIncompatible, "the projections of data dir '" + store_->dir() +
+                                               "' are missing or a rebuild was interrupted" + rebuild);
+  const uint32_t found = (*version)->size() == 4 ? keys::get_be32(**version) : 0;
+  if (found != kProjectionVersion)
+    return Error(ErrorKind::kIncompatible, "the projections of data dir '" + store_->dir() + "' have version " +
+                                               std::to_string(found) + ", this rollcall keeps version " +
+                                               std::to_string(kProjectionVersion) + rebuild);
+  return ok_status();
+}
+
 Status EventLog::load_positions() {
   next_lsn_ = 1;
   auto it = store_->iterator(Cf::kLog);
@@ -146,13 +206,6 @@ uint64_t EventLog::next_own_seq() const {
   return (it == watermarks_.end() ? 0 : it->second.seq) + 1;
 }
 
-Result<std::optional<MemberState>> EventLog::staged_member(const WriteSet& ws,
-                                                           const std::string& id) const {
-  auto it = ws.members.find(id);
-  if (it != ws.members.end()) return std::optional<MemberState>(it->second);
-  return member(id);
-}
-
 Result<std::optional<schema::Event::Reader>> EventLog::held_event(const WriteSet& ws, const OriginSeq& id,
                                                                  std::optional<LoggedEvent>& stored) const {
   for (auto& orphan : ws.events) {
@@ -167,15 +220,23 @@ Result<std::optional<schema::Event::Reader>> EventLog::held_event(const WriteSet
   return std::optional<schema::Event::Reader>(stored->event());
 }
 
-std::optional<Rejection> EventLog::check_retraction(const WriteSet& ws,
-                                                    schema::Event::Reader e) const {
+Status EventLog::project(WriteSet& ws, schema::Event::Reader event) const {
+  return ws.projection.apply(event, [&](const OriginSeq& id) -> Result<std::optional<HeldEvent>> {
+    std::optional<LoggedEvent> stored;
+    auto held = held_event(ws, id, stored);
+    if (!held.ok()) return held.error();
+    if (!held->has_value()) return std::optional<HeldEvent>();
+    return std::optional<HeldEvent>(HeldEvent{**held, stored ? stored->batch : nullptr});
+  });
+}
+
+std::optional<Rejection> EventLog::check_retraction(WriteSet& ws, schema::Event::Reader e) const {
   const auto ref_text = std::string(text_view(e.getEventRetracted().getRef()));
   auto ref = OriginSeq::parse(ref_text).value();  // the validator checked the syntax
   const auto conflict = [](std::string message) {
     return Rejection{wire::RejectCode::CONFLICT, std::move(message)};
   };
-  if (ws.retractions.count(ref_text) != 0) return conflict("event " + ref_text + " is already retracted");
-  auto done = store_->get(Cf::kRetracted, ref_text);
+  auto done = ws.projection.retracted_by(ref_text);
   if (!done.ok()) return Rejection{wire::RejectCode::INTERNAL, done.error().message()};
   if (done->has_value()) return conflict("event " + ref_text + " is already retracted (by " + **done + ")");
 
@@ -202,7 +263,7 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
     for (auto& o : outcomes) o.rejected = Rejection{wire::RejectCode::UNAVAILABLE, writable.error().message()};
     return outcomes;
   }
-  WriteSet ws;
+  WriteSet ws(*store_, *paths_);
   uint64_t next_seq = next_own_seq();
   for (size_t i = 0; i < events.size(); ++i) {
     const schema::Event::Reader e = events[i];
@@ -211,19 +272,17 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
       reject(std::move(*r));
       continue;
     }
-    std::optional<std::pair<std::string, MemberState>> member_change;
     if (auto id = event_member_id(e)) {
-      auto state = staged_member(ws, std::string(*id));
-      if (!state.ok()) {
-        reject({wire::RejectCode::INTERNAL, state.error().message()});
+      auto member = ws.projection.member(std::string(*id));
+      if (!member.ok()) {
+        reject({wire::RejectCode::INTERNAL, member.error().message()});
         continue;
       }
-      auto next = apply_member_event(*state, e, /*strict=*/true);
-      if (!next.ok()) {
+      const auto state = *member ? std::optional<MemberState>((*member)->state) : std::nullopt;
+      if (auto next = apply_member_event(state, e, /*strict=*/true); !next.ok()) {
         reject({wire::RejectCode::DOMAIN_RULE, next.error().message()});
         continue;
       }
-      member_change.emplace(std::string(*id), std::move(next).value());
     }
     if (e.which() == Which::EVENT_RETRACTED) {
       if (auto r = check_retraction(ws, e)) {
@@ -231,17 +290,21 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
         continue;
       }
     }
-    // Accepted: number it.
+    // Accepted: number it and project it.
     auto copy = ws.add(e);
     copy.setOrigin(unit_.str());
     copy.setSeq(next_seq);
     copy.setRecordedAt(now.micros);
     ws.seal_last(watermarks_);
-    if (member_change) ws.members[member_change->first] = std::move(member_change->second);
-    const OriginSeq id{unit_, next_seq++};
-    if (e.which() == Which::EVENT_RETRACTED)
-      ws.retractions[std::string(text_view(e.getEventRetracted().getRef()))] = id.to_string();
-    outcomes[i].accepted = id;
+    if (auto projected = project(ws, copy.asReader()); !projected.ok()) {
+      // A storage read failed: the staged projection is incomplete, so nothing is written.
+      for (auto& outcome : outcomes) {
+        outcome.accepted.reset();
+        outcome.rejected = Rejection{wire::RejectCode::INTERNAL, projected.error().message()};
+      }
+      return outcomes;
+    }
+    outcomes[i].accepted = OriginSeq{unit_, next_seq++};
   }
   if (ws.events.empty()) return outcomes;
 
@@ -263,7 +326,7 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
 Result<IngestReport> EventLog::ingest(std::span<const schema::Event::Reader> events) {
   ROLLCALL_TRY(check_writable());
   IngestReport report;
-  WriteSet ws;
+  WriteSet ws(*store_, *paths_);
   for (const schema::Event::Reader e : events) {
     if (auto bad = EventValidator::check_relayed(e))
       return invalid_input("relayed event " + event_id(e) + ": " + bad->message);
@@ -288,17 +351,9 @@ Result<IngestReport> EventLog::ingest(std::span<const schema::Event::Reader> eve
       return Error(ErrorKind::kProtocol, "gap: origin " + origin->str() + " is at seq " +
                                              std::to_string(w.seq) + " here, got seq " +
                                              std::to_string(id.seq));
-    if (auto member_id = event_member_id(e)) {
-      auto state = staged_member(ws, std::string(*member_id));
-      if (!state.ok()) return state.error();
-      auto next = apply_member_event(*state, e, /*strict=*/false);
-      if (!next.ok()) return next.error();
-      ws.members[std::string(*member_id)] = std::move(next).value();
-    }
     ws.add(e);
     ws.seal_last(watermarks_);
-    if (e.which() == Which::EVENT_RETRACTED)
-      ws.retractions[std::string(text_view(e.getEventRetracted().getRef()))] = id.to_string();
+    ROLLCALL_TRY(project(ws, ws.events.back().getReader()));
     ++report.applied;
   }
   if (ws.events.empty()) return report;
@@ -346,9 +401,12 @@ Status EventLog::commit(WriteSet& ws) {
     batch.Put(store_->cf(Cf::kWatermarks), origin.str(),
               keys::encode_watermark({w.seq, w.chain_hash, w.newest_recorded_at.micros}));
   }
-  for (const auto& [id, state] : ws.members)
-    batch.Put(store_->cf(Cf::kMembers), id, encode_member_state(state));
-  for (const auto& [target, by] : ws.retractions) batch.Put(store_->cf(Cf::kRetracted), target, by);
+  auto projected = ws.projection.changes();
+  if (!projected.ok()) return projected.error();
+  for (const KeyChange& change : *projected) {
+    if (change.value) batch.Put(store_->cf(change.cf), change.key, *change.value);
+    else batch.Delete(store_->cf(change.cf), change.key);
+  }
 
   ROLLCALL_TRY(space_->check(batch.GetDataSize()));
   if (auto written = store_->write(batch); !written.ok()) {

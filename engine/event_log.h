@@ -11,11 +11,15 @@
 // Reads: on the writer, or on a reader opened beside a running writer (a RocksDB secondary
 // instance that never takes the writer's lock); refresh() makes newer writes visible.
 //
+// Projections (engine/projection.h): tallies, the member registry, transfer pairing and
+// retraction marks change in the same WriteBatch as the events they come from.
+//
 // Ownership: owns its Store. Not thread-safe: the writer thread (or one reader) calls it.
-// The UnitMap given to open_writer must outlive the log (its validator reads it).
+// The UnitMap given to open_writer must outlive the log (its validator and roll-ups read it).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +30,7 @@
 #include "engine/event_validator.h"
 #include "engine/logged_event.h"
 #include "engine/member_rules.h"
+#include "engine/period.h"
 #include "engine/status.h"
 #include "engine/types.h"
 #include "engine/unit_map.h"
@@ -35,6 +40,7 @@ namespace rollcall {
 
 class Store;
 class SpaceGuard;
+class RollupPaths;
 
 struct LogOptions {
   std::string dir;
@@ -44,6 +50,8 @@ struct LogOptions {
   uint64_t min_free_bytes = 256ull << 20;
   // Refuse appends while the data dir holds more than this (0: no cap).
   uint64_t max_dir_bytes = 0;
+  // Open even when the projections are stale or half rebuilt: only for rebuild_projections().
+  bool for_rebuild = false;
 };
 
 // The fate of one submitted event.
@@ -64,6 +72,24 @@ struct IngestReport {
   size_t applied = 0;
   size_t duplicates = 0;
 };
+
+// One difference `verify_projections` found: the stored projection against a recomputation.
+struct ProjectionDifference {
+  std::string what;        // e.g. "tally 01 2024-03 members.active", "member 00028-000001"
+  std::string stored;      // "absent" when the node lacks it
+  std::string recomputed;  // "absent" when the recomputation lacks it
+};
+
+struct VerifyReport {
+  uint64_t events = 0;      // events replayed
+  uint64_t keys = 0;        // projection keys compared
+  uint64_t differences = 0; // all of them; `first` holds at most kMaxListed
+  std::vector<ProjectionDifference> first;
+  static constexpr size_t kMaxListed = 100;
+};
+
+// Progress of a long replay: events done of total.
+using ReplayProgress = std::function<void(uint64_t done, uint64_t total)>;
 
 // What `tail` keeps; unset fields match everything.
 struct LogFilter {
@@ -117,7 +143,26 @@ class EventLog {
   // The newest n events matching the filter, oldest first.
   Result<std::vector<LoggedEvent>> tail(size_t n, const LogFilter& filter) const;
   Result<std::vector<Watermark>> watermarks() const;
-  Result<std::optional<MemberState>> member(std::string_view member_id) const;
+
+  // --- projections (writer or reader) ---
+
+  // The map this data dir was seeded with (its `--units`).
+  Result<UnitMap> seed_map() const;
+  // Every dated metric of `unit` (the sum over its subtree) with a non-zero sum over `range`.
+  Result<std::map<std::string, int64_t>> tally(const UnitCode& unit, const DateRange& range) const;
+  // members.inTransit of `unit`: transfers within its subtree of which this node holds one half.
+  Result<int64_t> in_transit(const UnitCode& unit) const;
+  Result<std::optional<MemberRecord>> member(std::string_view member_id) const;
+  // The members whose current unit is `unit`, by member id.
+  Result<std::vector<std::pair<std::string, MemberRecord>>> members_of(const UnitCode& unit) const;
+  // Recomputes every projection from the log into a scratch database under `scratch_parent`
+  // and compares it with the stored projections, key by key.
+  Result<VerifyReport> verify_projections(const std::string& scratch_parent,
+                                          const ReplayProgress& progress) const;
+
+  // Writer: drops every projection and replays the whole log into them. An interrupted rebuild
+  // leaves the data dir marked, and a writer will not open it until a rebuild completes.
+  Result<uint64_t> rebuild_projections(const ReplayProgress& progress);
 
   // Writer: how many times the write-ahead log was fsynced since open (every acknowledged
   // write syncs it at least once).
@@ -130,17 +175,22 @@ class EventLog {
   Status load_meta(bool writer, const LogOptions* options);
   Status load_positions();
   Result<std::shared_ptr<const LogBatchView>> load_batch(Lsn first_lsn) const;
-  Result<std::optional<MemberState>> staged_member(const WriteSet& ws, const std::string& id) const;
+  Status load_projection_meta(const UnitMap& map, bool for_rebuild);
+  // Stages a numbered event's projection in the write.
+  Status project(WriteSet& ws, schema::Event::Reader event) const;
+  // Replays the log's events [1, last] into `batch`es over `target`, writing each.
+  Result<uint64_t> replay_projections(Store& target, RollupPaths& paths, const ReplayProgress& progress) const;
   // The event `id` as this write sees it: staged earlier in the write, or committed (then
   // `stored` keeps its batch alive for the returned reader). nullopt when not held.
   Result<std::optional<schema::Event::Reader>> held_event(const WriteSet& ws, const OriginSeq& id,
                                                           std::optional<LoggedEvent>& stored) const;
-  std::optional<Rejection> check_retraction(const WriteSet& ws, schema::Event::Reader e) const;
+  std::optional<Rejection> check_retraction(WriteSet& ws, schema::Event::Reader e) const;
   Status commit(WriteSet& ws);
   Status check_writable() const;
 
   std::unique_ptr<Store> store_;
   std::optional<EventValidator> validator_;
+  std::unique_ptr<RollupPaths> paths_;  // writer: how events roll up under the map
   std::unique_ptr<SpaceGuard> space_;
   UnitCode unit_;
   std::string incarnation_;

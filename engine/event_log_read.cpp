@@ -175,13 +175,4 @@ Result<std::vector<Watermark>> EventLog::watermarks() const {
   return out;
 }
 
-Result<std::optional<MemberState>> EventLog::member(std::string_view member_id) const {
-  auto value = store_->get(Cf::kMembers, member_id);
-  if (!value.ok()) return value.error();
-  if (!value->has_value()) return std::optional<MemberState>();
-  auto state = decode_member_state(**value);
-  if (!state.ok()) return state.error();
-  return std::optional<MemberState>(std::move(state).value());
-}
-
 }  // namespace rollcall

@@ -92,9 +92,63 @@ inline bool decode_watermark(std::string_view v, WatermarkValue* w) {
   return true;
 }
 
+// tallies: unit 0x00 granularity BE32(bucket) metric -> BE64 two's complement sum of deltas.
+// Granularity 'Y' (bucket 2024), 'M' (202403) or 'D' (20240326): every event's delta is in
+// all three. The current count members.inTransit is unit 0x00 'T' metric (no bucket).
+inline constexpr char kCurrentGranularity = 'T';
+inline std::string tally_prefix(std::string_view unit, char granularity) {
+  std::string k(unit);
+  k.push_back('\0');
+  k.push_back(granularity);
+  return k;
+}
+inline std::string tally_key(std::string_view unit, char granularity, uint32_t bucket,
+                             std::string_view metric) {
+  std::string k = tally_prefix(unit, granularity);
+  put_be32(k, bucket);
+  k.append(metric);
+  return k;
+}
+inline std::string current_tally_key(std::string_view unit, std::string_view metric) {
+  std::string k = tally_prefix(unit, kCurrentGranularity);
+  k.append(metric);
+  return k;
+}
+inline std::string encode_i64(int64_t v) {
+  std::string out;
+  put_be64(out, static_cast<uint64_t>(v));
+  return out;
+}
+inline bool decode_i64(std::string_view v, int64_t* out) {
+  if (v.size() != 8) return false;
+  *out = static_cast<int64_t>(get_be64(v));
+  return true;
+}
+
+// member_units: unit 0x00 memberId -> "" (the member's current unit in the registry)
+inline std::string member_unit_key(std::string_view unit, std::string_view member) {
+  std::string k(unit);
+  k.push_back('\0');
+  k.append(member);
+  return k;
+}
+
+// transfers: memberId 0x00 from 0x00 to -> BE32(outs held) BE32(ins held)
+inline std::string transfer_key(std::string_view member, std::string_view from, std::string_view to) {
+  std::string k(member);
+  k.push_back('\0');
+  k.append(from);
+  k.push_back('\0');
+  k.append(to);
+  return k;
+}
+
 // meta keys (column family "default")
 inline constexpr std::string_view kFormatVersionKey = "format_version";
 inline constexpr std::string_view kUnitKey = "unit";
 inline constexpr std::string_view kIncarnationKey = "incarnation";
+inline constexpr std::string_view kUnitsKey = "units";  // the seed map, UnitMap::to_csv()
+// BE32 version of the projections' layout and rules; absent while a rebuild is under way.
+inline constexpr std::string_view kProjectionVersionKey = "projection_version";
 
 }  // namespace rollcall::keys

@@ -27,31 +27,64 @@ std::string describe(const MemberState& s) {
   return "is in an unknown state";
 }
 
+// The fold step; `member` names the member in rule messages.
+Result<MemberState> apply_fact(const std::optional<MemberState>& state, const MemberFact& fact,
+                               bool strict, std::string_view member);
+
 }  // namespace
+
+bool MemberFact::operator<(const MemberFact& other) const {
+  if (date != other.date) return date < other.date;
+  if (id.origin != other.id.origin) return id.origin < other.id.origin;
+  return id.seq < other.id.seq;
+}
+
+MemberFact member_fact(schema::Event::Reader e) {
+  MemberFact fact;
+  fact.id = OriginSeq{UnitCode::trusted(text_view(e.getOrigin())), e.getSeq()};
+  fact.date = text_view(e.getEffectiveDate());
+  fact.kind = e.which();
+  fact.unit = text_view(e.getUnit());
+  if (e.isMemberTransferredOut()) fact.other_unit = text_view(e.getMemberTransferredOut().getToUnit());
+  if (e.isMemberTransferredIn()) fact.other_unit = text_view(e.getMemberTransferredIn().getFromUnit());
+  if (e.isMemberAdmitted()) fact.full_name = text_view(e.getMemberAdmitted().getFullName());
+  return fact;
+}
 
 const char* member_status_name(storage::MemberStatus status) { return enum_name(status); }
 
 Result<MemberState> apply_member_event(const std::optional<MemberState>& state,
                                        schema::Event::Reader event, bool strict) {
-  const std::string member(event_member_id(event).value_or(""));
-  const std::string unit(text_view(event.getUnit()));
-  const std::string date(text_view(event.getEffectiveDate()));
-  const std::string who = "member " + member;
+  return apply_fact(state, member_fact(event), strict, event_member_id(event).value_or(""));
+}
 
-  switch (event.which()) {
+Result<MemberState> apply_member_fact(const std::optional<MemberState>& state,
+                                      const MemberFact& fact, bool strict) {
+  return apply_fact(state, fact, strict, "");
+}
+
+namespace {
+
+Result<MemberState> apply_fact(const std::optional<MemberState>& state, const MemberFact& fact,
+                               bool strict, std::string_view member) {
+  const std::string& unit = fact.unit;
+  const std::string& date = fact.date;
+  const std::string who = member.empty() ? std::string("the member") : "member " + std::string(member);
+
+  switch (fact.kind) {
     case Which::MEMBER_ADMITTED: {
       if (strict && state)
         return rule(who + " is already admitted (" + describe(*state) + ")");
       MemberState next;
       next.unit = unit;
-      next.full_name = std::string(text_view(event.getMemberAdmitted().getFullName()));
+      next.full_name = fact.full_name;
       next.since = date;
       return next;
     }
     case Which::MEMBER_TRANSFERRED_IN: {
       // Expected: transferred out to this unit; or out to X and now arriving from X (a member
       // who left this node's subtree and comes back to another of its units).
-      const std::string from(text_view(event.getMemberTransferredIn().getFromUnit()));
+      const std::string& from = fact.other_unit;
       if (strict && state &&
           !(state->status == Status_::TRANSFERRED_OUT && (state->to_unit == unit || state->to_unit == from)))
         return rule(who + " cannot be transferred in to unit " + unit + ": " + who + " " +
@@ -72,7 +105,7 @@ Result<MemberState> apply_member_event(const std::optional<MemberState>& state,
     MemberState next;  // a fact about a member we have not seen: follow it
     next.unit = unit;
     next.since = date;
-    return apply_member_event(next, event, false);
+    return apply_fact(next, fact, false, member);
   }
   if (strict && (state->status != Status_::ACTIVE || state->unit != unit))
     return rule(who + " is not an active member of unit " + unit + ": " + who + " " +
@@ -80,15 +113,14 @@ Result<MemberState> apply_member_event(const std::optional<MemberState>& state,
   // Relayed facts arrive in any order across units: a transfer's arrival may come before its
   // departure. A change of status reported by a unit the member has already left is stale
   // here and leaves the state alone.
-  const bool changes_status = event.which() == Which::MEMBER_TRANSFERRED_OUT ||
-                              event.which() == Which::MEMBER_MATURED ||
-                              event.which() == Which::MEMBER_REMOVED;
+  const bool changes_status = fact.kind == Which::MEMBER_TRANSFERRED_OUT ||
+                              fact.kind == Which::MEMBER_MATURED || fact.kind == Which::MEMBER_REMOVED;
   if (!strict && changes_status && state->unit != unit) return *state;
 
   MemberState next = *state;
-  switch (event.which()) {
+  switch (fact.kind) {
     case Which::MEMBER_TRANSFERRED_OUT: {
-      const std::string to(text_view(event.getMemberTransferredOut().getToUnit()));
+      const std::string& to = fact.other_unit;
       if (strict && to == unit) return rule(who + " cannot be transferred from unit " + unit + " to itself");
       next.status = Status_::TRANSFERRED_OUT;
       next.to_unit = to;
@@ -119,9 +151,18 @@ Result<MemberState> apply_member_event(const std::optional<MemberState>& state,
   return next;
 }
 
-std::string encode_member_state(const MemberState& state) {
-  capnp::MallocMessageBuilder message(64);
+}  // namespace
+
+std::optional<MemberState> fold_member(std::span<const MemberFact> history) {
+  std::optional<MemberState> state;
+  for (const auto& fact : history) state = apply_member_fact(state, fact, /*strict=*/false).value();
+  return state;
+}
+
+std::string encode_member_record(const MemberRecord& member) {
+  capnp::MallocMessageBuilder message(128);
   auto record = message.initRoot<storage::MemberRecord>();
+  const MemberState& state = member.state;
   record.setUnit(state.unit);
   record.setStatus(state.status);
   if (!state.to_unit.empty()) record.setToUnit(state.to_unit);
@@ -130,12 +171,24 @@ std::string encode_member_state(const MemberState& state) {
   record.setSince(state.since);
   record.setHonorary(state.honorary);
   record.setOutstanding(state.outstanding);
+  auto history = record.initHistory(static_cast<unsigned>(member.history.size()));
+  for (unsigned i = 0; i < history.size(); ++i) {
+    const MemberFact& fact = member.history[i];
+    auto out = history[i];
+    out.setOrigin(fact.id.origin.str());
+    out.setSeq(fact.id.seq);
+    out.setEffectiveDate(fact.date);
+    out.setKind(static_cast<uint16_t>(fact.kind));
+    out.setUnit(fact.unit);
+    if (!fact.other_unit.empty()) out.setOtherUnit(fact.other_unit);
+    if (!fact.full_name.empty()) out.setFullName(fact.full_name);
+  }
   auto words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();
   return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
 }
 
-Result<MemberState> decode_member_state(std::string_view bytes) {
+Result<MemberRecord> decode_member_record(std::string_view bytes) {
   if (bytes.size() % sizeof(capnp::word) != 0)
     return Error(ErrorKind::kCorruption, "member record is not a whole number of words");
   auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
@@ -145,7 +198,8 @@ Result<MemberState> decode_member_state(std::string_view bytes) {
       [&] {
         capnp::FlatArrayMessageReader reader(words);
         auto record = reader.getRoot<storage::MemberRecord>();
-        MemberState state;
+        MemberRecord member;
+        MemberState& state = member.state;
         state.unit = text_view(record.getUnit());
         state.status = record.getStatus();
         state.to_unit = text_view(record.getToUnit());
@@ -154,7 +208,14 @@ Result<MemberState> decode_member_state(std::string_view bytes) {
         state.since = text_view(record.getSince());
         state.honorary = record.getHonorary();
         state.outstanding = record.getOutstanding();
-        return state;
+        for (auto fact : record.getHistory()) {
+          member.history.push_back(MemberFact{
+              OriginSeq{UnitCode::trusted(text_view(fact.getOrigin())), fact.getSeq()},
+              std::string(text_view(fact.getEffectiveDate())),
+              static_cast<schema::Event::Which>(fact.getKind()), std::string(text_view(fact.getUnit())),
+              std::string(text_view(fact.getOtherUnit())), std::string(text_view(fact.getFullName()))});
+        }
+        return member;
       },
       ErrorKind::kCorruption);
 }

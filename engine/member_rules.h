@@ -1,7 +1,14 @@
-// The member state a node keeps for each member it has seen, and the domain rules of the
-// twelve member operations (DOMAIN.md) checked where an event is first appended.
+// The member registry's rules: the state a node keeps for each member, how a member's events
+// fold into it, and the domain rules of the twelve member operations (DOMAIN.md) checked where
+// an event is first appended.
 //
-// Rules (strict mode, at submit):
+// The registry (C2): a member's state is the fold of its events this node holds, minus the
+// retracted ones, ordered by (effectiveDate, origin, seq), so it does not depend on the order
+// they arrived in. The fold is lenient: relayed events are facts and ancestors never re-judge
+// them. A transfer out, maturing or removal reported by a unit the member is no longer in (its
+// arrival elsewhere sorts first) is stale and changes nothing.
+//
+// Rules (strict, at submit, against the member's current state at this node):
 //   memberAdmitted        the member id is new at this node
 //   memberTransferredIn   the member is unknown here (coming from outside this subtree), or
 //                         transferred out to this very unit and not yet arrived, or
@@ -9,17 +16,15 @@
 //   every other operation the member is active in the event's unit (working away counts as
 //                         active); workingAwayStarted needs the member not away,
 //                         workingAwayEnded needs it away; a transfer goes to another unit
-// Relayed events (lenient mode) are facts: ancestors never re-judge them; the state follows,
-// except that a transfer out, maturing or removal reported by a unit the member has already
-// left (its arrival elsewhere came first) is stale and changes nothing.
-// The registry as a fold independent of arrival order, and retractions undoing member state,
-// come with the tallies issue; this is the state submits are judged against.
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "engine/status.h"
+#include "engine/types.h"
 #include "schema/event.capnp.h"
 #include "schema/storage.capnp.h"
 
@@ -38,16 +43,45 @@ struct MemberState {
   bool operator==(const MemberState&) const = default;
 };
 
+// What the registry keeps of one member event.
+struct MemberFact {
+  OriginSeq id;
+  std::string date;  // effective date
+  schema::Event::Which kind = schema::Event::Which::NONE;
+  std::string unit;
+  std::string other_unit;  // toUnit of a transfer out, fromUnit of a transfer in
+  std::string full_name;   // admissions
+
+  // The registry's order: (effectiveDate, origin, seq).
+  bool operator<(const MemberFact& other) const;
+  bool operator==(const MemberFact&) const = default;
+};
+
+// A member as the registry holds it: the fold of its history, and the history in fold order.
+struct MemberRecord {
+  MemberState state;
+  std::vector<MemberFact> history;
+  bool operator==(const MemberRecord&) const = default;
+};
+
 const char* member_status_name(storage::MemberStatus status);
+
+// The fact of a member event (its origin and seq as set on the event).
+MemberFact member_fact(schema::Event::Reader event);
 
 // Applies a member event to the member's state (nullopt: not known at this node). In strict
 // mode an event that breaks a rule is an ErrorKind::kConflict error naming the rule; in lenient
 // mode the state always follows the event.
 Result<MemberState> apply_member_event(const std::optional<MemberState>& state,
                                        schema::Event::Reader event, bool strict);
+Result<MemberState> apply_member_fact(const std::optional<MemberState>& state,
+                                      const MemberFact& fact, bool strict);
 
-// MemberRecord (storage.capnp) <-> MemberState.
-std::string encode_member_state(const MemberState& state);
-Result<MemberState> decode_member_state(std::string_view bytes);
+// The lenient fold of a history in registry order; nullopt for an empty history.
+std::optional<MemberState> fold_member(std::span<const MemberFact> history);
+
+// The storage record (storage.capnp MemberRecord) <-> MemberRecord.
+std::string encode_member_record(const MemberRecord& record);
+Result<MemberRecord> decode_member_record(std::string_view bytes);
 
 }  // namespace rollcall

@@ -10,6 +10,8 @@
 namespace rollcall {
 namespace {
 
+}  // namespace
+
 const char* cf_name(Cf which) {
   switch (which) {
     case Cf::kMeta: return rocksdb::kDefaultColumnFamilyName.c_str();
@@ -19,10 +21,15 @@ const char* cf_name(Cf which) {
     case Cf::kWatermarks: return "watermarks";
     case Cf::kMembers: return "members";
     case Cf::kRetracted: return "retracted";
+    case Cf::kTallies: return "tallies";
+    case Cf::kMemberUnits: return "member_units";
+    case Cf::kTransfers: return "transfers";
     case Cf::kCount: break;
   }
   return "?";
 }
+
+namespace {
 
 rocksdb::ColumnFamilyOptions cf_options(Cf which, const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions options;
@@ -119,11 +126,20 @@ Store::~Store() {
   }
 }
 
-Status Store::write(rocksdb::WriteBatch& batch) {
+Status Store::write(rocksdb::WriteBatch& batch, Durability durability) {
   rocksdb::WriteOptions options;
-  options.sync = true;
+  options.sync = durability == Durability::kSynced;
+  options.disableWAL = durability == Durability::kBuffered;
   auto s = db_->Write(options, &batch);
   if (!s.ok()) return to_error(s, "writing to '" + dir_ + "'");
+  return ok_status();
+}
+
+Status Store::flush() {
+  rocksdb::FlushOptions options;
+  options.wait = true;
+  auto s = db_->Flush(options, handles_);
+  if (!s.ok()) return to_error(s, "flushing '" + dir_ + "'");
   return ok_status();
 }
 

@@ -16,25 +16,14 @@
 #include <rocksdb/statistics.h>
 #include <rocksdb/write_batch.h>
 
+#include "engine/column_families.h"
 #include "engine/status.h"
 
 namespace rollcall {
 
-// Column families; engine/FORMAT.md describes their keys and values.
-enum class Cf : size_t {
-  kMeta = 0,      // "default": format version, unit, incarnation
-  kLog,           // first LSN -> LogBatch
-  kOriginIndex,   // origin, first seq -> batch LSN, offset, count
-  kUnitIndex,     // unit, batch LSN -> count
-  kWatermarks,    // origin -> seq, chain hash, newest recordedAt
-  kMembers,       // memberId -> MemberRecord
-  kRetracted,     // origin:seq of a retracted event -> the retraction's origin:seq
-  kCount,
-};
-
 Error to_error(const rocksdb::Status& status, std::string_view context);
 
-class Store {
+class Store : public KeyValueReader {
  public:
   enum class Mode { kWriter, kReader };
 
@@ -42,7 +31,7 @@ class Store {
   // kReader opens a secondary instance beside a running writer (or a stopped one) and never
   // takes the lock; catch_up() makes newer writes visible.
   static Result<std::unique_ptr<Store>> open(const std::string& dir, Mode mode, bool create);
-  ~Store();
+  ~Store() override;
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
@@ -51,10 +40,14 @@ class Store {
   const std::string& dir() const { return dir_; }
   Mode mode() const { return mode_; }
 
-  // Synced write of a batch: nothing is acknowledged before this returns ok.
-  Status write(rocksdb::WriteBatch& batch);
+  // Synced write of a batch: nothing is acknowledged before this returns ok. kBuffered skips
+  // the sync (and the WAL) for scratch stores and replays that sync at their end.
+  enum class Durability { kSynced, kBuffered };
+  Status write(rocksdb::WriteBatch& batch, Durability durability = Durability::kSynced);
+  // Flushes every family's memtable to SST files (after kBuffered writes that must last).
+  Status flush();
   // std::nullopt when absent.
-  Result<std::optional<std::string>> get(Cf which, std::string_view key) const;
+  Result<std::optional<std::string>> get(Cf which, std::string_view key) const override;
   std::unique_ptr<rocksdb::Iterator> iterator(Cf which) const;
   // Reader mode: see the writer's newer writes.
   Status catch_up();

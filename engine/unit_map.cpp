@@ -232,6 +232,34 @@ Result<UnitMap> UnitMap::load_csv_file(const std::string& path) {
   return map;
 }
 
+std::string UnitMap::to_csv() const {
+  const auto field = [](std::string& out, const std::string& text) {
+    if (text.find_first_of(",\"") == std::string::npos) {
+      out += text;
+      return;
+    }
+    out += '"';
+    for (char c : text) {
+      if (c == '"') out += '"';
+      out += c;
+    }
+    out += '"';
+  };
+  std::string out = "code,name,level,parent_code\n";
+  for (const UnitCode& code : subtree(root_)) {
+    const Unit& unit = *find(code);
+    out += unit.code.str();
+    out += ',';
+    field(out, unit.name);
+    out += ',';
+    field(out, unit.level);
+    out += ',';
+    out += unit.parent.str();
+    out += '\n';
+  }
+  return out;
+}
+
 const Unit* UnitMap::find(const UnitCode& code) const {
   auto it = units_.find(code);
   return it == units_.end() ? nullptr : &it->second;

@@ -45,6 +45,9 @@ class UnitMap {
   // a cycle. Quoted fields ("a, b" and "" escapes) are accepted; UTF-8 is kept as is.
   static Result<UnitMap> parse_csv(std::string_view text);
   static Result<UnitMap> load_csv_file(const std::string& path);
+  // The map as a units CSV that parse_csv reads back to an equal map: the root first, then
+  // breadth first, children in code order. Two equal maps give the same text.
+  std::string to_csv() const;
 
   // Queries on a code not in the map: find() gives nullptr, children(), ancestors() and
   // subtree() give empty, in_subtree() gives false, depth() gives 0.

@@ -43,4 +43,25 @@ struct MemberRecord {
   # Recognized as an honorary member.
   outstanding @7 :Bool;
   # Nominated as an outstanding member.
+  history @8 :List(MemberFact);
+  # The member's events this node holds and that are not retracted, ordered by
+  # (effectiveDate, origin, seq); the fields above are their fold (engine/member_rules.h).
+}
+
+struct MemberFact {
+  # What the member registry keeps of one member event: enough to fold it again.
+  origin @0 :Text;
+  # The event's origin.
+  seq @1 :UInt64;
+  # The event's seq.
+  effectiveDate @2 :Text;
+  # The event's effective date, `YYYY-MM-DD`.
+  kind @3 :UInt16;
+  # The event's kind: the discriminant of Event's union (stable: fields are only ever added).
+  unit @4 :Text;
+  # The event's unit.
+  otherUnit @5 :Text;
+  # toUnit of a transfer out, fromUnit of a transfer in; else empty.
+  fullName @6 :Text;
+  # With an admission: the member's full name.
 }

@@ -44,7 +44,7 @@ TEST_CASE_METHOD(LogFixture, "EventLog: relayed events are ingested once, duplic
   auto found = parent->find(OriginSeq{code("00001"), 2});
   REQUIRE(found->has_value());
   CHECK((*found)->lsn == Lsn{3});
-  CHECK(parent->member("x")->value().unit == "00001");
+  CHECK(parent->member("x")->value().state.unit == "00001");
 
   LogFilter by_origin;
   by_origin.origin = code("00001");

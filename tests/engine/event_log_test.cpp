@@ -83,7 +83,7 @@ TEST_CASE_METHOD(LogFixture,
   const auto held = read_all(*log);
   REQUIRE(held.size() == 2);
   CHECK(member_of(held[1]) == "b");
-  CHECK(log->member("a")->value().unit == "00001");
+  CHECK(log->member("a")->value().state.unit == "00001");
 }
 
 TEST_CASE_METHOD(LogFixture, "EventLog: a submit where every event is refused writes nothing",
@@ -112,8 +112,8 @@ TEST_CASE_METHOD(LogFixture, "EventLog: events in one submit see the earlier one
   auto state = log->member("m");
   REQUIRE(state.ok());
   REQUIRE(state->has_value());
-  CHECK((*state)->unit == "00004");
-  CHECK((*state)->status == storage::MemberStatus::ACTIVE);
+  CHECK((*state)->state.unit == "00004");
+  CHECK((*state)->state.status == storage::MemberStatus::ACTIVE);
 
   // And the state they left is the one the next submit is judged against.
   Events later;

@@ -270,40 +270,44 @@ TEST_CASE("MemberRules: records that are not changes of state leave the state al
                            R"(","hostUnit":"00004","until":"2024-06-01"})")) == s);
 }
 
-TEST_CASE("MemberRules: a member state survives encode and decode", "[member_rules]") {
-  MemberState s;
-  s.unit = "00004";
-  s.status = MemberStatus::TRANSFERRED_OUT;
-  s.to_unit = "00037";
-  s.full_name = "Nguyễn Thị Ánh";
-  s.since = "2024-07-01";
-  s.working_away = true;
-  s.honorary = true;
-  s.outstanding = true;
-  auto decoded = decode_member_state(encode_member_state(s));
+TEST_CASE("MemberRules: a member record survives encode and decode", "[member_rules]") {
+  MemberRecord r;
+  r.state.unit = "00004";
+  r.state.status = MemberStatus::TRANSFERRED_OUT;
+  r.state.to_unit = "00037";
+  r.state.full_name = "Nguyễn Thị Ánh";
+  r.state.since = "2024-07-01";
+  r.state.working_away = true;
+  r.state.honorary = true;
+  r.state.outstanding = true;
+  r.history.push_back(MemberFact{OriginSeq{UnitCode::trusted("00004"), 3}, "2024-02-01",
+                                 schema::Event::Which::MEMBER_ADMITTED, "00004", "", "Nguyễn Thị Ánh"});
+  r.history.push_back(MemberFact{OriginSeq{UnitCode::trusted("00004"), 9}, "2024-07-01",
+                                 schema::Event::Which::MEMBER_TRANSFERRED_OUT, "00004", "00037", ""});
+  auto decoded = decode_member_record(encode_member_record(r));
   REQUIRE(decoded.ok());
-  CHECK(*decoded == s);
+  CHECK(*decoded == r);
 
-  const MemberState plain = active_member();
-  auto decoded_plain = decode_member_state(encode_member_state(plain));
+  MemberRecord plain{active_member(), {}};
+  auto decoded_plain = decode_member_record(encode_member_record(plain));
   REQUIRE(decoded_plain.ok());
   CHECK(*decoded_plain == plain);
 
   for (auto status : {MemberStatus::ACTIVE, MemberStatus::MATURED, MemberStatus::REMOVED}) {
-    MemberState t = plain;
-    t.status = status;
-    CHECK(decode_member_state(encode_member_state(t))->status == status);
+    MemberRecord t = plain;
+    t.state.status = status;
+    CHECK(decode_member_record(encode_member_record(t))->state.status == status);
   }
 }
 
 TEST_CASE("MemberRules: a damaged member record is reported as corruption", "[member_rules]") {
-  auto ragged = decode_member_state("abc");
+  auto ragged = decode_member_record("abc");
   REQUIRE_FALSE(ragged.ok());
   CHECK(ragged.error().kind() == ErrorKind::kCorruption);
 
   // A segment table that claims far more words than are there.
   const std::string bad("\x00\x00\x00\x00\xff\xff\x00\x00", 8);
-  auto truncated = decode_member_state(bad);
+  auto truncated = decode_member_record(bad);
   REQUIRE_FALSE(truncated.ok());
   CHECK(truncated.error().kind() == ErrorKind::kCorruption);
   CHECK_THAT(truncated.error().message(), Catch::Contains("member record"));

@@ -1,0 +1,45 @@
+// The column families of a data dir; engine/FORMAT.md describes their keys and values.
+// Kept apart from store.h so that code which only names a family and reads by key (the
+// projections, their in-memory test store) does not see RocksDB.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/status.h"
+
+namespace rollcall {
+
+enum class Cf : size_t {
+  kMeta = 0,      // "default": format version, unit, incarnation, units map, projection version
+  kLog,           // first LSN -> LogBatch
+  kOriginIndex,   // origin, first seq -> batch LSN, offset, count
+  kUnitIndex,     // unit, batch LSN -> count
+  kWatermarks,    // origin -> seq, chain hash, newest recordedAt
+  kMembers,       // memberId -> MemberRecord (state and history)
+  kRetracted,     // origin:seq of a retracted event -> the retraction's origin:seq
+  kTallies,       // unit, granularity, bucket, metric -> BE64 sum
+  kMemberUnits,   // unit, memberId -> "" (the members whose current unit is that unit)
+  kTransfers,     // memberId, from unit, to unit -> BE32 outs, BE32 ins
+  kCount,
+};
+
+// The families that are projections of the log: `rollcall rebuild` recomputes them and
+// `rollcall verify` compares them with a recomputation.
+inline constexpr Cf kProjectionCfs[] = {Cf::kMembers, Cf::kRetracted, Cf::kTallies,
+                                        Cf::kMemberUnits, Cf::kTransfers};
+
+// The name of a family as RocksDB knows it ("tallies"), for messages.
+const char* cf_name(Cf which);
+
+// Point reads by family: the RocksDB store, or a map in tests.
+class KeyValueReader {
+ public:
+  virtual ~KeyValueReader() = default;
+  // std::nullopt when absent.
+  virtual Result<std::optional<std::string>> get(Cf which, std::string_view key) const = 0;
+};
+
+}  // namespace rollcall

@@ -1,0 +1,281 @@
+// EventLog: reading the projections, and recomputing them from the log (verify, rebuild).
+#include <cstdlib>
+#include <filesystem>
+
+#include "engine/event_fields.h"
+#include "engine/event_log.h"
+#include "engine/keys.h"
+#include "engine/metrics.h"
+#include "engine/projection.h"
+#include "engine/store.h"
+
+namespace rollcall {
+namespace {
+
+// Events replayed per ProjectionBatch: bounds the memory of a replay, and the reads it makes.
+constexpr size_t kReplayChunk = 20000;
+
+std::string prefix_of(std::string_view unit) {
+  std::string p(unit);
+  p.push_back('\0');
+  return p;
+}
+
+// Names a projection key for a difference report.
+std::string describe_key(Cf cf, std::string_view key) {
+  const size_t nul = key.find('\0');
+  switch (cf) {
+    case Cf::kTallies: {
+      if (nul == std::string_view::npos || nul + 1 >= key.size()) break;
+      const std::string unit(key.substr(0, nul));
+      const char g = key[nul + 1];
+      if (g == keys::kCurrentGranularity) return "tally " + unit + " " + std::string(key.substr(nul + 2));
+      if (key.size() < nul + 6) break;
+      const uint32_t b = keys::get_be32(key, nul + 2);
+      const auto two = [](uint32_t v) { return (v < 10 ? "0" : "") + std::to_string(v); };
+      const std::string bucket = g == 'Y' ? std::to_string(b)
+                                 : g == 'M' ? std::to_string(b / 100) + "-" + two(b % 100)
+                                            : std::to_string(b / 10000) + "-" + two(b / 100 % 100) + "-" + two(b % 100);
+      return "tally " + unit + " " + bucket + " " + std::string(key.substr(nul + 6));
+    }
+    case Cf::kMembers: return "member " + std::string(key);
+    case Cf::kMemberUnits:
+      if (nul == std::string_view::npos) break;
+      return "member index " + std::string(key.substr(0, nul)) + " " + std::string(key.substr(nul + 1));
+    case Cf::kTransfers: {
+      const size_t nul2 = key.find('\0', nul == std::string_view::npos ? key.size() : nul + 1);
+      if (nul2 == std::string_view::npos) break;
+      return "transfers of " + std::string(key.substr(0, nul)) + " from " +
+             std::string(key.substr(nul + 1, nul2 - nul - 1)) + " to " + std::string(key.substr(nul2 + 1));
+    }
+    case Cf::kRetracted: return "retraction of " + std::string(key);
+    default: break;
+  }
+  return std::string(cf_name(cf)) + " key of " + std::to_string(key.size()) + " bytes";
+}
+
+std::string describe_value(Cf cf, std::string_view value) {
+  switch (cf) {
+    case Cf::kTallies: {
+      int64_t n = 0;
+      if (keys::decode_i64(value, &n)) return std::to_string(n);
+      break;
+    }
+    case Cf::kMembers: {
+      auto record = decode_member_record(value);
+      if (!record.ok()) break;
+      const MemberState& s = record->state;
+      return "unit " + s.unit + ", " + member_status_name(s.status) + ", since " + s.since + ", " +
+             std::to_string(record->history.size()) + " events";
+    }
+    case Cf::kMemberUnits: return "present";
+    case Cf::kTransfers:
+      if (value.size() == 8)
+        return std::to_string(keys::get_be32(value, 0)) + " out, " + std::to_string(keys::get_be32(value, 4)) + " in";
+      break;
+    case Cf::kRetracted: return "by " + std::string(value);
+    default: break;
+  }
+  return std::to_string(value.size()) + " bytes";
+}
+
+// Walks one family of two stores side by side and records every key whose values differ.
+Status compare_family(const Store& stored, const Store& recomputed, Cf cf, VerifyReport& report) {
+  auto a = stored.iterator(cf);
+  auto b = recomputed.iterator(cf);
+  a->SeekToFirst();
+  b->SeekToFirst();
+  const auto differ = [&](std::string_view key, std::string stored_value, std::string recomputed_value) {
+    ++report.differences;
+    if (report.first.size() < VerifyReport::kMaxListed)
+      report.first.push_back({describe_key(cf, key), std::move(stored_value), std::move(recomputed_value)});
+  };
+  while (a->Valid() || b->Valid()) {
+    ++report.keys;
+    const int order = !a->Valid() ? 1 : !b->Valid() ? -1 : a->key().compare(b->key());
+    if (order < 0) {
+      differ(a->key().ToStringView(), describe_value(cf, a->value().ToStringView()), "absent");
+      a->Next();
+    } else if (order > 0) {
+      differ(b->key().ToStringView(), "absent", describe_value(cf, b->value().ToStringView()));
+      b->Next();
+    } else {
+      if (a->value() != b->value())
+        differ(a->key().ToStringView(), describe_value(cf, a->value().ToStringView()),
+               describe_value(cf, b->value().ToStringView()));
+      a->Next();
+      b->Next();
+    }
+  }
+  if (!a->status().ok()) return to_error(a->status(), "reading projections");
+  if (!b->status().ok()) return to_error(b->status(), "reading the recomputed projections");
+  return ok_status();
+}
+
+}  // namespace
+
+Result<VerifyReport> EventLog::verify_projections(const std::string& scratch_parent,
+                                                  const ReplayProgress& progress) const {
+  std::optional<UnitMap> stored_map;
+  const UnitMap* map = paths_ ? &paths_->map() : nullptr;
+  if (map == nullptr) {
+    auto loaded = seed_map();
+    if (!loaded.ok()) return loaded.error();
+    stored_map.emplace(std::move(loaded).value());
+    map = &*stored_map;
+  }
+  namespace fs = std::filesystem;
+  std::string scratch = (fs::path(scratch_parent) / "rollcall-verify-XXXXXX").string();
+  if (mkdtemp(scratch.data()) == nullptr)
+    return Error(ErrorKind::kIo, "cannot make a scratch dir under '" + scratch_parent + "'");
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{scratch};
+
+  VerifyReport report;
+  {
+    auto recomputed = Store::open(scratch + "/db", Store::Mode::kWriter, /*create=*/true);
+    if (!recomputed.ok()) return recomputed.error();
+    RollupPaths paths(*map, unit_);
+    auto replayed = replay_projections(**recomputed, paths, progress);
+    if (!replayed.ok()) return replayed.error();
+    report.events = *replayed;
+    for (Cf cf : kProjectionCfs) ROLLCALL_TRY(compare_family(*store_, **recomputed, cf, report));
+  }
+  return report;
+}
+
+Result<UnitMap> EventLog::seed_map() const {
+  auto csv = store_->get(Cf::kMeta, keys::kUnitsKey);
+  if (!csv.ok()) return csv.error();
+  if (!csv->has_value())
+    return Error(ErrorKind::kNotFound, "data dir '" + store_->dir() +
+                                           "' holds no units map yet (a rollcalld of this version stores it when it opens the dir)");
+  auto map = UnitMap::parse_csv(**csv);
+  if (!map.ok()) return Error(ErrorKind::kCorruption, "the stored units map: " + map.error().message());
+  return map;
+}
+
+Result<std::map<std::string, int64_t>> EventLog::tally(const UnitCode& unit, const DateRange& range) const {
+  std::map<std::string, int64_t> sums;
+  auto it = store_->iterator(Cf::kTallies);
+  for (const BucketRange& r : decompose(range)) {
+    const std::string prefix = keys::tally_prefix(unit.str(), static_cast<char>(r.granularity));
+    for (it->Seek(keys::tally_key(unit.str(), static_cast<char>(r.granularity), r.first, "")); it->Valid(); it->Next()) {
+      const auto key = it->key().ToStringView();
+      if (!key.starts_with(prefix) || key.size() < prefix.size() + 4) break;
+      if (keys::get_be32(key, prefix.size()) > r.last) break;
+      int64_t value = 0;
+      if (!keys::decode_i64(it->value().ToStringView(), &value))
+        return Error(ErrorKind::kCorruption, "a tally value of unit " + unit.str() + " is not 8 bytes");
+      sums[std::string(key.substr(prefix.size() + 4))] += value;
+    }
+    if (!it->status().ok()) return to_error(it->status(), "reading tallies");
+  }
+  std::erase_if(sums, [](const auto& entry) { return entry.second == 0; });
+  return sums;
+}
+
+Result<int64_t> EventLog::in_transit(const UnitCode& unit) const {
+  auto value = store_->get(Cf::kTallies, keys::current_tally_key(unit.str(), kInTransitMetric));
+  if (!value.ok()) return value.error();
+  int64_t n = 0;
+  if (value->has_value() && !keys::decode_i64(**value, &n))
+    return Error(ErrorKind::kCorruption, "members.inTransit of unit " + unit.str() + " is not 8 bytes");
+  return n;
+}
+
+Result<std::optional<MemberRecord>> EventLog::member(std::string_view member_id) const {
+  auto value = store_->get(Cf::kMembers, member_id);
+  if (!value.ok()) return value.error();
+  if (!value->has_value()) return std::optional<MemberRecord>();
+  auto record = decode_member_record(**value);
+  if (!record.ok()) return record.error();
+  return std::optional<MemberRecord>(std::move(record).value());
+}
+
+Result<std::vector<std::pair<std::string, MemberRecord>>> EventLog::members_of(const UnitCode& unit) const {
+  std::vector<std::pair<std::string, MemberRecord>> out;
+  const std::string prefix = prefix_of(unit.str());
+  auto it = store_->iterator(Cf::kMemberUnits);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string id(it->key().ToStringView().substr(prefix.size()));
+    auto record = member(id);
+    if (!record.ok()) return record.error();
+    if (!record->has_value())
+      return Error(ErrorKind::kCorruption, "member " + id + " is indexed under unit " + unit.str() + " but has no record");
+    out.emplace_back(id, std::move(**record));
+  }
+  if (!it->status().ok()) return to_error(it->status(), "reading the member index");
+  return out;
+}
+
+Result<uint64_t> EventLog::replay_projections(Store& target, RollupPaths& paths,
+                                              const ReplayProgress& progress) const {
+  const uint64_t total = last_lsn().value;
+  uint64_t done = 0;
+  const EventLookup lookup = [&](const OriginSeq& id) -> Result<std::optional<HeldEvent>> {
+    auto found = find(id);
+    if (!found.ok()) return found.error();
+    if (!found->has_value()) return std::optional<HeldEvent>();
+    return std::optional<HeldEvent>(HeldEvent{(*found)->event(), (*found)->batch});
+  };
+  while (done < total) {
+    auto events = read(Lsn{done + 1}, kReplayChunk);
+    if (!events.ok()) return events.error();
+    if (events->empty()) break;
+    ProjectionBatch batch(target, paths);
+    for (const LoggedEvent& logged : *events) {
+      if (logged.lsn.value > total) break;
+      ROLLCALL_TRY(batch.apply(logged.event(), lookup));
+      done = logged.lsn.value;
+    }
+    auto changes = batch.changes();
+    if (!changes.ok()) return changes.error();
+    rocksdb::WriteBatch write;
+    for (const KeyChange& change : *changes) {
+      if (change.value) write.Put(target.cf(change.cf), change.key, *change.value);
+      else write.Delete(target.cf(change.cf), change.key);
+    }
+    ROLLCALL_TRY(target.write(write, Store::Durability::kBuffered));
+    if (progress) progress(done, total);
+  }
+  return done;
+}
+
+Result<uint64_t> EventLog::rebuild_projections(const ReplayProgress& progress) {
+  ROLLCALL_TRY(check_writable());
+  if (!paths_) return Error(ErrorKind::kInternal, "rebuild_projections needs the writer");
+  // First mark the dir: from here until the end, a writer refuses to open it.
+  rocksdb::WriteBatch drop;
+  drop.Delete(store_->cf(Cf::kMeta), std::string(keys::kProjectionVersionKey));
+  for (Cf cf : kProjectionCfs) {
+    auto it = store_->iterator(cf);
+    it->SeekToFirst();
+    if (!it->Valid()) continue;
+    const std::string first = it->key().ToString();
+    it->SeekToLast();
+    const std::string last = it->key().ToString();
+    if (!it->status().ok()) return to_error(it->status(), "reading projections");
+    drop.DeleteRange(store_->cf(cf), first, last);
+    drop.Delete(store_->cf(cf), last);
+  }
+  ROLLCALL_TRY(store_->write(drop));
+
+  auto replayed = replay_projections(*store_, *paths_, progress);
+  if (!replayed.ok()) return replayed.error();
+  // The replay skipped the WAL: make it durable before the mark says it is complete.
+  ROLLCALL_TRY(store_->flush());
+  rocksdb::WriteBatch done;
+  std::string version;
+  keys::put_be32(version, kProjectionVersion);
+  done.Put(store_->cf(Cf::kMeta), std::string(keys::kProjectionVersionKey), version);
+  ROLLCALL_TRY(store_->write(done));
+  return replayed;
+}
+
+}  // namespace rollcall

@@ -1,0 +1,125 @@
+// The projections of a node's log: tallies, the member registry, transfer pairing and
+// retraction marks (DESIGN.md "Projections", engine/FORMAT.md for the keys).
+//
+// C2: the projections are a pure function of the set of events applied, whatever the order.
+// Every rule here is written so: tallies are sums; a member's state is the fold of its history
+// sorted by (effectiveDate, origin, seq); members.inTransit counts |outs - ins| per (member,
+// from, to); a retracted event contributes nothing whether its retraction is applied before
+// or after it (of two retractions of one event, the smaller id is kept).
+//
+// A ProjectionBatch stages what a group of events changes, reading the state it builds on
+// through a KeyValueReader (the RocksDB store, or a map in tests), and hands back the key
+// changes for one WriteBatch. Deltas are summed in memory per batch, so a thousand events of one
+// commune touch a few dozen tally keys, each read once.
+//
+// Ownership: a batch is used by one thread and must not outlive its reader and RollupPaths.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/column_families.h"
+#include "engine/member_rules.h"
+#include "engine/status.h"
+#include "engine/types.h"
+#include "engine/unit_map.h"
+#include "schema/event.capnp.h"
+
+namespace rollcall {
+
+class LogBatchView;
+
+// Bump when the projections' keys or rules change: a data dir with another version needs
+// `rollcall rebuild` before a writer opens it.
+inline constexpr uint32_t kProjectionVersion = 1;
+
+// One change: a put, or a delete when `value` is empty.
+struct KeyChange {
+  Cf cf;
+  std::string key;
+  std::optional<std::string> value;
+};
+
+// How events roll up at one node: an event counts at its unit and at each of the unit's
+// ancestors within the node's subtree. Caches the chains it computes.
+class RollupPaths {
+ public:
+  RollupPaths(const UnitMap& map, UnitCode node) : map_(map), node_(std::move(node)) {}
+  // [unit, parent, ..., node] when the unit is in the node's subtree; [unit] otherwise.
+  const std::vector<std::string>& chain(std::string_view unit);
+  // The units of the node's subtree whose subtree holds both a and b, lowest first.
+  std::vector<std::string> common_chain(std::string_view a, std::string_view b);
+  const UnitMap& map() const { return map_; }
+  const UnitCode& node() const { return node_; }
+
+ private:
+  const UnitMap& map_;
+  UnitCode node_;
+  std::unordered_map<std::string, std::vector<std::string>> chains_;
+};
+
+// An event the node holds, kept alive by its batch (or by the caller, for staged events).
+struct HeldEvent {
+  schema::Event::Reader event;
+  std::shared_ptr<const LogBatchView> batch;
+};
+// Finds an event the node holds (applied before), for a retraction's target.
+using EventLookup = std::function<Result<std::optional<HeldEvent>>(const OriginSeq&)>;
+
+class ProjectionBatch {
+ public:
+  ProjectionBatch(const KeyValueReader& base, RollupPaths& paths) : base_(base), paths_(paths) {}
+  ProjectionBatch(const ProjectionBatch&) = delete;
+  ProjectionBatch& operator=(const ProjectionBatch&) = delete;
+
+  // The member as this batch sees it (stored, plus what the batch staged).
+  Result<std::optional<MemberRecord>> member(const std::string& id);
+  // The retraction that retracted `id`, if any.
+  Result<std::optional<std::string>> retracted_by(const std::string& id);
+
+  // Stages the contribution of a numbered event (origin and seq set).
+  Status apply(schema::Event::Reader event, const EventLookup& lookup);
+
+  // The key changes of everything staged, in (cf, key) order. Call once.
+  Result<std::vector<KeyChange>> changes();
+
+  // Entries staged so far, to bound the memory of long replays.
+  size_t staged() const { return own_tallies_.size() + members_.size() + transfers_.size(); }
+
+ private:
+  struct StagedMember {
+    std::optional<std::string> base_unit;  // the unit indexed in member_units before the batch
+    std::optional<MemberRecord> record;
+    bool dirty = false;
+  };
+  struct StagedTransfer {
+    uint32_t outs = 0;
+    uint32_t ins = 0;
+    bool dirty = false;
+  };
+
+  // Adds (sign +1) or removes (sign -1) an event's contribution everywhere.
+  Status contribute(schema::Event::Reader event, int sign);
+  Status contribute_member(schema::Event::Reader event, int sign);
+  Status contribute_transfer(schema::Event::Reader event, int sign);
+  Status retract(schema::Event::Reader retraction, const EventLookup& lookup);
+  Result<StagedMember*> staged_member(const std::string& id);
+  Status tally_changes(std::vector<KeyChange>& out);
+
+  const KeyValueReader& base_;
+  RollupPaths& paths_;
+  // Per own unit, day and metric: unit 0x00 BE32(yyyymmdd) metric -> delta.
+  std::unordered_map<std::string, int64_t> own_tallies_;
+  std::map<std::string, int64_t> in_transit_;  // unit -> delta of members.inTransit
+  std::unordered_map<std::string, StagedMember> members_;
+  std::unordered_map<std::string, StagedTransfer> transfers_;  // transfers key -> counts
+  std::map<std::string, std::string> retracted_;               // target id -> retraction id
+};
+
+}  // namespace rollcall
