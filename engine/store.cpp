@@ -42,10 +42,13 @@ rocksdb::ColumnFamilyOptions cf_options(Cf which, const std::shared_ptr<rocksdb:
     options.bottommost_compression = rocksdb::kZSTD;
     options.write_buffer_size = 32 << 20;
   } else {
-    // Point lookups (members, watermarks, index seeks).
+    // Point lookups (members, watermarks, index seeks, the projections' read-modify-writes,
+    // most of which miss): bloom filters in the tables and in the memtable.
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     options.compression = rocksdb::kLZ4Compression;
     options.write_buffer_size = 16 << 20;
+    options.memtable_whole_key_filtering = true;
+    options.memtable_prefix_bloom_size_ratio = 0.05;
   }
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
