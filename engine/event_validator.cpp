@@ -80,6 +80,18 @@ std::optional<Rejection> EventValidator::check_relayed(schema::Event::Reader e) 
   if (e.which() == Which::NONE) return invalid("no event kind");
   if (static_cast<uint16_t>(e.which()) > static_cast<uint16_t>(Which::UNIT_CLOSED))
     return invalid("unknown event kind (union discriminant " + std::to_string(static_cast<uint16_t>(e.which())) + ")");
+  // What the projections key by must be well formed even in a relayed event: member ids and
+  // the unit codes a payload names (they may lie outside this node's map).
+  if (auto member = event_member_id(e)) {
+    if (member->empty()) return invalid("missing memberId");
+    if (member->size() > FieldLimits::kMaxMemberId)
+      return invalid("memberId is longer than " + std::to_string(FieldLimits::kMaxMemberId) + " bytes");
+    if (has_control_chars(*member)) return invalid("memberId has control characters");
+  }
+  for (const auto& named : event_payload_units(e)) {
+    auto parsed = UnitCode::parse(named.code);
+    if (!parsed.ok()) return invalid(std::string(named.field) + ": " + parsed.error().message());
+  }
   if (e.which() == Which::EVENT_RETRACTED) {
     auto ref = OriginSeq::parse(text_view(e.getEventRetracted().getRef()));
     if (!ref.ok()) return invalid("ref: " + ref.error().message());

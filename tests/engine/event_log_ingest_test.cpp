@@ -177,6 +177,14 @@ TEST_CASE_METHOD(LogFixture, "EventLog: relayed events must be sound before they
   refused([](schema::Event::Builder e) { e.setEffectiveDate("2024-13-01"); }, "effectiveDate");
   refused([](schema::Event::Builder e) { e.setSeq(0); }, "seq");
   refused([](schema::Event::Builder e) { e.initEventRetracted().setRef("00004:1"); }, "its own origin");
+  // What the projections key by: member ids and payload unit codes.
+  refused([](schema::Event::Builder e) { e.initMemberMatured().setMemberId("a\x01b"); }, "memberId");
+  refused([](schema::Event::Builder e) { e.initMemberRated().setMemberId(""); }, "memberId");
+  refused([](schema::Event::Builder e) {
+    auto out = e.initMemberTransferredOut();
+    out.setMemberId("m");
+    out.setToUnit("79\n");
+  }, "toUnit");
   CHECK(parent->last_lsn() == Lsn{0});
   REQUIRE(ingest_one([](schema::Event::Builder) {}).ok());
   CHECK(parent->last_lsn() == Lsn{1});
