@@ -155,6 +155,9 @@ class EventLog {
   Result<std::optional<MemberRecord>> member(std::string_view member_id) const;
   // The members whose current unit is `unit`, by member id.
   Result<std::vector<std::pair<std::string, MemberRecord>>> members_of(const UnitCode& unit) const;
+  // A hash of every projection key and value (FNV-1a over the families in order): equal for two
+  // logs whose projections are byte-identical, e.g. two nodes holding the same events.
+  Result<uint64_t> projection_digest() const;
   // Recomputes every projection from the log into a scratch database under `scratch_parent`
   // and compares it with the stored projections, key by key.
   Result<VerifyReport> verify_projections(const std::string& scratch_parent,

@@ -114,6 +114,24 @@ Status compare_family(const Store& stored, const Store& recomputed, Cf cf, Verif
 
 }  // namespace
 
+Result<uint64_t> EventLog::projection_digest() const {
+  uint64_t h = 0xcbf29ce484222325ull;
+  const auto mix = [&](std::string_view bytes) {
+    for (unsigned char c : std::to_string(bytes.size()) + ":") h = (h ^ c) * 0x100000001b3ull;
+    for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
+  };
+  for (Cf cf : kProjectionCfs) {
+    mix(cf_name(cf));
+    auto it = store_->iterator(cf);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      mix(it->key().ToStringView());
+      mix(it->value().ToStringView());
+    }
+    if (!it->status().ok()) return to_error(it->status(), "reading projections");
+  }
+  return h;
+}
+
 Result<VerifyReport> EventLog::verify_projections(const std::string& scratch_parent,
                                                   const ReplayProgress& progress) const {
   std::optional<UnitMap> stored_map;
