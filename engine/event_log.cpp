@@ -142,7 +142,11 @@ std::string first_difference(const std::string& stored, const std::string& given
     pos = a + 1;
     ++line;
   }
-  return stored.size() < given.size() ? "the given map has more units" : "the given map has fewer units";
+  const bool more = stored.size() < given.size();
+  const std::string& longer = more ? given : stored;
+  const std::string extra = longer.substr(pos, longer.find('\n', pos) - pos);
+  return "line " + std::to_string(line) + ": " + (more ? "given '" : "stored '") + extra + "', " +
+         (more ? "not in the stored map" : "not in the given map");
 }
 
 }  // namespace

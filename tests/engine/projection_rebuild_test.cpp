@@ -1,0 +1,130 @@
+// rebuild_projections and verify_projections: the operator's way back to projections that match
+// the log, and the check that they do.
+#include <catch2/catch.hpp>
+
+#include <rocksdb/write_batch.h>
+
+#include <stdexcept>
+
+#include "engine/keys.h"
+#include "engine/store.h"
+#include "tests/engine/event_log_fixture.h"
+
+namespace rollcall {
+namespace {
+
+using namespace log_test;
+
+// A small history with a transfer, a retraction and activity reports at Ba Đình.
+void fill(EventLog& log) {
+  Events events;
+  events.add(admit("00001", "a")).add(admit("00004", "b")).add(activity("00001", 7)).add(activity("00004", 3));
+  events.add(transfer_out("00001", "a", "00004")).add(transfer_in("00004", "a", "00001")).add(rate("00004", "b"));
+  LogFixture::submit_all(log, events.all());
+  Events retraction;
+  retraction.add(retract("001:3"));
+  LogFixture::submit_all(log, retraction.all());
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(LogFixture, "EventLog: rebuild replays the log into the same projections", "[projection][rebuild]") {
+  TempDir dir;
+  auto log = open(dir);
+  fill(*log);
+  const uint64_t before = log->projection_digest().value();
+  const auto tally_before = log->tally(code("001"), DateRange::all_time()).value();
+  uint64_t last_progress = 0;
+  auto rebuilt = log->rebuild_projections([&](uint64_t done, uint64_t total) {
+    CHECK(done <= total);
+    last_progress = done;
+  });
+  REQUIRE(rebuilt.ok());
+  CHECK(*rebuilt == 8);
+  CHECK(last_progress == 8);
+  CHECK(log->projection_digest().value() == before);
+  CHECK(log->tally(code("001"), DateRange::all_time()).value() == tally_before);
+  CHECK(tally_before.at("activity.forums.count") == 3);
+  // The log still takes writes after a rebuild and its projections follow.
+  Events more;
+  more.add(activity("00004", 4));
+  submit_all(*log, more.all());
+  CHECK(log->tally(code("001"), DateRange::all_time()).value().at("activity.forums.count") == 7);
+  CHECK(log->verify_projections(dir.str(), nullptr).value().differences == 0);
+}
+
+TEST_CASE_METHOD(LogFixture, "EventLog: an interrupted rebuild leaves the data dir refused until a rebuild completes",
+                 "[projection][rebuild]") {
+  TempDir dir;
+  uint64_t digest = 0;
+  {
+    auto log = open(dir);
+    fill(*log);
+    digest = log->projection_digest().value();
+  }
+  {
+    LogOptions o = options(dir, "001");
+    o.for_rebuild = true;
+    auto log = EventLog::open_writer(o, map()).value();
+    // Stop it after its first chunk, as a kill would.
+    CHECK_THROWS(log->rebuild_projections([](uint64_t, uint64_t) { throw std::runtime_error("interrupted"); }));
+  }
+  auto refused = EventLog::open_writer(options(dir, "001"), map());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().kind() == ErrorKind::kIncompatible);
+  CHECK_THAT(refused.error().message(), Catch::Contains("rollcall rebuild"));
+  {
+    LogOptions o = options(dir, "001");
+    o.for_rebuild = true;
+    auto log = EventLog::open_writer(o, map()).value();
+    REQUIRE(log->rebuild_projections(nullptr).ok());
+  }
+  auto log = open(dir);
+  CHECK(log->projection_digest().value() == digest);
+}
+
+TEST_CASE_METHOD(LogFixture, "EventLog: verify names every projection key that differs from a recomputation",
+                 "[projection][verify]") {
+  TempDir dir;
+  {
+    auto log = open(dir);
+    fill(*log);
+    CHECK(log->verify_projections(dir.str(), nullptr).value().differences == 0);
+  }
+  {
+    // Damage the stored projections behind the log's back: one wrong sum, one stray member.
+    auto store = Store::open(dir.str(), Store::Mode::kWriter, false).value();
+    rocksdb::WriteBatch batch;
+    batch.Put(store->cf(Cf::kTallies), keys::tally_key("001", 'M', 202403, "members.admitted"), keys::encode_i64(5));
+    batch.Put(store->cf(Cf::kMemberUnits), keys::member_unit_key("00001", "ghost"), "");
+    REQUIRE(store->write(batch).ok());
+  }
+  auto reader = EventLog::open_reader(dir.str()).value();
+  auto report = reader->verify_projections(dir.str(), nullptr);
+  REQUIRE(report.ok());
+  CHECK(report->events == 8);
+  CHECK(report->differences == 2);
+  REQUIRE(report->first.size() == 2);
+  CHECK(report->first[0].what == "tally 001 2024-03 members.admitted");
+  CHECK(report->first[0].stored == "5");
+  CHECK(report->first[0].recomputed == "2");
+  CHECK(report->first[1].what == "member index 00001 ghost");
+  CHECK(report->first[1].stored == "present");
+  CHECK(report->first[1].recomputed == "absent");
+}
+
+TEST_CASE_METHOD(LogFixture, "EventLog: a writer refuses a data dir seeded with another units map", "[projection]") {
+  TempDir dir;
+  { open(dir); }
+  const auto other = UnitMap::parse_csv(std::string(kUnits) + "00040,Phường Hàng Mã,ward,002\n").value();
+  auto refused = EventLog::open_writer(options(dir, "001"), other);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().kind() == ErrorKind::kInvalidInput);
+  CHECK_THAT(refused.error().message(), Catch::Contains("another units map"));
+  CHECK_THAT(refused.error().message(), Catch::Contains("00040"));
+  // The stored map is what readers use.
+  auto reader = EventLog::open_reader(dir.str()).value();
+  CHECK(reader->seed_map().value().size() == map().size());
+}
+
+}  // namespace rollcall
