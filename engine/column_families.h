@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/status.h"
 
@@ -40,6 +41,18 @@ class KeyValueReader {
   virtual ~KeyValueReader() = default;
   // std::nullopt when absent.
   virtual Result<std::optional<std::string>> get(Cf which, std::string_view key) const = 0;
+  // One result per key, in order; `keys` sorted. Stores that can batch lookups override it.
+  virtual Result<std::vector<std::optional<std::string>>> multi_get(Cf which,
+                                                                    const std::vector<std::string>& keys) const {
+    std::vector<std::optional<std::string>> out;
+    out.reserve(keys.size());
+    for (const std::string& key : keys) {
+      auto value = get(which, key);
+      if (!value.ok()) return value.error();
+      out.push_back(std::move(value).value());
+    }
+    return out;
+  }
 };
 
 }  // namespace rollcall

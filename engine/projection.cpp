@@ -21,19 +21,24 @@ Result<uint32_t> day_of(schema::Event::Reader e) {
   return day_bucket(*date);
 }
 
-// Sums `delta` into the stored BE64 at (cf, key): a put, or a delete when the sum is 0, so the
-// projection holds no zero rows and equal sets give equal bytes.
-Status add_to_stored(const KeyValueReader& base, Cf cf, const std::string& key, int64_t delta,
+// Sums each delta into the stored BE64 at its key: a put, or a delete when the sum is 0, so the
+// projection holds no zero rows and equal sets give equal bytes. `deltas` is sorted by key.
+Status add_to_stored(const KeyValueReader& base, Cf cf, std::vector<std::pair<std::string, int64_t>>& deltas,
                      std::vector<KeyChange>& out) {
-  if (delta == 0) return ok_status();
-  auto stored = base.get(cf, key);
+  std::vector<std::string> keys;
+  keys.reserve(deltas.size());
+  for (auto& [key, delta] : deltas) keys.push_back(std::move(key));
+  auto stored = base.multi_get(cf, keys);
   if (!stored.ok()) return stored.error();
-  int64_t value = 0;
-  if (stored->has_value() && !keys::decode_i64(**stored, &value))
-    return Error(ErrorKind::kCorruption, "a tally value is not 8 bytes");
-  value += delta;
-  if (value == 0) out.push_back({cf, key, std::nullopt});
-  else out.push_back({cf, key, keys::encode_i64(value)});
+  for (size_t i = 0; i < keys.size(); ++i) {
+    int64_t value = 0;
+    const auto& found = (*stored)[i];
+    if (found && !keys::decode_i64(*found, &value))
+      return Error(ErrorKind::kCorruption, "a tally value is not 8 bytes");
+    value += deltas[i].second;
+    if (value == 0) out.push_back({cf, std::move(keys[i]), std::nullopt});
+    else out.push_back({cf, std::move(keys[i]), keys::encode_i64(value)});
+  }
   return ok_status();
 }
 
@@ -217,10 +222,14 @@ Status ProjectionBatch::tally_changes(std::vector<KeyChange>& out) {
   }
   for (const auto& [unit, delta] : in_transit_)
     sums[keys::current_tally_key(unit, kInTransitMetric)] += delta;
-  std::vector<std::pair<std::string, int64_t>> sorted(sums.begin(), sums.end());
-  std::sort(sorted.begin(), sorted.end());  // reads in key order: kinder to the caches
-  for (const auto& [key, delta] : sorted) ROLLCALL_TRY(add_to_stored(base_, Cf::kTallies, key, delta, out));
-  return ok_status();
+  std::vector<std::pair<std::string, int64_t>> sorted;
+  sorted.reserve(sums.size());
+  while (!sums.empty()) {
+    auto node = sums.extract(sums.begin());
+    if (node.mapped() != 0) sorted.emplace_back(std::move(node.key()), node.mapped());
+  }
+  std::sort(sorted.begin(), sorted.end());  // batched reads in key order
+  return add_to_stored(base_, Cf::kTallies, sorted, out);
 }
 
 Result<std::vector<KeyChange>> ProjectionBatch::changes() {

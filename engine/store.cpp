@@ -155,6 +155,22 @@ Result<std::optional<std::string>> Store::get(Cf which, std::string_view key) co
   return std::optional<std::string>(std::move(value));
 }
 
+Result<std::vector<std::optional<std::string>>> Store::multi_get(Cf which,
+                                                                 const std::vector<std::string>& keys) const {
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), cf(which), keys.size(), slices.data(), values.data(), statuses.data(),
+                /*sorted_input=*/true);
+  std::vector<std::optional<std::string>> out(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return to_error(statuses[i], "reading '" + dir_ + "'");
+    out[i] = values[i].ToString();
+  }
+  return out;
+}
+
 std::unique_ptr<rocksdb::Iterator> Store::iterator(Cf which) const {
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(which)));
 }

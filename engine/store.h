@@ -48,6 +48,8 @@ class Store : public KeyValueReader {
   Status flush();
   // std::nullopt when absent.
   Result<std::optional<std::string>> get(Cf which, std::string_view key) const override;
+  Result<std::vector<std::optional<std::string>>> multi_get(Cf which,
+                                                            const std::vector<std::string>& keys) const override;
   std::unique_ptr<rocksdb::Iterator> iterator(Cf which) const;
   // Reader mode: see the writer's newer writes.
   Status catch_up();
