@@ -3,7 +3,8 @@
 //
 // Exit codes, the same for every command:
 //   0  success
-//   1  the command ran and found a problem: rejected lines, no such event
+//   1  the command ran and found a problem: rejected lines, no such event or member,
+//      projections that differ from the log
 //   2  the command could not run: bad usage or input, missing data dir, node unreachable
 #pragma once
 
@@ -38,5 +39,10 @@ int run_submit(const SubmitOptions& options);
 void add_submit_command(CLI::App& app, int& exit_code);
 void add_log_command(CLI::App& app, int& exit_code);
 void add_demo_command(CLI::App& app, int& exit_code);
+void add_tally_command(CLI::App& app, int& exit_code);
+// member and members
+void add_member_commands(CLI::App& app, int& exit_code);
+// verify and rebuild
+void add_verify_commands(CLI::App& app, int& exit_code);
 
 }  // namespace rollcall::cli

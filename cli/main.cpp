@@ -9,12 +9,16 @@
 int main(int argc, char** argv) {
   CLI::App app{"rollcall: inspect and feed rollcall nodes.\n"
                "Exit codes: 0 success; 1 the command found a problem (rejected lines, no such "
-               "event); 2 it could not run (bad usage, missing data dir, node unreachable)."};
+               "event or member, projections that differ from the log); 2 it could not run (bad "
+               "usage, missing data dir, node unreachable)."};
   app.require_subcommand(1);
   app.set_version_flag("--version", rollcall::kSoftwareVersion);
   int exit_code = rollcall::cli::kExitOk;
   rollcall::cli::add_submit_command(app, exit_code);
   rollcall::cli::add_log_command(app, exit_code);
+  rollcall::cli::add_tally_command(app, exit_code);
+  rollcall::cli::add_member_commands(app, exit_code);
+  rollcall::cli::add_verify_commands(app, exit_code);
   rollcall::cli::add_demo_command(app, exit_code);
   try {
     app.parse(argc, argv);
