@@ -2,10 +2,11 @@
 
 namespace rollcall::cli {
 
-Result<DataDirReader> DataDirReader::open(const std::string& dir) {
+Result<DataDirReader> DataDirReader::open(const std::string& dir, bool need_projections) {
   if (dir.empty()) return invalid_input("--data-dir is required");
   auto log = EventLog::open_reader(dir);
   if (!log.ok()) return log.error();
+  if (need_projections) ROLLCALL_TRY((*log)->projections_current());
   auto map = (*log)->seed_map();
   if (!map.ok()) return map.error();
   return DataDirReader(std::move(log).value(), std::move(map).value());

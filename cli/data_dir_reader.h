@@ -20,7 +20,9 @@ class DataDirReader {
  public:
   // Errors: kNotFound for a missing or non-rollcall dir (the message names it), else what the
   // engine reports.
-  static Result<DataDirReader> open(const std::string& dir);
+  // With `need_projections`, a dir whose projections are missing or stale is an error naming
+  // `rollcall rebuild` (verify does without: it reports what differs).
+  static Result<DataDirReader> open(const std::string& dir, bool need_projections = true);
 
   const EventLog& log() const { return *log_; }
   EventLog& log() { return *log_; }

@@ -33,14 +33,7 @@ struct MembersOptions {
 
 constexpr const char* kFlagNames[] = {"workingAway", "honorary", "outstanding"};
 
-// The JSON name of an event kind ("memberTransferredIn").
-std::string kind_name(schema::Event::Which kind) {
-  KJ_IF_MAYBE (field, capnp::Schema::from<schema::Event>().getFieldByDiscriminant(
-                          static_cast<uint16_t>(kind))) {
-    return field->getProto().getName().cStr();
-  }
-  return "unknown";
-}
+std::string kind_name(schema::Event::Which kind) { return std::string(event_kind_name(kind)); }
 
 // "workingAway, honorary"; "" for none.
 std::string flags_text(const MemberState& s) {

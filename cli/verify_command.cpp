@@ -72,7 +72,7 @@ std::string seconds_json(double seconds) {
 
 int run_verify(const VerifyOptions& o) {
   constexpr std::string_view kCommand = "verify";
-  auto reader = DataDirReader::open(o.data_dir);
+  auto reader = DataDirReader::open(o.data_dir, /*need_projections=*/false);
   if (!reader.ok()) return report(kCommand, reader.error().message());
   std::string scratch = o.scratch_dir;
   if (scratch.empty()) {

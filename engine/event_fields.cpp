@@ -10,9 +10,11 @@ std::string event_id(schema::Event::Reader event) {
   return std::string(text_view(event.getOrigin())) + ":" + std::to_string(event.getSeq());
 }
 
-std::string_view event_kind_name(schema::Event::Reader event) {
+std::string_view event_kind_name(schema::Event::Reader event) { return event_kind_name(event.which()); }
+
+std::string_view event_kind_name(schema::Event::Which kind) {
   auto schema = capnp::Schema::from<schema::Event>();
-  KJ_IF_MAYBE(field, schema.getFieldByDiscriminant(static_cast<uint16_t>(event.which()))) {
+  KJ_IF_MAYBE(field, schema.getFieldByDiscriminant(static_cast<uint16_t>(kind))) {
     return text_view(field->getProto().getName());
   }
   return "unknown";

@@ -17,6 +17,7 @@ std::string event_id(schema::Event::Reader event);
 
 // The JSON name of the event's kind ("memberAdmitted"), or "none".
 std::string_view event_kind_name(schema::Event::Reader event);
+std::string_view event_kind_name(schema::Event::Which kind);
 // True when `name` is a kind's JSON name.
 bool is_event_kind_name(std::string_view name);
 

@@ -63,7 +63,8 @@ Result<std::unique_ptr<EventLog>> EventLog::open_writer(const LogOptions& option
                                                         const UnitMap& map) {
   if (!map.contains(options.unit))
     return invalid_input("unit " + options.unit.str() + " is not in the units file");
-  auto store = Store::open(options.dir, Store::Mode::kWriter, /*create=*/true);
+  // A rebuild works on an existing data dir; it never creates one.
+  auto store = Store::open(options.dir, Store::Mode::kWriter, /*create=*/!options.for_rebuild);
   if (!store.ok()) return store.error();
   auto log = std::unique_ptr<EventLog>(new EventLog(std::move(store).value()));
   ROLLCALL_TRY(log->load_meta(/*writer=*/true, &options));
@@ -174,6 +175,12 @@ Status EventLog::load_projection_meta(const UnitMap& map, bool for_rebuild) {
   }
   if (batch.Count() > 0) ROLLCALL_TRY(store_->write(batch));
   if (for_rebuild || empty) return ok_status();
+  return projections_current();
+}
+
+Status EventLog::projections_current() const {
+  auto version = store_->get(Cf::kMeta, keys::kProjectionVersionKey);
+  if (!version.ok()) return version.error();
   const std::string rebuild = "; stop rollcalld and run `rollcall rebuild --data-dir " + store_->dir() + "`";
   if (!version->has_value())
     return Error(ErrorKind::kIncompatible, "the projections of data dir '" + store_->dir() +

@@ -146,6 +146,9 @@ class EventLog {
 
   // --- projections (writer or reader) ---
 
+  // Ok when the projections are complete and of this rollcall's version; else kIncompatible
+  // naming `rollcall rebuild` (a rebuild was interrupted, or an older rollcall kept them).
+  Status projections_current() const;
   // The map this data dir was seeded with (its `--units`).
   Result<UnitMap> seed_map() const;
   // Every dated metric of `unit` (the sum over its subtree) with a non-zero sum over `range`.

@@ -74,13 +74,31 @@ TEST_CASE_METHOD(LogFixture, "EventLog: an interrupted rebuild leaves the data d
   CHECK(refused.error().kind() == ErrorKind::kIncompatible);
   CHECK_THAT(refused.error().message(), Catch::Contains("rollcall rebuild"));
   {
+    // Readers can tell too, so the CLI does not show half-built tallies.
+    auto reader = EventLog::open_reader(dir.str()).value();
+    auto current = reader->projections_current();
+    REQUIRE_FALSE(current.ok());
+    CHECK(current.error().kind() == ErrorKind::kIncompatible);
+  }
+  {
     LogOptions o = options(dir, "001");
     o.for_rebuild = true;
     auto log = EventLog::open_writer(o, map()).value();
     REQUIRE(log->rebuild_projections(nullptr).ok());
   }
   auto log = open(dir);
+  CHECK(log->projections_current().ok());
   CHECK(log->projection_digest().value() == digest);
+}
+
+TEST_CASE_METHOD(LogFixture, "EventLog: a rebuild never creates a data dir", "[projection][rebuild]") {
+  TempDir dir;
+  LogOptions o = options(dir, "001");
+  o.for_rebuild = true;
+  auto log = EventLog::open_writer(o, map());
+  REQUIRE_FALSE(log.ok());
+  CHECK(log.error().kind() == ErrorKind::kNotFound);
+  CHECK_FALSE(std::filesystem::exists(dir.str()));
 }
 
 TEST_CASE_METHOD(LogFixture, "EventLog: verify names every projection key that differs from a recomputation",
