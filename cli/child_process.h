@@ -27,6 +27,9 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   // SIGTERM, then wait up to `grace`; SIGKILL after. Returns the exit status (or -signal).
   int stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  // Waits for the child to exit by itself, up to `timeout` (then stop()). Returns the exit
+  // status (or -signal).
+  int wait(std::chrono::milliseconds timeout = std::chrono::minutes(10));
   // True while it runs.
   bool running();
   // Waits for the child to write its listening port to `path` (rollcalld --port-file: the

@@ -1,7 +1,8 @@
-// rollcall demo: a real node on loopback with real data. Starts rollcalld for Quận Ba Đình
-// (district 001 of Hà Nội, from the 2024 units file), submits a year of its wards' events
-// (shared/examples/ba-dinh-2024.jsonl), shows the log as the node holds it, and stops the
-// node cleanly. The data dir is kept for `rollcall log ...`.
+// rollcall demo: a real node on loopback with real data. Starts rollcalld for Hà Nội (province
+// 01 of the 2024 units file), submits a year of the events of Quận Ba Đình's wards
+// (shared/examples/ba-dinh-2024.jsonl), shows the log as the node holds it and the roll-ups of
+// wards, district and province, verifies the projections, and stops the node cleanly. The data
+// dir is kept for `rollcall log|tally|members ...`.
 #include <unistd.h>
 
 #include <chrono>
@@ -12,8 +13,10 @@
 
 #include "cli/child_process.h"
 #include "cli/commands.h"
+#include "cli/text_table.h"
 #include "engine/event_fields.h"
 #include "engine/event_log.h"
+#include "engine/period.h"
 
 #ifndef ROLLCALL_SHARED_DIR
 #define ROLLCALL_SHARED_DIR "../shared"
@@ -27,7 +30,7 @@ namespace fs = std::filesystem;
 struct DemoOptions {
   std::string shared_dir;
   std::string work_dir;
-  std::string unit = "001";
+  std::string unit = "01";
 };
 
 std::string find_shared_dir(const std::string& given) {
@@ -39,6 +42,69 @@ std::string find_shared_dir(const std::string& given) {
     if (fs::exists(fs::path(c) / "data" / "vn-units-2024.csv", ec)) return fs::canonical(c, ec).string();
   }
   return "";
+}
+
+int64_t metric(const std::map<std::string, int64_t>& sums, const std::string& name) {
+  auto it = sums.find(name);
+  return it == sums.end() ? 0 : it->second;
+}
+
+// The roll-ups the node keeps: every ward of Ba Đình, the district and the province, for 2024,
+// with members.active as of the year's end; then the district by quarter. The wards' sum is
+// shown beside the district's own tally (C3).
+void print_rollups(const EventLog& log) {
+  auto map = log.seed_map();
+  if (!map.ok()) return;
+  const DateRange year = parse_period("2024").value();
+  const DateRange year_end = DateRange::as_of(Date::parse("2024-12-31").value());
+  std::cout << "\n== roll-ups at the node (rollcall tally --unit U --period 2024; active as of 2024-12-31)\n";
+  const std::vector<std::string> columns = {"active", "admitted", "in", "out", "reports", "eID lvl 1"};
+  TextTable table({"   unit", "name", "active", "admitted", "in", "out", "reports", "eID lvl 1"});
+  for (size_t c = 2; c < 8; ++c) table.align_right(c);
+  std::vector<int64_t> wards_sum(columns.size(), 0);
+  const auto add_row = [&](const std::string& unit, const std::string& name, const std::vector<int64_t>& values) {
+    std::vector<std::string> cells = {"   " + unit, name};
+    for (int64_t v : values) cells.push_back(std::to_string(v));
+    table.add(std::move(cells));
+  };
+  const auto row = [&](const UnitCode& unit, bool add_to_sum) {
+    auto sums = log.tally(unit, year);
+    auto level = log.tally(unit, year_end);
+    if (!sums.ok() || !level.ok()) return;
+    int64_t reports = 0;
+    for (const auto& [name, value] : *sums)
+      if (name.starts_with("activity.") && name.ends_with(".reports")) reports += value;
+    const std::vector<int64_t> values = {metric(*level, "members.active"), metric(*sums, "members.admitted"),
+                                         metric(*sums, "members.transferredIn"),
+                                         metric(*sums, "members.transferredOut"), reports,
+                                         metric(*sums, "activity.eidLevel1.count")};
+    if (add_to_sum)
+      for (size_t i = 0; i < values.size(); ++i) wards_sum[i] += values[i];
+    const Unit* u = map->find(unit);
+    add_row(unit.str(), u ? u->name : "", values);
+  };
+  const UnitCode district = UnitCode::trusted("001");
+  for (const UnitCode& ward : map->children(district)) row(ward, true);
+  add_row("", "(sum of the wards)", wards_sum);
+  row(district, false);
+  row(log.unit(), false);
+  table.print(std::cout);
+
+  std::cout << "\n== Quận Ba Đình by quarter (rollcall tally --unit 001 --period 2024-Qn)\n";
+  TextTable quarters({"   period", "admitted", "matured", "removed", "rated", "net active"});
+  for (size_t c = 1; c < 6; ++c) quarters.align_right(c);
+  for (const char* q : {"2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4"}) {
+    auto sums = log.tally(district, parse_period(q).value());
+    if (!sums.ok()) return;
+    int64_t rated = 0;
+    for (const auto& [name, value] : *sums)
+      if (name.starts_with("members.rated.")) rated += value;
+    const int64_t net = metric(*sums, "members.active");
+    quarters.add({std::string("   ") + q, std::to_string(metric(*sums, "members.admitted")),
+                  std::to_string(metric(*sums, "members.matured")), std::to_string(metric(*sums, "members.removed")),
+                  std::to_string(rated), (net > 0 ? "+" : "") + std::to_string(net)});
+  }
+  quarters.print(std::cout);
 }
 
 int run_demo(const DemoOptions& o) {
@@ -66,7 +132,7 @@ int run_demo(const DemoOptions& o) {
   const std::string rollcalld = executable_dir() + "/../node/rollcalld";
   std::string binary = fs::exists(rollcalld) ? rollcalld : executable_dir() + "/rollcalld";
   if (!fs::exists(binary)) binary = "/usr/bin/rollcalld";
-  std::cout << "== rollcall demo: one node, real units, a year of real-shaped events\n"
+  std::cout << "== rollcall demo: one node, real units, a year of real-shaped events, real roll-ups\n"
             << "   units file: " << units << "\n   work dir:   " << work << "\n\n";
 
   auto node = ChildProcess::spawn({binary, "--unit", o.unit, "--data-dir", data_dir, "--listen",
@@ -83,7 +149,7 @@ int run_demo(const DemoOptions& o) {
     return kExitCannotRun;
   }
   const std::string address = "127.0.0.1:" + std::to_string(*port);
-  std::cout << "== started rollcalld for unit " << o.unit << " (Quận Ba Đình, Hà Nội) on " << address
+  std::cout << "== started rollcalld for unit " << o.unit << " (Thành phố Hà Nội) on " << address
             << " (pid " << node->pid() << ", log " << node_log << ")\n\n";
 
   std::cout << "== submitting " << events << " through the node\n";
@@ -114,14 +180,20 @@ int run_demo(const DemoOptions& o) {
   std::cout.flush();
   const std::string self = executable_dir() + "/rollcall";
   auto tail = ChildProcess::spawn({self, "log", "tail", "-n", "8", "--data-dir", data_dir}, "");
-  if (tail.ok()) {
-    while (tail->running()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  if (tail.ok()) tail->wait();
+  print_rollups(**log);
+
+  std::cout << "\n== rollcall verify --data-dir " << data_dir << "\n";
+  std::cout.flush();
+  int verified = kExitCannotRun;
+  auto verify = ChildProcess::spawn({self, "verify", "--data-dir", data_dir}, "");
+  if (verify.ok()) verified = verify->wait();
   const int stopped = node->stop();
   std::cout << "\n== stopped rollcalld (exit " << stopped << "); the data dir stays for you to explore:\n"
-            << "   " << self << " log tail --data-dir " << data_dir << " --unit 00004\n"
-            << "   " << self << " log show 001:1 --data-dir " << data_dir << "\n";
-  return submitted == kExitOk && stopped == 0 ? kExitOk : kExitProblem;
+            << "   " << self << " tally --data-dir " << data_dir << " --unit 001 --period 2024-Q1\n"
+            << "   " << self << " members --data-dir " << data_dir << " --unit 00004\n"
+            << "   " << self << " log tail --data-dir " << data_dir << " --unit 00004\n";
+  return submitted == kExitOk && verified == kExitOk && stopped == 0 ? kExitOk : kExitProblem;
 }
 
 }  // namespace
@@ -129,8 +201,9 @@ int run_demo(const DemoOptions& o) {
 void add_demo_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<DemoOptions>();
   auto* cmd = app.add_subcommand("demo",
-                                 "Start a real rollcalld on loopback for Quận Ba Đình (Hà Nội), submit a year "
-                                 "of its wards' events, show the log, and stop the node cleanly.");
+                                 "Start a real rollcalld on loopback for Hà Nội (province 01), submit a year of "
+                                 "the events of Quận Ba Đình's wards, show the log, the roll-ups of wards, "
+                                 "district and province, verify them, and stop the node cleanly.");
   cmd->add_option("--shared", o->shared_dir, "the shared/ folder with data/ and examples/ (found by default)");
   cmd->add_option("--dir", o->work_dir, "work dir for the node's data (default: a new temp dir)");
   cmd->callback([o, &exit_code] { exit_code = run_demo(*o); });

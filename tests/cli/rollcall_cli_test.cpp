@@ -250,3 +250,20 @@ TEST_CASE("rollcalld: settings come from a TOML config file, flags win, unknown 
   CHECK(refused.exit_code == 2);
   CHECK_THAT(refused.err, Catch::Contains("unknown key 'listen_port'"));
 }
+
+TEST_CASE("rollcall demo runs a province node, submits the Ba Dinh year and prints roll-ups that add up and verify",
+          "[cli][integration]") {
+  TempDir dir;
+  auto demo = run_command({rollcall_path(), "demo", "--dir", dir / "demo"}, "", 120);
+  INFO(demo.out << demo.err);
+  REQUIRE(demo.exit_code == 0);
+  CHECK_THAT(demo.out + demo.err, Catch::Contains("400 accepted, 0 rejected"));
+  // The wards' sum, the district and the province agree with the independently computed file:
+  // 193 active at the end of 2024 (all time: nothing is dated later), 40 admitted, 23 in and
+  // out, 74 reports, 395 eID level 1.
+  const std::string figures = "193        40  23   23       74        395";
+  CHECK_THAT(demo.out, Catch::Contains("(sum of the wards)     " + figures));
+  CHECK_THAT(demo.out, Catch::Contains("001    Quận Ba Đình           " + figures));
+  CHECK_THAT(demo.out, Catch::Contains("01     Thành phố Hà Nội       " + figures));
+  CHECK_THAT(demo.out, Catch::Contains("no differences"));
+}
