@@ -283,6 +283,7 @@ Result<uint64_t> EventLog::rebuild_projections(const ReplayProgress& progress) {
     drop.Delete(store_->cf(cf), last);
   }
   ROLLCALL_TRY(store_->write(drop));
+  for (Cf cf : kProjectionCfs) ROLLCALL_TRY(store_->compact(cf));
 
   auto replayed = replay_projections(*store_, *paths_, progress);
   if (!replayed.ok()) return replayed.error();

@@ -43,6 +43,17 @@ std::optional<Rejection> check_date(std::string_view field, capnp::Text::Reader 
   return std::nullopt;
 }
 
+// The member id of a member event: present, bounded, printable (the registry keys by it).
+std::optional<Rejection> check_member_id(schema::Event::Reader e) {
+  auto member = event_member_id(e);
+  if (!member) return std::nullopt;
+  if (member->empty()) return invalid("missing memberId");
+  if (member->size() > FieldLimits::kMaxMemberId)
+    return invalid("memberId is longer than " + std::to_string(FieldLimits::kMaxMemberId) + " bytes");
+  if (has_control_chars(*member)) return invalid("memberId has control characters");
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<Rejection> EventValidator::check_unit_field(std::string_view field,
@@ -82,12 +93,7 @@ std::optional<Rejection> EventValidator::check_relayed(schema::Event::Reader e) 
     return invalid("unknown event kind (union discriminant " + std::to_string(static_cast<uint16_t>(e.which())) + ")");
   // What the projections key by must be well formed even in a relayed event: member ids and
   // the unit codes a payload names (they may lie outside this node's map).
-  if (auto member = event_member_id(e)) {
-    if (member->empty()) return invalid("missing memberId");
-    if (member->size() > FieldLimits::kMaxMemberId)
-      return invalid("memberId is longer than " + std::to_string(FieldLimits::kMaxMemberId) + " bytes");
-    if (has_control_chars(*member)) return invalid("memberId has control characters");
-  }
+  if (auto r = check_member_id(e)) return r;
   for (const auto& named : event_payload_units(e)) {
     auto parsed = UnitCode::parse(named.code);
     if (!parsed.ok()) return invalid(std::string(named.field) + ": " + parsed.error().message());
@@ -106,12 +112,7 @@ std::optional<Rejection> EventValidator::check_payload(schema::Event::Reader e) 
   if (is_map_event(e))
     return invalid(std::string(event_kind_name(e)) +
                    ": map events are not accepted yet (the map changes with `--units` only)");
-  if (auto member = event_member_id(e)) {
-    if (member->empty()) return invalid("missing memberId");
-    if (member->size() > FieldLimits::kMaxMemberId)
-      return invalid("memberId is longer than " + std::to_string(FieldLimits::kMaxMemberId) + " bytes");
-    if (has_control_chars(*member)) return invalid("memberId has control characters");
-  }
+  if (auto r = check_member_id(e)) return r;
   for (const NamedUnit& named : event_payload_units(e)) {
     if (auto r = check_unit_field(named.field, named.code)) return r;
   }

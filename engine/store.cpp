@@ -138,6 +138,14 @@ Status Store::write(rocksdb::WriteBatch& batch, Durability durability) {
   return ok_status();
 }
 
+Status Store::compact(Cf which) {
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  auto s = db_->CompactRange(options, cf(which), nullptr, nullptr);
+  if (!s.ok()) return to_error(s, "compacting '" + dir_ + "'");
+  return ok_status();
+}
+
 Status Store::flush() {
   rocksdb::FlushOptions options;
   options.wait = true;

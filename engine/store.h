@@ -44,6 +44,9 @@ class Store : public KeyValueReader {
   // the sync (and the WAL) for scratch stores and replays that sync at their end.
   enum class Durability { kSynced, kBuffered };
   Status write(rocksdb::WriteBatch& batch, Durability durability = Durability::kSynced);
+  // Compacts a whole family: after a range delete, drops the deleted data and its tombstones so
+  // later reads do not wade through them.
+  Status compact(Cf which);
   // Flushes every family's memtable to SST files (after kBuffered writes that must last).
   Status flush();
   // std::nullopt when absent.

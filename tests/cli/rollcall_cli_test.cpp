@@ -20,13 +20,6 @@ std::string write_lines(const TempDir& dir, const std::string& name, const std::
   return path;
 }
 
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(line);
-  return lines;
-}
 
 const std::vector<std::string> kGoodLines = {
     R"({"unit":"00001","effectiveDate":"2024-01-05","memberAdmitted":{"memberId":"00001-000001","fullName":"Trần Thị Bình","birthDate":"2003-02-11"}})",

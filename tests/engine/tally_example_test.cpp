@@ -21,19 +21,9 @@ namespace {
 using log_test::Events;
 using log_test::TempDir;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::vector<std::string> example_lines() {
-  std::vector<std::string> lines;
-  std::istringstream in(read_file(testing::ba_dinh_events()));
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(line);
+  auto lines = testing::split_lines(testing::read_text(testing::ba_dinh_events()));
+  REQUIRE(lines.size() == 400);
   return lines;
 }
 
@@ -45,7 +35,7 @@ DateRange range_of(const std::string& period) {
 
 // Checks every unit x period x metric of the expected file against the log's tallies.
 void check_expected_tallies(const EventLog& log) {
-  const std::string text = read_file(testing::shared_dir() + "/examples/ba-dinh-2024.tallies.json");
+  const std::string text = testing::read_text(testing::shared_dir() + "/examples/ba-dinh-2024.tallies.json");
   capnp::JsonCodec codec;
   capnp::MallocMessageBuilder message;
   auto root = message.initRoot<capnp::JsonValue>();

@@ -1,8 +1,11 @@
-// Test helpers: temp dirs that clean up, paths to shared/ and the built binaries.
+// Test helpers: temp dirs that clean up, reading files, paths to shared/ and the built binaries.
 #pragma once
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #ifndef ROLLCALL_SHARED_DIR
 #define ROLLCALL_SHARED_DIR "/work/shared"
@@ -24,6 +27,23 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// The whole file ("" when it cannot be read).
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The non-empty lines of `text`.
+inline std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
 
 inline std::string shared_dir() { return ROLLCALL_SHARED_DIR; }
 inline std::string units_2024() { return shared_dir() + "/data/vn-units-2024.csv"; }
