@@ -13,7 +13,7 @@ namespace rollcall {
 namespace {
 
 // Events replayed per ProjectionBatch: bounds the memory of a replay, and the reads it makes.
-constexpr size_t kReplayChunk = 20000;
+constexpr size_t kReplayChunk = 100000;
 
 std::string prefix_of(std::string_view unit) {
   std::string p(unit);
