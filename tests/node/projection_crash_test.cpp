@@ -95,6 +95,11 @@ TEST_CASE("rollcalld: after kill -9 in the middle of a large ingest the projecti
   for (const auto& d : report->first) listed += d.what + ": stored " + d.stored + ", recomputed " + d.recomputed + "\n";
   INFO(listed);
   CHECK(report->differences == 0);
+  // And the operator's command says the same.
+  auto verify = run_command({rollcall_path(), "verify", "--data-dir", dir / "001"});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
+  CHECK_THAT(verify.out, Catch::Contains("no differences"));
   // The node opens again: its projections are current.
   REQUIRE(node.start());
   CHECK(node.stop() == 0);
