@@ -173,9 +173,10 @@ Status EventLog::load_projection_meta(const UnitMap& map, bool for_rebuild) {
     keys::put_be32(value, kProjectionVersion);
     batch.Put(store_->cf(Cf::kMeta), std::string(keys::kProjectionVersionKey), value);
   }
+  // Stamp only a data dir that opens: a refused start must not adopt the map it was given.
+  if (!for_rebuild && !empty) ROLLCALL_TRY(projections_current());
   if (batch.Count() > 0) ROLLCALL_TRY(store_->write(batch));
-  if (for_rebuild || empty) return ok_status();
-  return projections_current();
+  return ok_status();
 }
 
 Status EventLog::projections_current() const {
@@ -257,6 +258,28 @@ std::optional<Rejection> EventLog::check_retraction(WriteSet& ws, schema::Event:
   if (!target->has_value()) return conflict("event " + ref_text + " does not exist");
   if ((*target)->which() == Which::EVENT_RETRACTED)
     return conflict("event " + ref_text + " is itself a retraction and cannot be retracted");
+  if (auto member_id = event_member_id(**target)) {
+    auto member = ws.projection.member(std::string(*member_id));
+    if (!member.ok()) return Rejection{wire::RejectCode::INTERNAL, member.error().message()};
+    if (!member->has_value()) return std::nullopt;
+    if (auto kept = check_member_retraction(**member, ref); !kept.ok())
+      return Rejection{wire::RejectCode::DOMAIN_RULE, "member " + std::string(*member_id) + ": " + kept.error().message()};
+  }
+  return std::nullopt;
+}
+
+std::optional<Rejection> EventLog::check_member_event(WriteSet& ws, schema::Event::Reader e, const OriginSeq& id) const {
+  auto member_id = event_member_id(e);
+  if (!member_id) return std::nullopt;
+  auto member = ws.projection.member(std::string(*member_id));
+  if (!member.ok()) return Rejection{wire::RejectCode::INTERNAL, member.error().message()};
+  const auto state = *member ? std::optional<MemberState>((*member)->state) : std::nullopt;
+  if (auto next = apply_member_event(state, e, /*strict=*/true); !next.ok())
+    return Rejection{wire::RejectCode::DOMAIN_RULE, next.error().message()};
+  if (*member) {
+    if (auto in_order = check_member_chronology(**member, e, id); !in_order.ok())
+      return Rejection{wire::RejectCode::DOMAIN_RULE, in_order.error().message()};
+  }
   return std::nullopt;
 }
 
@@ -283,17 +306,9 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
       reject(std::move(*r));
       continue;
     }
-    if (auto id = event_member_id(e)) {
-      auto member = ws.projection.member(std::string(*id));
-      if (!member.ok()) {
-        reject({wire::RejectCode::INTERNAL, member.error().message()});
-        continue;
-      }
-      const auto state = *member ? std::optional<MemberState>((*member)->state) : std::nullopt;
-      if (auto next = apply_member_event(state, e, /*strict=*/true); !next.ok()) {
-        reject({wire::RejectCode::DOMAIN_RULE, next.error().message()});
-        continue;
-      }
+    if (auto r = check_member_event(ws, e, OriginSeq{unit_, next_seq})) {
+      reject(std::move(*r));
+      continue;
     }
     if (e.which() == Which::EVENT_RETRACTED) {
       if (auto r = check_retraction(ws, e)) {

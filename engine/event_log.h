@@ -5,8 +5,9 @@
 // RocksDB WriteBatch holding the events, their index entries, the watermark moves and the
 // member state changes, and syncs it before returning: whatever a call reports as accepted
 // is durable. A failed write (other than a refusal for disk space, checked before writing)
-// fail-stops the log: every later write is refused as unavailable until a restart. Several clients' submits are meant to be gathered by the caller into one
-// submit() call (group commit): validation sees the earlier events of the same call.
+// fail-stops the log: every later write is refused as unavailable until a restart. Several
+// clients' submits are meant to be gathered by the caller into one submit() call (group
+// commit): validation sees the earlier events of the same call.
 //
 // Reads: on the writer, or on a reader opened beside a running writer (a RocksDB secondary
 // instance that never takes the writer's lock); refresh() makes newer writes visible.
@@ -191,6 +192,8 @@ class EventLog {
   Result<std::optional<schema::Event::Reader>> held_event(const WriteSet& ws, const OriginSeq& id,
                                                           std::optional<LoggedEvent>& stored) const;
   std::optional<Rejection> check_retraction(WriteSet& ws, schema::Event::Reader e) const;
+  // The member rules of a submitted member event that will get `id` (nullopt: none broken).
+  std::optional<Rejection> check_member_event(WriteSet& ws, schema::Event::Reader e, const OriginSeq& id) const;
   Status commit(WriteSet& ws);
   Status check_writable() const;
 

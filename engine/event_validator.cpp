@@ -54,6 +54,15 @@ std::optional<Rejection> check_member_id(schema::Event::Reader e) {
   return std::nullopt;
 }
 
+// A transfer goes between two units (the pairing in the projections counts on it).
+std::optional<Rejection> check_transfer_ends(schema::Event::Reader e) {
+  if (e.isMemberTransferredOut() && e.getMemberTransferredOut().getToUnit() == e.getUnit())
+    return invalid("toUnit is the event's own unit");
+  if (e.isMemberTransferredIn() && e.getMemberTransferredIn().getFromUnit() == e.getUnit())
+    return invalid("fromUnit is the event's own unit");
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<Rejection> EventValidator::check_unit_field(std::string_view field,
@@ -103,8 +112,10 @@ std::optional<Rejection> EventValidator::check_relayed(schema::Event::Reader e) 
     if (!ref.ok()) return invalid("ref: " + ref.error().message());
     if (ref->origin.str() != text_view(e.getOrigin()))
       return invalid("ref " + ref->to_string() + ": a retraction must name an event of its own origin");
+    if (ref->seq >= e.getSeq())
+      return invalid("ref " + ref->to_string() + ": a retraction must name an earlier event of its origin");
   }
-  return std::nullopt;
+  return check_transfer_ends(e);
 }
 
 std::optional<Rejection> EventValidator::check_payload(schema::Event::Reader e) const {
@@ -127,13 +138,8 @@ std::optional<Rejection> EventValidator::check_payload(schema::Event::Reader e) 
     case Which::ACTIVITY_REPORTED:
       return check_enum("activityReported.kind", e.getActivityReported().getKind());
     case Which::MEMBER_TRANSFERRED_OUT:
-      if (e.getMemberTransferredOut().getToUnit() == e.getUnit())
-        return invalid("toUnit is the event's own unit");
-      return std::nullopt;
     case Which::MEMBER_TRANSFERRED_IN:
-      if (e.getMemberTransferredIn().getFromUnit() == e.getUnit())
-        return invalid("fromUnit is the event's own unit");
-      return std::nullopt;
+      return check_transfer_ends(e);
     case Which::TRAINING_RECORDED:
       return check_text("programme", e.getTrainingRecorded().getProgramme(), FieldLimits::kMaxText, true);
     case Which::MEMBER_RATED: {

@@ -153,6 +153,67 @@ Result<MemberState> apply_fact(const std::optional<MemberState>& state, const Me
 
 }  // namespace
 
+namespace {
+
+bool changes_state(schema::Event::Which kind) {
+  switch (kind) {
+    case Which::MEMBER_RATED:
+    case Which::REWARD_GRANTED:
+    case Which::DISCIPLINE_IMPOSED:
+    case Which::TRAINING_RECORDED:
+    case Which::RESIDENCE_ACTIVITY_REGISTERED:
+    case Which::TEMPORARY_ACTIVITY_REGISTERED: return false;
+    default: return true;
+  }
+}
+
+}  // namespace
+
+Status check_member_chronology(const MemberRecord& member, schema::Event::Reader event, const OriginSeq& id) {
+  if (!changes_state(event.which())) return ok_status();
+  const MemberFact* latest = nullptr;
+  for (const MemberFact& fact : member.history)
+    if (changes_state(fact.kind)) latest = &fact;  // the history is in registry order
+  MemberFact incoming = member_fact(event);
+  incoming.id = id;
+  if (latest == nullptr || *latest < incoming) return ok_status();
+  return rule("member " + std::string(event_member_id(event).value_or("")) + ": " +
+              std::string(event_kind_name(event)) + " dated " + incoming.date +
+              " would come before the member's latest change (" + std::string(event_kind_name(latest->kind)) +
+              " on " + latest->date + ", " + latest->id.to_string() +
+              "); changes of a member are recorded in date order");
+}
+
+namespace {
+
+// The strict fold of a history: the first fact that breaks a rule, as an error.
+Status fold_strictly(std::span<const MemberFact> history) {
+  std::optional<MemberState> state;
+  for (const MemberFact& fact : history) {
+    auto next = apply_member_fact(state, fact, /*strict=*/true);
+    if (!next.ok())
+      return rule(std::string(event_kind_name(fact.kind)) + " " + fact.id.to_string() + " on " + fact.date + ": " +
+                  next.error().message());
+    state = std::move(next).value();
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Status check_member_retraction(const MemberRecord& member, const OriginSeq& target) {
+  // A history the strict rules never judged whole (facts relayed from several units) is left
+  // alone: the check is that a retraction does not make a consistent history inconsistent.
+  if (!fold_strictly(member.history).ok()) return ok_status();
+  std::vector<MemberFact> without;
+  for (const MemberFact& fact : member.history)
+    if (fact.id != target) without.push_back(fact);
+  if (auto left = fold_strictly(without); !left.ok())
+    return rule("retracting " + target.to_string() + " would leave the member's later events without ground (" +
+                left.error().message() + "); retract those first");
+  return ok_status();
+}
+
 std::optional<MemberState> fold_member(std::span<const MemberFact> history) {
   std::optional<MemberState> state;
   for (const auto& fact : history) state = apply_member_fact(state, fact, /*strict=*/false).value();

@@ -8,6 +8,11 @@
 // them. A transfer out, maturing or removal reported by a unit the member is no longer in (its
 // arrival elsewhere sorts first) is stale and changes nothing.
 //
+// A limit of that order: changes of one member on one day at two units (a same-day round trip
+// 00001 -> 00004 -> 00001) sort by origin, not by what happened first, so a node holding both
+// units' events may fold them into another state than the units did. Dates are days; DESIGN
+// fixes the order.
+//
 // Rules (strict, at submit, against the member's current state at this node):
 //   memberAdmitted        the member id is new at this node
 //   memberTransferredIn   the member is unknown here (coming from outside this subtree), or
@@ -16,6 +21,7 @@
 //   every other operation the member is active in the event's unit (working away counts as
 //                         active); workingAwayStarted needs the member not away,
 //                         workingAwayEnded needs it away; a transfer goes to another unit
+//   and a change of unit, status or flags is not dated before the latest one (chronology)
 #pragma once
 
 #include <optional>
@@ -76,6 +82,18 @@ Result<MemberState> apply_member_event(const std::optional<MemberState>& state,
                                        schema::Event::Reader event, bool strict);
 Result<MemberState> apply_member_fact(const std::optional<MemberState>& state,
                                       const MemberFact& fact, bool strict);
+
+// Submit's chronology rule, beside the rules above: an event that changes the member's unit,
+// status or flags (every member operation but ratings, rewards, disciplines, training and
+// residence or temporary activity) must sort after the member's latest such change in registry
+// order, `id` being the id the event will get; otherwise the fold would slip it under that
+// change. kConflict names both.
+Status check_member_chronology(const MemberRecord& member, schema::Event::Reader event, const OriginSeq& id);
+
+// Submit's rule for retracting a member event: the member's history without it must still obey
+// the strict rules (no arrival without its departure, no rating of a member never admitted...)
+// when the history with it does. kConflict names the event that would be left stranded.
+Status check_member_retraction(const MemberRecord& member, const OriginSeq& target);
 
 // The lenient fold of a history in registry order; nullopt for an empty history.
 std::optional<MemberState> fold_member(std::span<const MemberFact> history);

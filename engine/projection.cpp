@@ -105,9 +105,9 @@ Status ProjectionBatch::apply(schema::Event::Reader e, const EventLookup& lookup
 }
 
 Status ProjectionBatch::retract(schema::Event::Reader r, const EventLookup& lookup) {
-  const std::string target_text(text_view(r.getEventRetracted().getRef()));
-  auto target = OriginSeq::parse(target_text);
+  auto target = OriginSeq::parse(text_view(r.getEventRetracted().getRef()));
   if (!target.ok()) return Error(ErrorKind::kInvalidInput, "retraction " + event_id(r) + ": " + target.error().message());
+  const std::string target_text = target->to_string();  // marks key by the one spelling
   const std::string by = event_id(r);
   auto earlier = retracted_by(target_text);
   if (!earlier.ok()) return earlier.error();

@@ -89,9 +89,6 @@ class ProjectionBatch {
   // The key changes of everything staged, in (cf, key) order. Call once.
   Result<std::vector<KeyChange>> changes();
 
-  // Entries staged so far, to bound the memory of long replays.
-  size_t staged() const { return own_tallies_.size() + members_.size() + transfers_.size(); }
-
  private:
   struct StagedMember {
     std::optional<std::string> base_unit;  // the unit indexed in member_units before the batch

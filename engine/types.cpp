@@ -84,6 +84,9 @@ Result<OriginSeq> OriginSeq::parse(std::string_view text) {
   if (seq_text.empty() || ec != std::errc() || end != seq_text.data() + seq_text.size() ||
       seq == 0)
     return invalid_input("'" + std::string(text) + "': seq must be a positive integer");
+  // One spelling per id: marks and lookups key by the text.
+  if (seq_text[0] == '0')
+    return invalid_input("'" + std::string(text) + "': seq must be written without leading zeros");
   return OriginSeq{std::move(origin).value(), seq};
 }
 

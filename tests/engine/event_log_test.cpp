@@ -462,3 +462,110 @@ TEST_CASE(
 }
 
 }  // namespace rollcall
+
+namespace rollcall::log_test {
+
+TEST_CASE_METHOD(LogFixture, "EventLog: a member's change dated before its latest change is refused, a back-dated rating is not",
+                 "[event_log]") {
+  TempDir dir;
+  auto log = open(dir);
+  Events events;
+  events.add(admit("00001", "m"));  // 2024-03-01
+  events.add(R"({"unit":"00001","effectiveDate":"2024-02-01","memberTransferredOut":{"memberId":"m","toUnit":"00004"}})");
+  events.add(R"({"unit":"00001","effectiveDate":"2023-12-20","memberRated":{"memberId":"m","year":2023,"rating":"good"}})");
+  events.add(R"({"unit":"00001","effectiveDate":"2024-05-01","workingAwayStarted":{"memberId":"m","place":"Bình Dương"}})");
+  events.add(R"({"unit":"00001","effectiveDate":"2024-04-01","workingAwayEnded":{"memberId":"m"}})");
+  events.add(R"({"unit":"00001","effectiveDate":"2024-05-01","workingAwayEnded":{"memberId":"m"}})");
+  auto outcomes = log->submit(events.all(), kNow);
+  REQUIRE(outcomes.size() == 6);
+  CHECK(outcomes[0].accepted);
+  REQUIRE(outcomes[1].rejected);
+  CHECK(outcomes[1].rejected->code == wire::RejectCode::DOMAIN_RULE);
+  CHECK_THAT(outcomes[1].rejected->message,
+             Catch::Contains("dated 2024-02-01") && Catch::Contains("memberAdmitted on 2024-03-01"));
+  CHECK(outcomes[2].accepted);
+  CHECK(outcomes[3].accepted);
+  REQUIRE(outcomes[4].rejected);
+  CHECK_THAT(outcomes[4].rejected->message, Catch::Contains("workingAwayStarted on 2024-05-01"));
+  CHECK(outcomes[5].accepted);  // the same day is in order
+  auto member = log->member("m").value();
+  REQUIRE(member);
+  CHECK_FALSE(member->state.working_away);
+  CHECK(member->state.status == storage::MemberStatus::ACTIVE);
+}
+
+}  // namespace rollcall::log_test
+
+namespace rollcall::log_test {
+
+TEST_CASE_METHOD(LogFixture, "EventLog: a retraction ref with leading zeros is refused and cannot retract an event twice",
+                 "[event_log]") {
+  TempDir dir;
+  auto log = open(dir);
+  Events first;
+  first.add(activity("00001", 7)).add(retract("001:1"));
+  submit_all(*log, first.all());
+  Events again;
+  again.add(retract("001:01"));
+  auto outcome = log->submit(again.all(), kNow);
+  REQUIRE(outcome[0].rejected);
+  CHECK(outcome[0].rejected->code == wire::RejectCode::INVALID);
+  CHECK_THAT(outcome[0].rejected->message, Catch::Contains("leading zeros"));
+  CHECK(log->tally(code("001"), DateRange::all_time()).value().empty());
+}
+
+TEST_CASE_METHOD(LogFixture, "EventLog: retracting a member event that later events stand on is refused",
+                 "[event_log]") {
+  TempDir dir;
+  auto log = open(dir);
+  Events events;
+  events.add(admit("00001", "a"))                    // 001:1
+      .add(transfer_out("00001", "a", "00004"))     // 001:2
+      .add(transfer_in("00004", "a", "00001"))      // 001:3
+      .add(admit("00001", "b"))                     // 001:4
+      .add(rate("00001", "b"))                      // 001:5
+      .add(admit("00001", "c"))                     // 001:6
+      .add(R"({"unit":"00001","effectiveDate":"2024-06-30","memberMatured":{"memberId":"c"}})");  // 001:7
+  submit_all(*log, events.all());
+  const auto refused = [&](const char* ref, const char* part) {
+    Events r;
+    r.add(retract(ref));
+    auto outcome = log->submit(r.all(), kNow);
+    REQUIRE(outcome[0].rejected);
+    CHECK(outcome[0].rejected->code == wire::RejectCode::DOMAIN_RULE);
+    CHECK_THAT(outcome[0].rejected->message, Catch::Contains(part));
+  };
+  // The arrival at 00004 stands on the departure; b's rating stands on b's admission.
+  refused("001:2", "memberTransferredIn 001:3");
+  refused("001:4", "memberRated 001:5");
+  // A member's last change, or a rating, can go.
+  Events fine;
+  fine.add(retract("001:7")).add(retract("001:5")).add(retract("001:3"));
+  submit_all(*log, fine.all());
+  CHECK(log->member("c").value()->state.status == storage::MemberStatus::ACTIVE);
+  CHECK(log->member("a").value()->state.status == storage::MemberStatus::TRANSFERRED_OUT);
+  CHECK(log->in_transit(code("001")).value() == 1);
+  CHECK(log->verify_projections(dir.str(), nullptr).value().differences == 0);
+}
+
+TEST_CASE_METHOD(LogFixture, "EventLog: relayed retractions of later events and transfers to their own unit are refused",
+                 "[event_log]") {
+  TempDir dir;
+  auto parent = open(dir, "001");
+  const auto relayed = [&](const std::string& body) {
+    Events e;
+    e.add(R"({"origin":"00001","seq":1,)" + body.substr(1));
+    return parent->ingest(e.all());
+  };
+  auto forward = relayed(R"({"unit":"00001","effectiveDate":"2024-05-02","eventRetracted":{"ref":"00001:1"}})");
+  REQUIRE_FALSE(forward.ok());
+  CHECK_THAT(forward.error().message(), Catch::Contains("earlier event"));
+  auto to_itself = relayed(transfer_out("00001", "m", "00001"));
+  REQUIRE_FALSE(to_itself.ok());
+  CHECK_THAT(to_itself.error().message(), Catch::Contains("toUnit is the event's own unit"));
+  auto zeros = relayed(R"({"unit":"00001","effectiveDate":"2024-05-02","eventRetracted":{"ref":"00001:00"}})");
+  REQUIRE_FALSE(zeros.ok());
+  CHECK(parent->last_lsn() == Lsn{0});
+}
+
+}  // namespace rollcall::log_test

@@ -1,10 +1,15 @@
 // The projections are written in the events' own WriteBatch: a kill -9 in the middle of a large
-// ingest can lose only unacknowledged writes, never leave tallies that disagree with the log.
+// stream of submits can lose only unacknowledged writes, never leave tallies that disagree with
+// the log. And a rebuild killed halfway leaves the data dir refused until a rebuild completes.
 #include <catch2/catch.hpp>
+
+#include <signal.h>
 
 #include <atomic>
 #include <random>
 #include <thread>
+
+#include "cli/child_process.h"
 
 #include "engine/event_log.h"
 #include "tests/support/node_harness.h"
@@ -72,7 +77,8 @@ void submit_until_killed(NodeProcess& node, int cycle, std::atomic<uint64_t>& ac
 
 }  // namespace
 
-TEST_CASE("rollcalld: after kill -9 in the middle of a large ingest the projections verify clean", "[node][fault][tally]") {
+TEST_CASE("rollcalld: after kill -9 in the middle of a large stream of submits the projections verify clean, and a rebuild killed halfway is finished by the next",
+          "[node][fault][tally]") {
   TempDir dir;
   NodeProcess node("001", dir / "001", units_2024());
   std::mt19937 rng(7);
@@ -100,6 +106,27 @@ TEST_CASE("rollcalld: after kill -9 in the middle of a large ingest the projecti
   INFO(verify.out << verify.err);
   CHECK(verify.exit_code == 0);
   CHECK_THAT(verify.out, Catch::Contains("no differences"));
+  // Kill rebuilds ever later until one dies halfway: rollcalld then refuses the data dir.
+  bool refused = false;
+  for (int delay_ms : {30, 80, 150, 250, 400, 600, 900, 1300}) {
+    auto rebuild = cli::ChildProcess::spawn({rollcall_path(), "rebuild", "--data-dir", dir / "001"}, dir / "rebuild.log");
+    REQUIRE(rebuild.ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    ::kill(rebuild->pid(), SIGKILL);
+    rebuild->wait();
+    if (!node.start()) {
+      CHECK_THAT(node.log(), Catch::Contains("rollcall rebuild"));
+      refused = true;
+      break;
+    }
+    REQUIRE(node.stop() == 0);
+  }
+  REQUIRE(refused);
+  auto finished = run_command({rollcall_path(), "rebuild", "--data-dir", dir / "001"});
+  INFO(finished.out << finished.err);
+  REQUIRE(finished.exit_code == 0);
+  auto again = run_command({rollcall_path(), "verify", "--data-dir", dir / "001"});
+  CHECK(again.exit_code == 0);
   // The node opens again: its projections are current.
   REQUIRE(node.start());
   CHECK(node.stop() == 0);
