@@ -12,6 +12,8 @@
 #include <random>
 #include <set>
 
+#include <capnp/message.h>
+
 #include "engine/event_fields.h"
 #include "engine/event_json.h"
 #include "engine/event_log.h"
@@ -29,6 +31,7 @@ namespace {
 using testing::GeneratedEvents;
 using testing::MemoryProjectionStore;
 using testing::TallyOracle;
+using EventSet = std::vector<schema::Event::Reader>;
 
 const UnitMap& map_2024() {
   static const UnitMap map = UnitMap::load_csv_file(testing::units_2024()).value();
@@ -66,9 +69,9 @@ std::vector<DateRange> periods() {
 }
 
 // The units whose tallies a node at `node` keeps: the node's subtree as far as events reach.
-std::set<std::string> units_touched(const GeneratedEvents& g, const UnitCode& node) {
+std::set<std::string> units_touched(const EventSet& events, const UnitCode& node) {
   std::set<std::string> units;
-  for (auto e : g.events) {
+  for (auto e : events) {
     UnitCode at = UnitCode::trusted(text_view(e.getUnit()));
     units.insert(at.str());
     for (const UnitCode& up : map_2024().ancestors(at)) {
@@ -97,7 +100,7 @@ std::map<std::string, int64_t> sum_rows(const MemoryProjectionStore& store, cons
 }
 
 // Applies `order` of `g` to a fresh store in batches of random sizes; lookups see what was applied.
-MemoryProjectionStore project(const GeneratedEvents& g, const std::vector<size_t>& order, RollupPaths& paths,
+MemoryProjectionStore project(const EventSet& events, const std::vector<size_t>& order, RollupPaths& paths,
                               std::mt19937_64& rng) {
   MemoryProjectionStore store;
   std::map<std::string, size_t> applied;
@@ -106,11 +109,11 @@ MemoryProjectionStore project(const GeneratedEvents& g, const std::vector<size_t
     const size_t n = std::min(order.size() - at, size_t{1} + rng() % 64);
     ProjectionBatch batch(store, paths);
     for (size_t k = at; k < at + n; ++k) {
-      auto e = g.events[order[k]];
+      auto e = events[order[k]];
       auto done = batch.apply(e, [&](const OriginSeq& id) -> Result<std::optional<HeldEvent>> {
         auto it = applied.find(id.to_string());
         if (it == applied.end()) return std::optional<HeldEvent>();
-        return std::optional<HeldEvent>(HeldEvent{g.events[it->second], nullptr});
+        return std::optional<HeldEvent>(HeldEvent{events[it->second], nullptr});
       });
       REQUIRE(done.ok());
       applied.emplace(event_id(e), order[k]);
@@ -123,18 +126,55 @@ MemoryProjectionStore project(const GeneratedEvents& g, const std::vector<size_t
   return store;
 }
 
-TallyOracle oracle_of(const GeneratedEvents& g, const UnitCode& node) {
+// Events parsed for a test, kept alive for their readers.
+struct Extras {
+  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> messages;
+  schema::Event::Reader add(const std::string& line) {
+    static const EventJson json;
+    messages.push_back(std::make_unique<capnp::MallocMessageBuilder>());
+    auto parsed = json.parse(line, messages.back()->initRoot<schema::Event>());
+    INFO(line);
+    REQUIRE(parsed.ok());
+    return messages.back()->getRoot<schema::Event>().asReader();
+  }
+};
+
+// Appends, for the first retraction of the set, a second retraction of its target and a
+// retraction of the retraction, numbered after the last event of its origin.
+void add_adversarial_retractions(const EventSet& generated, Extras& extras, EventSet& out) {
+  std::map<std::string, uint64_t> last_seq;
+  for (auto e : generated) {
+    auto& seq = last_seq[std::string(text_view(e.getOrigin()))];
+    seq = std::max(seq, e.getSeq());
+  }
+  for (auto e : generated) {
+    if (!e.isEventRetracted()) continue;
+    const std::string origin(text_view(e.getOrigin()));
+    const auto line = [&](uint64_t seq, const std::string& ref) {
+      return R"({"origin":")" + origin + R"(","seq":)" + std::to_string(seq) + R"(,"unit":")" +
+             std::string(text_view(e.getUnit())) + R"(","effectiveDate":"2025-01-15","eventRetracted":{"ref":")" + ref +
+             R"("}})";
+    };
+    const uint64_t next = last_seq[origin] + 1;
+    out.push_back(extras.add(line(next, std::string(text_view(e.getEventRetracted().getRef())))));
+    out.push_back(extras.add(line(next + 1, event_id(e))));
+    return;
+  }
+  FAIL("the generated set has no retraction");
+}
+
+TallyOracle oracle_of(const EventSet& events, const UnitCode& node) {
   TallyOracle oracle(map_2024(), node);
-  for (auto e : g.events) oracle.add(e);
+  for (auto e : events) oracle.add(e);
   return oracle;
 }
 
 std::string status_name(const MemberRecord& r) { return member_status_name(r.state.status); }
 
 // C6 against the oracle and C3 for every unit, on the rows of one store.
-void check_against_oracle(const MemoryProjectionStore& store, const GeneratedEvents& g, const UnitCode& node) {
-  const TallyOracle oracle = oracle_of(g, node);
-  const auto units = units_touched(g, node);
+void check_against_oracle(const MemoryProjectionStore& store, const EventSet& events, const UnitCode& node) {
+  const TallyOracle oracle = oracle_of(events, node);
+  const auto units = units_touched(events, node);
   for (const std::string& unit : units) {
     const UnitCode code = UnitCode::trusted(unit);
     for (int year : {2023, 2024, 2025}) {
@@ -165,7 +205,7 @@ void check_against_oracle(const MemoryProjectionStore& store, const GeneratedEve
     std::erase_if(total, [](const auto& entry) { return entry.second == 0; });
     // The unit's own events, from an oracle that holds only those (and the retractions).
     TallyOracle own_oracle(map_2024(), node);
-    for (auto e : g.events)
+    for (auto e : events)
       if (text_view(e.getUnit()) == unit || e.isEventRetracted()) own_oracle.add(e);
     auto own = own_oracle.values(code, DateRange::all_time().first, DateRange::all_time().last);
     std::erase_if(own, [](const auto& entry) { return entry.second == 0; });
@@ -210,15 +250,21 @@ TEST_CASE("Tally property: any permutation of a generated set in random batches 
   RollupPaths paths(map_2024(), node_code);
   std::mt19937_64 rng(seed);
 
-  std::vector<size_t> order(g.size());
+  // What submit refuses but a relay could still carry: a second retraction of a retracted event,
+  // and a retraction of a retraction, at the end of their origin.
+  EventSet events = g.events;
+  Extras extras;
+  add_adversarial_retractions(g.events, extras, events);
+
+  std::vector<size_t> order(events.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  const MemoryProjectionStore reference = project(g, order, paths, rng);
-  check_against_oracle(reference, g, node_code);
+  const MemoryProjectionStore reference = project(events, order, paths, rng);
+  check_against_oracle(reference, events, node_code);
 
   const int orders = 700;
   for (int n = 0; n < orders; ++n) {
     std::shuffle(order.begin(), order.end(), rng);
-    const MemoryProjectionStore store = project(g, order, paths, rng);
+    const MemoryProjectionStore store = project(events, order, paths, rng);
     INFO("order " << n << " of seed " << seed);
     REQUIRE(store == reference);
   }
@@ -304,7 +350,7 @@ TEST_CASE("Tally property: a generated province year submitted in random order g
   for (const auto& logged : held) oracle.add(logged.event());
 
   const auto all_periods = periods();
-  for (const std::string& unit : units_touched(g, node)) {
+  for (const std::string& unit : units_touched(g.events, node)) {
     const UnitCode code = UnitCode::trusted(unit);
     for (const DateRange& range : all_periods) {
       INFO("unit " << unit << " from " << range.first.to_string() << " to " << range.last.to_string());
