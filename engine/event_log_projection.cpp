@@ -1,4 +1,5 @@
-// EventLog: reading the projections, and recomputing them from the log (verify, rebuild).
+// EventLog: the projections' meta (seed map, version), reading them, and recomputing them from
+// the log (verify, rebuild).
 #include <cstdlib>
 #include <filesystem>
 
@@ -165,6 +166,73 @@ Result<VerifyReport> EventLog::verify_projections(const std::string& scratch_par
     for (Cf cf : kProjectionCfs) ROLLCALL_TRY(compare_family(*store_, **recomputed, cf, report));
   }
   return report;
+}
+
+namespace {
+
+// The first line where two units CSVs differ, for the error that names it.
+std::string first_difference(const std::string& stored, const std::string& given) {
+  size_t line = 1;
+  size_t pos = 0;
+  while (pos < stored.size() && pos < given.size()) {
+    const size_t a = stored.find('\n', pos);
+    const size_t b = given.find('\n', pos);
+    if (stored.compare(pos, a - pos, given, pos, b - pos) != 0 || a != b)
+      return "line " + std::to_string(line) + ": stored '" + stored.substr(pos, a - pos) +
+             "', given '" + given.substr(pos, b - pos) + "'";
+    if (a == std::string::npos || b == std::string::npos) break;
+    pos = a + 1;
+    ++line;
+  }
+  const bool more = stored.size() < given.size();
+  const std::string& longer = more ? given : stored;
+  const std::string extra = longer.substr(pos, longer.find('\n', pos) - pos);
+  return "line " + std::to_string(line) + ": " + (more ? "given '" : "stored '") + extra + "', " +
+         (more ? "not in the stored map" : "not in the given map");
+}
+
+}  // namespace
+
+Status EventLog::load_projection_meta(const UnitMap& map, bool for_rebuild) {
+  const std::string csv = map.to_csv();
+  auto stored = store_->get(Cf::kMeta, keys::kUnitsKey);
+  if (!stored.ok()) return stored.error();
+  auto version = store_->get(Cf::kMeta, keys::kProjectionVersionKey);
+  if (!version.ok()) return version.error();
+  rocksdb::WriteBatch batch;
+  if (!stored->has_value()) {
+    batch.Put(store_->cf(Cf::kMeta), std::string(keys::kUnitsKey), csv);
+  } else if (**stored != csv) {
+    return invalid_input("data dir '" + store_->dir() +
+                         "' was seeded with another units map than --units gives (in canonical form, " +
+                         first_difference(**stored, csv) +
+                         "); a data dir keeps the map it was created with, and later changes are map events");
+  }
+  const bool empty = next_lsn_ == 1;
+  if (!version->has_value() && empty) {
+    std::string value;
+    keys::put_be32(value, kProjectionVersion);
+    batch.Put(store_->cf(Cf::kMeta), std::string(keys::kProjectionVersionKey), value);
+  }
+  // Stamp only a data dir that opens: a refused start must not adopt the map it was given.
+  if (!for_rebuild && !empty) ROLLCALL_TRY(projections_current());
+  if (batch.Count() > 0) ROLLCALL_TRY(store_->write(batch));
+  return ok_status();
+}
+
+Status EventLog::projections_current() const {
+  auto version = store_->get(Cf::kMeta, keys::kProjectionVersionKey);
+  if (!version.ok()) return version.error();
+  const std::string rebuild = "; stop rollcalld and run `rollcall rebuild --data-dir " + store_->dir() + "`";
+  if (!version->has_value())
+    return Error(ErrorKind::kIncompatible, "the projections of data dir '" + store_->dir() +
+                                               "' are missing or a rebuild was interrupted" + rebuild);
+  const uint32_t found = (*version)->size() == 4 ? keys::get_be32(**version) : 0;
+  if (found != kProjectionVersion)
+    return Error(ErrorKind::kIncompatible, "the projections of data dir '" + store_->dir() + "' have version " +
+                                               std::to_string(found) + ", this rollcall keeps version " +
+                                               std::to_string(kProjectionVersion) + rebuild);
+  return ok_status();
 }
 
 Result<UnitMap> EventLog::seed_map() const {
