@@ -65,83 +65,60 @@ Result<MemberState> apply_member_fact(const std::optional<MemberState>& state,
 
 namespace {
 
-Result<MemberState> apply_fact(const std::optional<MemberState>& state, const MemberFact& fact,
-                               bool strict, std::string_view member) {
+// An admission or an arrival: the member (re)starts at the fact's unit.
+Result<MemberState> arrive(const std::optional<MemberState>& state, const MemberFact& fact, bool strict,
+                           const std::string& who) {
   const std::string& unit = fact.unit;
-  const std::string& date = fact.date;
-  const std::string who = member.empty() ? std::string("the member") : "member " + std::string(member);
-
-  switch (fact.kind) {
-    case Which::MEMBER_ADMITTED: {
-      if (strict && state)
-        return rule(who + " is already admitted (" + describe(*state) + ")");
-      MemberState next;
-      next.unit = unit;
-      next.full_name = fact.full_name;
-      next.since = date;
-      return next;
-    }
-    case Which::MEMBER_TRANSFERRED_IN: {
-      // Expected: transferred out to this unit; or out to X and now arriving from X (a member
-      // who left this node's subtree and comes back to another of its units).
-      const std::string& from = fact.other_unit;
-      if (strict && state &&
-          !(state->status == Status_::TRANSFERRED_OUT && (state->to_unit == unit || state->to_unit == from)))
-        return rule(who + " cannot be transferred in to unit " + unit + ": " + who + " " +
-                    describe(*state));
-      MemberState next = state.value_or(MemberState{});
-      next.unit = unit;
-      next.status = Status_::ACTIVE;
-      next.to_unit.clear();
-      next.working_away = false;
-      next.since = date;
-      return next;
-    }
-    default: break;
-  }
-
-  if (!state) {
-    if (strict) return rule(who + " is not known at this node (not admitted or transferred in here)");
-    MemberState next;  // a fact about a member we have not seen: follow it
+  if (fact.kind == Which::MEMBER_ADMITTED) {
+    if (strict && state) return rule(who + " is already admitted (" + describe(*state) + ")");
+    MemberState next;
     next.unit = unit;
-    next.since = date;
-    return apply_fact(next, fact, false, member);
+    next.full_name = fact.full_name;
+    next.since = fact.date;
+    return next;
   }
-  if (strict && (state->status != Status_::ACTIVE || state->unit != unit))
-    return rule(who + " is not an active member of unit " + unit + ": " + who + " " +
-                describe(*state));
-  // Relayed facts arrive in any order across units: a transfer's arrival may come before its
-  // departure. A change of status reported by a unit the member has already left is stale
-  // here and leaves the state alone.
-  const bool changes_status = fact.kind == Which::MEMBER_TRANSFERRED_OUT ||
-                              fact.kind == Which::MEMBER_MATURED || fact.kind == Which::MEMBER_REMOVED;
-  if (!strict && changes_status && state->unit != unit) return *state;
+  // Expected: transferred out to this unit; or out to X and now arriving from X (a member who
+  // left this node's subtree and comes back to another of its units).
+  const std::string& from = fact.other_unit;
+  if (strict && state &&
+      !(state->status == Status_::TRANSFERRED_OUT && (state->to_unit == unit || state->to_unit == from)))
+    return rule(who + " cannot be transferred in to unit " + unit + ": " + who + " " + describe(*state));
+  MemberState next = state.value_or(MemberState{});
+  next.unit = unit;
+  next.status = Status_::ACTIVE;
+  next.to_unit.clear();
+  next.working_away = false;
+  next.since = fact.date;
+  return next;
+}
 
-  MemberState next = *state;
+// Any other operation, on a member the node knows and (strictly) active in the fact's unit.
+Result<MemberState> change(const MemberState& state, const MemberFact& fact, bool strict, const std::string& who) {
+  MemberState next = state;
   switch (fact.kind) {
     case Which::MEMBER_TRANSFERRED_OUT: {
       const std::string& to = fact.other_unit;
-      if (strict && to == unit) return rule(who + " cannot be transferred from unit " + unit + " to itself");
+      if (strict && to == fact.unit) return rule(who + " cannot be transferred from unit " + fact.unit + " to itself");
       next.status = Status_::TRANSFERRED_OUT;
       next.to_unit = to;
       next.working_away = false;
-      next.since = date;
+      next.since = fact.date;
       break;
     }
     case Which::MEMBER_MATURED:
       next.status = Status_::MATURED;
-      next.since = date;
+      next.since = fact.date;
       break;
     case Which::MEMBER_REMOVED:
       next.status = Status_::REMOVED;
-      next.since = date;
+      next.since = fact.date;
       break;
     case Which::WORKING_AWAY_STARTED:
-      if (strict && state->working_away) return rule(who + " is already working away");
+      if (strict && state.working_away) return rule(who + " is already working away");
       next.working_away = true;
       break;
     case Which::WORKING_AWAY_ENDED:
-      if (strict && !state->working_away) return rule(who + " is not working away");
+      if (strict && !state.working_away) return rule(who + " is not working away");
       next.working_away = false;
       break;
     case Which::HONORARY_RECOGNIZED: next.honorary = true; break;
@@ -149,6 +126,29 @@ Result<MemberState> apply_fact(const std::optional<MemberState>& state, const Me
     default: break;  // ratings, rewards, disciplines, training, activities: no state change
   }
   return next;
+}
+
+Result<MemberState> apply_fact(const std::optional<MemberState>& state, const MemberFact& fact,
+                               bool strict, std::string_view member) {
+  const std::string who = member.empty() ? std::string("the member") : "member " + std::string(member);
+  if (fact.kind == Which::MEMBER_ADMITTED || fact.kind == Which::MEMBER_TRANSFERRED_IN)
+    return arrive(state, fact, strict, who);
+  if (!state) {
+    if (strict) return rule(who + " is not known at this node (not admitted or transferred in here)");
+    MemberState known;  // a fact about a member we have not seen: follow it
+    known.unit = fact.unit;
+    known.since = fact.date;
+    return change(known, fact, false, who);
+  }
+  if (strict && (state->status != Status_::ACTIVE || state->unit != fact.unit))
+    return rule(who + " is not an active member of unit " + fact.unit + ": " + who + " " + describe(*state));
+  // Relayed facts arrive in any order across units: a transfer's arrival may come before its
+  // departure. A change of status reported by a unit the member has already left is stale
+  // here and leaves the state alone.
+  const bool changes_status = fact.kind == Which::MEMBER_TRANSFERRED_OUT ||
+                              fact.kind == Which::MEMBER_MATURED || fact.kind == Which::MEMBER_REMOVED;
+  if (!strict && changes_status && state->unit != fact.unit) return *state;
+  return change(*state, fact, strict, who);
 }
 
 }  // namespace
