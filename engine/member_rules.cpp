@@ -186,10 +186,18 @@ Status check_member_chronology(const MemberRecord& member, schema::Event::Reader
 
 namespace {
 
-// The strict fold of a history: the first fact that breaks a rule, as an error.
+// The strict fold of a history: the first fact that breaks a rule, as an error. A fact that
+// changes nothing (a rating, a reward...) may be back-dated at submit, so here it only needs a
+// member to be about.
 Status fold_strictly(std::span<const MemberFact> history) {
   std::optional<MemberState> state;
   for (const MemberFact& fact : history) {
+    if (!changes_state(fact.kind)) {
+      if (!state)
+        return rule(std::string(event_kind_name(fact.kind)) + " " + fact.id.to_string() + " on " + fact.date +
+                    ": the member is not known before it");
+      continue;
+    }
     auto next = apply_member_fact(state, fact, /*strict=*/true);
     if (!next.ok())
       return rule(std::string(event_kind_name(fact.kind)) + " " + fact.id.to_string() + " on " + fact.date + ": " +

@@ -569,3 +569,23 @@ TEST_CASE_METHOD(LogFixture, "EventLog: relayed retractions of later events and 
 }
 
 }  // namespace rollcall::log_test
+
+namespace rollcall::log_test {
+
+TEST_CASE_METHOD(LogFixture, "EventLog: a back-dated rating does not let a retraction strand an arrival", "[event_log]") {
+  TempDir dir;
+  auto log = open(dir);
+  Events events;
+  events.add(admit("00001", "a"))                                                                    // 001:1 2024-03-01
+      .add(transfer_out("00001", "a", "00004"))                                                     // 001:2 2024-04-01
+      .add(transfer_in("00004", "a", "00001"))                                                      // 001:3 2024-04-03
+      .add(R"({"unit":"00004","effectiveDate":"2024-03-20","memberRated":{"memberId":"a","year":2023,"rating":"good"}})");
+  submit_all(*log, events.all());
+  Events r;
+  r.add(retract("001:2"));
+  auto outcome = log->submit(r.all(), kNow);
+  REQUIRE(outcome[0].rejected);
+  CHECK_THAT(outcome[0].rejected->message, Catch::Contains("memberTransferredIn 001:3"));
+}
+
+}  // namespace rollcall::log_test
