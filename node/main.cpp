@@ -121,7 +121,8 @@ int run(const NodeConfig& config) {
 
 int main(int argc, char** argv) {
   CLI::App app{"rollcalld: the rollcall node of one unit. Appends events durably to its RocksDB "
-               "log and serves clients over TCP. SIGTERM or SIGINT drains and exits 0."};
+               "log, keeps the tallies and member registry of its subtree in the same writes, and "
+               "serves clients over TCP. SIGTERM or SIGINT drains and exits 0."};
   NodeConfig flags;
   std::string config_file, listen;
   std::vector<std::string> parents;
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
   auto* dir_opt = app.add_option("--data-dir", flags.data_dir, "data directory (created if missing)");
   auto* listen_opt = app.add_option("--listen", listen, "HOST:PORT to serve on (default 127.0.0.1:7400; port 0 picks one)");
   auto* parent_opt = app.add_option("--parent", parents, "HOST:PORT of a parent node, in order of preference (repeatable; replication is not in this version: the node warns and keeps its events)");
-  auto* units_opt = app.add_option("--units", flags.units_file, "units CSV (code,name,level,parent_code)")->check(CLI::ExistingFile);
+  auto* units_opt = app.add_option("--units", flags.units_file, "units CSV (code,name,level,parent_code); a new data dir keeps this map, and a data dir refuses another")->check(CLI::ExistingFile);
   app.add_option("--config", config_file, "TOML config file; flags given here win")->check(CLI::ExistingFile);
   auto* cert_opt = app.add_option("--tls-cert", flags.tls_cert, "TLS certificate (not available in this version)");
   auto* key_opt = app.add_option("--tls-key", flags.tls_key, "TLS private key (not available in this version)");
