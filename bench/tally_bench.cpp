@@ -33,12 +33,6 @@ using namespace rollcall;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-std::string num(double value) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", value);
-  return buf;
-}
-
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -227,9 +221,9 @@ void bench_queries(const EventLog& log, const UnitMap& map, bool quick) {
     cli::JsonObject line;
     line.add("bench", "tally_query").add("unit", qc.unit).add("period", qc.period[0] ? qc.period : "all")
         .add("communes_below", static_cast<uint64_t>(communes)).add("metrics", static_cast<uint64_t>(sums.size()))
-        .raw("median_us", num(micros[micros.size() / 2])).raw("p99_us", num(micros[micros.size() * 99 / 100]))
-        .raw("naive_scan_us", num(naive_us)).add("agrees_with_scan", naive == stored)
-        .raw("ratio_vs_naive_scan", num(naive_us / micros[micros.size() / 2]));
+        .add("median_us", micros[micros.size() / 2]).add("p99_us", micros[micros.size() * 99 / 100])
+        .add("naive_scan_us", naive_us).add("agrees_with_scan", naive == stored)
+        .add("ratio_vs_naive_scan", naive_us / micros[micros.size() / 2]);
     std::cout << line.str() << std::endl;
   }
 }
@@ -257,11 +251,11 @@ void bench_rebuild(const std::string& dir, const UnitMap& map, const UnitCode& n
   const double verify_s = seconds_since(start);
   cli::JsonObject line;
   line.add("bench", "projection_rebuild").add("events", static_cast<uint64_t>(*rebuilt))
-      .raw("rebuild_events_per_s", num(static_cast<double>(*rebuilt) / rebuild_s))
-      .raw("read_only_events_per_s", num(static_cast<double>(events) / read_s))
-      .raw("verify_events_per_s", num(static_cast<double>(verified->events) / verify_s))
+      .add("rebuild_events_per_s", static_cast<double>(*rebuilt) / rebuild_s)
+      .add("read_only_events_per_s", static_cast<double>(events) / read_s)
+      .add("verify_events_per_s", static_cast<double>(verified->events) / verify_s)
       .add("verify_differences", verified->differences)
-      .raw("ratio_rebuild_vs_read", num(read_s / rebuild_s))
+      .add("ratio_rebuild_vs_read", read_s / rebuild_s)
       .add("checksum", static_cast<uint64_t>(touched % 1000));
   std::cout << line.str() << std::endl;
 }
@@ -302,7 +296,7 @@ int main(int argc, char** argv) {
     const double s = seconds_since(start);
     cli::JsonObject line;
     line.add("bench", "ingest_with_tallies").add("node", node.str()).add("communes", static_cast<uint64_t>(communes.size()))
-        .add("events", events).raw("events_per_s", num(static_cast<double>(events) / s)).raw("seconds", num(s));
+        .add("events", events).add("events_per_s", static_cast<double>(events) / s).add("seconds", s);
     std::cout << line.str() << std::endl;
     bench_queries(**log, *map, quick);
   }

@@ -39,6 +39,12 @@ class JsonObject {
   JsonObject& add(std::string_view key, uint64_t value) { return raw(key, std::to_string(value)); }
   JsonObject& add(std::string_view key, int64_t value) { return raw(key, std::to_string(value)); }
   JsonObject& add(std::string_view key, bool value) { return raw(key, value ? "true" : "false"); }
+  // A measured quantity (seconds, rates), with three decimals.
+  JsonObject& add(std::string_view key, double value) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.3f", value);
+    return raw(key, buf);
+  }
   // `json` must already be valid JSON (an object, array or number).
   JsonObject& raw(std::string_view key, std::string_view json) {
     body_ += body_.empty() ? "" : ",";

@@ -64,12 +64,6 @@ class ProgressLine {
   Clock::time_point last_;
 };
 
-std::string seconds_json(double seconds) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", seconds);
-  return buf;
-}
-
 int run_verify(const VerifyOptions& o) {
   constexpr std::string_view kCommand = "verify";
   auto reader = DataDirReader::open(o.data_dir, /*need_projections=*/false);
@@ -165,7 +159,7 @@ int run_rebuild(const RebuildOptions& o) {
                       "until a rebuild completes");
   const double seconds = progress.seconds();
   if (o.json) {
-    std::cout << JsonObject().add("events", *events).raw("seconds", seconds_json(seconds)).str()
+    std::cout << JsonObject().add("events", *events).add("seconds", seconds).str()
               << "\n";
     return kExitOk;
   }
