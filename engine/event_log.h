@@ -37,6 +37,10 @@
 #include "engine/unit_map.h"
 #include "schema/event.capnp.h"
 
+namespace rocksdb {
+class WriteBatch;
+}
+
 namespace rollcall {
 
 class Store;
@@ -183,6 +187,8 @@ class EventLog {
   Status load_positions();
   Result<std::shared_ptr<const LogBatchView>> load_batch(Lsn first_lsn) const;
   Status load_projection_meta(const UnitMap& map, bool for_rebuild);
+  // Adds the write that marks the projections complete and of this rollcall's version.
+  void stamp_projection_version(rocksdb::WriteBatch& batch) const;
   // Stages a numbered event's projection in the write.
   Status project(WriteSet& ws, schema::Event::Reader event) const;
   // Replays the log's events [1, last] into `batch`es over `target`, writing each.

@@ -193,12 +193,16 @@ std::string first_difference(const std::string& stored, const std::string& given
 
 }  // namespace
 
+void EventLog::stamp_projection_version(rocksdb::WriteBatch& batch) const {
+  std::string version;
+  keys::put_be32(version, kProjectionVersion);
+  batch.Put(store_->cf(Cf::kMeta), std::string(keys::kProjectionVersionKey), version);
+}
+
 Status EventLog::load_projection_meta(const UnitMap& map, bool for_rebuild) {
   const std::string csv = map.to_csv();
   auto stored = store_->get(Cf::kMeta, keys::kUnitsKey);
   if (!stored.ok()) return stored.error();
-  auto version = store_->get(Cf::kMeta, keys::kProjectionVersionKey);
-  if (!version.ok()) return version.error();
   rocksdb::WriteBatch batch;
   if (!stored->has_value()) {
     batch.Put(store_->cf(Cf::kMeta), std::string(keys::kUnitsKey), csv);
@@ -208,14 +212,15 @@ Status EventLog::load_projection_meta(const UnitMap& map, bool for_rebuild) {
                          first_difference(**stored, csv) +
                          "); a data dir keeps the map it was created with, and later changes are map events");
   }
-  const bool empty = next_lsn_ == 1;
-  if (!version->has_value() && empty) {
-    std::string value;
-    keys::put_be32(value, kProjectionVersion);
-    batch.Put(store_->cf(Cf::kMeta), std::string(keys::kProjectionVersionKey), value);
+  if (next_lsn_ == 1) {
+    // An empty log: its projections are empty, and current once stamped.
+    auto version = store_->get(Cf::kMeta, keys::kProjectionVersionKey);
+    if (!version.ok()) return version.error();
+    if (!version->has_value()) stamp_projection_version(batch);
+  } else if (!for_rebuild) {
+    // Stamp only a data dir that opens: a refused start must not adopt the map it was given.
+    ROLLCALL_TRY(projections_current());
   }
-  // Stamp only a data dir that opens: a refused start must not adopt the map it was given.
-  if (!for_rebuild && !empty) ROLLCALL_TRY(projections_current());
   if (batch.Count() > 0) ROLLCALL_TRY(store_->write(batch));
   return ok_status();
 }
@@ -358,9 +363,7 @@ Result<uint64_t> EventLog::rebuild_projections(const ReplayProgress& progress) {
   // The replay skipped the WAL: make it durable before the mark says it is complete.
   ROLLCALL_TRY(store_->flush());
   rocksdb::WriteBatch done;
-  std::string version;
-  keys::put_be32(version, kProjectionVersion);
-  done.Put(store_->cf(Cf::kMeta), std::string(keys::kProjectionVersionKey), version);
+  stamp_projection_version(done);
   ROLLCALL_TRY(store_->write(done));
   return replayed;
 }
