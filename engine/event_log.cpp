@@ -72,6 +72,7 @@ Result<std::unique_ptr<EventLog>> EventLog::open_writer(const LogOptions& option
   ROLLCALL_TRY(log->load_projection_meta(map, options.for_rebuild));
   log->validator_.emplace(map, options.unit);
   log->paths_ = std::make_unique<RollupPaths>(map, options.unit);
+  log->synced_writes_ = options.synced_writes;
   log->space_ = std::make_unique<SpaceGuard>(options.dir, options.min_free_bytes, options.max_dir_bytes);
   return log;
 }
@@ -128,7 +129,7 @@ Status EventLog::load_meta(bool writer, const LogOptions* options) {
 }
 
 Status EventLog::load_positions() {
-  next_lsn_ = 1;
+  uint64_t next_lsn = 1;
   auto it = store_->iterator(Cf::kLog);
   it->SeekToLast();
   if (it->Valid()) {
@@ -136,9 +137,10 @@ Status EventLog::load_positions() {
     if (key.size() != 8) return Error(ErrorKind::kCorruption, "log key of unexpected size");
     auto batch = LogBatchView::decode(Lsn{keys::get_be64(key)}, it->value().ToStringView());
     if (!batch.ok()) return batch.error();
-    next_lsn_ = (*batch)->first_lsn().value + (*batch)->size();
+    next_lsn = (*batch)->first_lsn().value + (*batch)->size();
   }
   if (!it->status().ok()) return to_error(it->status(), "reading the log");
+  next_lsn_.store(next_lsn, std::memory_order_release);
   auto marks = watermarks();
   if (!marks.ok()) return marks.error();
   watermarks_.clear();
@@ -320,8 +322,21 @@ Result<IngestReport> EventLog::ingest(std::span<const schema::Event::Reader> eve
   return report;
 }
 
+Result<std::optional<std::string>> EventLog::child_incarnation(const UnitCode& child) const {
+  auto value = store_->get(Cf::kMeta, keys::child_incarnation_key(child.str()));
+  if (!value.ok()) return value.error();
+  return *value;
+}
+
+Status EventLog::record_child_incarnation(const UnitCode& child, const std::string& incarnation) {
+  ROLLCALL_TRY(check_writable());
+  rocksdb::WriteBatch batch;
+  batch.Put(store_->cf(Cf::kMeta), keys::child_incarnation_key(child.str()), incarnation);
+  return store_->write(batch);
+}
+
 Status EventLog::commit(WriteSet& ws) {
-  const uint64_t first_lsn = next_lsn_;
+  const uint64_t first_lsn = next_lsn_.load(std::memory_order_relaxed);
   const auto count = static_cast<uint32_t>(ws.events.size());
 
   capnp::MallocMessageBuilder message;
@@ -368,13 +383,14 @@ Status EventLog::commit(WriteSet& ws) {
   }
 
   ROLLCALL_TRY(space_->check(batch.GetDataSize()));
-  if (auto written = store_->write(batch); !written.ok()) {
+  if (auto written = store_->write(batch, synced_writes_ ? Store::Durability::kSynced : Store::Durability::kBuffered);
+      !written.ok()) {
     // The write may or may not have reached the WAL: our positions can no longer be trusted.
     // Fail-stop: refuse every further write until a restart reloads them from disk.
     write_failure_ = written.error().message();
     return written.error();
   }
-  next_lsn_ = first_lsn + count;
+  next_lsn_.store(first_lsn + count, std::memory_order_release);
   for (auto& [origin, w] : ws.watermarks) watermarks_[origin] = w;
   return ok_status();
 }

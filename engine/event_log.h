@@ -10,7 +10,10 @@
 // commit): validation sees the earlier events of the same call.
 //
 // Reads: on the writer, or on a reader opened beside a running writer (a RocksDB secondary
-// instance that never takes the writer's lock); refresh() makes newer writes visible.
+// instance that never takes the writer's lock); refresh() makes newer writes visible. On the
+// writer, last_lsn(), read(), find(), chain_hash_at(), watermarks() and child_incarnation() may
+// also be called from another thread while the writer thread writes (replication does): they
+// read RocksDB only, and last_lsn() moves after the write is complete.
 //
 // Projections (engine/projection.h): tallies, the member registry, transfer pairing and
 // retraction marks change in the same WriteBatch as the events they come from.
@@ -19,6 +22,7 @@
 // The UnitMap given to open_writer must outlive the log (its validator and roll-ups read it).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -57,6 +61,9 @@ struct LogOptions {
   uint64_t max_dir_bytes = 0;
   // Open even when the projections are stale or half rebuilt: only for rebuild_projections().
   bool for_rebuild = false;
+  // Sync every write before it returns (C5). Only a simulation that never loses power and
+  // closes the log to model a crash may turn it off, for speed.
+  bool synced_writes = true;
 };
 
 // The fate of one submitted event.
@@ -136,7 +143,7 @@ class EventLog {
   const UnitCode& unit() const { return unit_; }
   const std::string& incarnation() const { return incarnation_; }  // 16 raw bytes
   // LSN of the newest event held (0: empty).
-  Lsn last_lsn() const { return Lsn{next_lsn_ - 1}; }
+  Lsn last_lsn() const { return Lsn{next_lsn_.load(std::memory_order_acquire) - 1}; }
   // Next seq this node will give its own events.
   uint64_t next_own_seq() const;
 
@@ -175,6 +182,11 @@ class EventLog {
   // leaves the data dir marked, and a writer will not open it until a rebuild completes.
   Result<uint64_t> rebuild_projections(const ReplayProgress& progress);
 
+  // The log incarnation this node last recorded for a child unit (nullopt: never seen).
+  Result<std::optional<std::string>> child_incarnation(const UnitCode& child) const;
+  // Writer: records a child's incarnation (a synced write).
+  Status record_child_incarnation(const UnitCode& child, const std::string& incarnation);
+
   // Writer: how many times the write-ahead log was fsynced since open (every acknowledged
   // write syncs it at least once).
   uint64_t wal_syncs() const;
@@ -209,8 +221,9 @@ class EventLog {
   std::unique_ptr<SpaceGuard> space_;
   UnitCode unit_;
   std::string incarnation_;
-  uint64_t next_lsn_ = 1;
+  std::atomic<uint64_t> next_lsn_{1};  // written by the writer; read by any thread
   std::map<UnitCode, Watermark> watermarks_;  // writer: cache of the watermarks CF
+  bool synced_writes_ = true;
   std::string write_failure_;  // set when a synced write failed: the log is fail-stopped
 };
 

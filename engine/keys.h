@@ -148,6 +148,13 @@ inline constexpr std::string_view kFormatVersionKey = "format_version";
 inline constexpr std::string_view kUnitKey = "unit";
 inline constexpr std::string_view kIncarnationKey = "incarnation";
 inline constexpr std::string_view kUnitsKey = "units";  // the seed map, UnitMap::to_csv()
+// child_incarnation 0x00 unit -> the 16-byte incarnation id this node last saw that child with.
+inline std::string child_incarnation_key(std::string_view child) {
+  std::string k("child_incarnation");
+  k.push_back('\0');
+  k.append(child);
+  return k;
+}
 // BE32 version of the projections' layout and rules; absent while a rebuild is under way.
 inline constexpr std::string_view kProjectionVersionKey = "projection_version";
 

@@ -39,6 +39,26 @@ void CommitQueue::join() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::vector<CommitQueue::Request> CommitQueue::take(std::unique_lock<std::mutex>&) {
+  std::vector<Request> group;
+  const bool submits = queue_.front().done != nullptr;
+  size_t events = 0;
+  size_t bytes = 0;
+  while (!queue_.empty()) {
+    Request& next = queue_.front();
+    if (!group.empty()) {
+      if (!submits || next.done == nullptr) break;
+      if (events + next.events.size() > kMaxEventsPerCommit || bytes + next.bytes > kMaxBytesPerCommit) break;
+    }
+    events += next.events.size();
+    bytes += next.bytes;
+    group.push_back(std::move(next));
+    queue_.pop_front();
+    if (!submits) break;
+  }
+  return group;
+}
+
 void CommitQueue::run() {
   for (;;) {
     std::vector<Request> group;
@@ -46,38 +66,14 @@ void CommitQueue::run() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return closed_ || !queue_.empty(); });
       if (queue_.empty()) break;  // closed and drained
-      size_t events = 0;
-      size_t bytes = 0;
-      while (!queue_.empty() &&
-             (group.empty() || (events + queue_.front().events.size() <= kMaxEventsPerCommit &&
-                                bytes + queue_.front().bytes <= kMaxBytesPerCommit))) {
-        events += queue_.front().events.size();
-        bytes += queue_.front().bytes;
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      group = take(lock);
     }
-    std::vector<schema::Event::Reader> all;
-    for (const auto& request : group) all.insert(all.end(), request.events.begin(), request.events.end());
-    // Sessions copy every event into node-owned memory before enqueueing, so a kj::Exception
-    // here is a bug: log it and answer an internal rejection rather than crash.
-    auto submitted = guard_capnp(
-        "submit", [&] { return log_.submit(all, clock_()); }, ErrorKind::kInternal);
-    std::vector<SubmitOutcome> outcomes;
-    if (submitted.ok()) {
-      outcomes = std::move(submitted).value();
+    if (group.front().done) {
+      run_submits(group);
+    } else if (group.front().ingested) {
+      run_ingest(group.front());
     } else {
-      node_log()->error("writer: {}", submitted.error().message());
-      outcomes.resize(all.size());
-      for (auto& o : outcomes) o.rejected = Rejection{wire::RejectCode::INTERNAL, submitted.error().message()};
-    }
-    size_t offset = 0;
-    for (auto& request : group) {
-      const size_t n = request.events.size();
-      std::vector<SubmitOutcome> mine(std::make_move_iterator(outcomes.begin() + static_cast<std::ptrdiff_t>(offset)),
-                                      std::make_move_iterator(outcomes.begin() + static_cast<std::ptrdiff_t>(offset + n)));
-      offset += n;
-      request.done(std::move(mine));
+      group.front().job(log_);
     }
   }
   std::function<void()> drained;
@@ -86,6 +82,45 @@ void CommitQueue::run() {
     drained = std::move(drained_);
   }
   if (drained) drained();
+}
+
+void CommitQueue::run_ingest(Request& request) {
+  // As for submits, the events were copied into node-owned memory before enqueueing.
+  auto ingested = guard_capnp(
+      "ingest", [&] { return log_.ingest(request.events); }, ErrorKind::kInternal);
+  if (!ingested.ok() && ingested.error().kind() == ErrorKind::kInternal)
+    node_log()->error("writer: {}", ingested.error().message());
+  const bool appended = ingested.ok() && ingested->applied > 0;
+  request.ingested(std::move(ingested));
+  if (appended && on_appended_) on_appended_();
+}
+
+void CommitQueue::run_submits(std::vector<Request>& group) {
+  std::vector<schema::Event::Reader> all;
+  for (const auto& request : group) all.insert(all.end(), request.events.begin(), request.events.end());
+  // Sessions copy every event into node-owned memory before enqueueing, so a kj::Exception
+  // here is a bug: log it and answer an internal rejection rather than crash.
+  auto submitted = guard_capnp(
+      "submit", [&] { return log_.submit(all, clock_()); }, ErrorKind::kInternal);
+  std::vector<SubmitOutcome> outcomes;
+  if (submitted.ok()) {
+    outcomes = std::move(submitted).value();
+  } else {
+    node_log()->error("writer: {}", submitted.error().message());
+    outcomes.resize(all.size());
+    for (auto& o : outcomes) o.rejected = Rejection{wire::RejectCode::INTERNAL, submitted.error().message()};
+  }
+  bool appended = false;
+  size_t offset = 0;
+  for (auto& request : group) {
+    const size_t n = request.events.size();
+    std::vector<SubmitOutcome> mine(std::make_move_iterator(outcomes.begin() + static_cast<std::ptrdiff_t>(offset)),
+                                    std::make_move_iterator(outcomes.begin() + static_cast<std::ptrdiff_t>(offset + n)));
+    offset += n;
+    for (const auto& o : mine) appended = appended || o.accepted.has_value();
+    request.done(std::move(mine));
+  }
+  if (appended && on_appended_) on_appended_();
 }
 
 }  // namespace rollcall

@@ -1,7 +1,9 @@
-// CommitQueue: group commit. Sessions enqueue submits from any number of clients; one writer
-// thread takes everything that is waiting, hands it to EventLog::submit as one synced
-// WriteBatch, and completes every waiter after that single sync. Throughput then grows with
-// load instead of being capped at one fsync per request.
+// CommitQueue: the node's one writer. Sessions enqueue submits from any number of clients and
+// batches relayed by child nodes; one writer thread takes what is waiting, in order: a run of
+// submits becomes one EventLog::submit (one synced WriteBatch, group commit: every waiter is
+// answered after that single sync, so throughput grows with load instead of being capped at one
+// fsync per request); a child's batch is one EventLog::ingest, all or nothing; other writer work
+// (recording a child's incarnation) runs as a job.
 //
 // Ownership: owns the writer thread; borrows the EventLog, which must outlive it and which no
 // other thread may touch while the queue runs. enqueue() is thread-safe; completions run on the
@@ -24,13 +26,18 @@ namespace rollcall {
 class CommitQueue {
  public:
   using Completion = std::function<void(std::vector<SubmitOutcome>)>;
+  using IngestCompletion = std::function<void(Result<IngestReport>)>;
+  using Job = std::function<void(EventLog&)>;
   using Clock = std::function<Timestamp()>;
 
+  // Exactly one of `done` (a submit), `ingested` (a child's batch) or `job` is set.
   struct Request {
     std::shared_ptr<void> owner;  // keeps the events' memory alive
     std::vector<schema::Event::Reader> events;
     size_t bytes = 0;             // encoded size of the events
     Completion done;
+    IngestCompletion ingested;
+    Job job;
   };
 
   // One write takes waiting requests up to these bounds (and at least one request), so a log
@@ -43,6 +50,10 @@ class CommitQueue {
   CommitQueue(const CommitQueue&) = delete;
   CommitQueue& operator=(const CommitQueue&) = delete;
 
+  // Runs on the writer thread after every write that appended events (replication wakes up).
+  // Set before start().
+  void on_appended(std::function<void()> callback) { on_appended_ = std::move(callback); }
+
   void start();
   // False once close() was called: the caller answers "shutting down".
   bool enqueue(Request request);
@@ -54,6 +65,10 @@ class CommitQueue {
 
  private:
   void run();
+  // Takes the next unit of work: a run of submits within the bounds, or one other request.
+  std::vector<Request> take(std::unique_lock<std::mutex>& lock);
+  void run_submits(std::vector<Request>& group);
+  void run_ingest(Request& request);
 
   EventLog& log_;
   Clock clock_;
@@ -62,6 +77,7 @@ class CommitQueue {
   std::deque<Request> queue_;
   bool closed_ = false;
   std::function<void()> drained_;
+  std::function<void()> on_appended_;
   std::thread thread_;
 };
 

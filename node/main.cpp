@@ -1,7 +1,9 @@
 // rollcalld: one unit server's node. Builds the object graph in plain sight:
-// units map -> event log -> commit queue (writer thread) -> server (acceptor, sessions).
+// units map -> event log -> commit queue (writer thread) -> server (acceptor, sessions: clients
+// and child nodes) and uplink (replication to the parents).
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -15,7 +17,9 @@
 #include "node/commit_queue.h"
 #include "node/node_config.h"
 #include "node/node_log.h"
+#include "node/node_status.h"
 #include "node/server.h"
+#include "node/uplink.h"
 
 namespace {
 
@@ -64,15 +68,26 @@ int run(const NodeConfig& config) {
     log->error("{}", event_log.error().message());
     return kExitFailure;
   }
-  for (const auto& parent : config.parents)
-    log->warn("--parent {}: replication to parents is not available in this version; the node "
-              "keeps its events locally", parent.to_string());
+  if (!config.parents.empty() && *unit == units->root()) {
+    log->error("--parent: unit {} is the root of the map and has no ancestor to replicate to", unit->str());
+    return kExitUsage;
+  }
 
   asio::io_context io;
+  Alerts alerts;
   CommitQueue queue(**event_log, system_now);
   ServerOptions server_options;
   server_options.max_in_flight_bytes = std::max<uint64_t>(1, config.max_in_flight_mb) << 20;
-  Server server(io, *unit, (*event_log)->incarnation(), queue, server_options);
+  Server server(io, **event_log, *units, queue, server_options, alerts);
+  std::unique_ptr<Uplink> uplink;
+  if (!config.parents.empty())
+    uplink = std::make_unique<Uplink>(io, **event_log, *units, config.parents, UplinkOptions{}, alerts);
+  server.set_status_filler([&](wire::NodeStatus::Builder status) {
+    fill_node_status(status, **event_log, server, uplink.get(), alerts, system_now());
+  });
+  queue.on_appended([&] {
+    if (uplink) uplink->wake();
+  });
   auto bound = server.listen(config.listen.host, config.listen.port);
   if (!bound.ok()) {
     log->error("{}", bound.error().message());
@@ -80,6 +95,7 @@ int run(const NodeConfig& config) {
   }
   queue.start();
   server.start_accepting();
+  if (uplink) uplink->start();
   const Unit* info = units->find(*unit);
   log->info("rollcalld {} for {} ({}) listening on {}:{}, data dir {}, {} events held, next seq {}",
             kSoftwareVersion, unit->str(), info->name, bound->address().to_string(), bound->port(),
@@ -87,6 +103,14 @@ int run(const NodeConfig& config) {
   if (!config.port_file.empty()) {
     std::ofstream(config.port_file) << bound->port() << "\n";
   }
+  // `rollcall status --data-dir` finds the running node here.
+  const auto address_file = std::filesystem::path(config.data_dir) / "rollcalld.address";
+  {
+    const std::string host = bound->address().is_v6() ? "[" + bound->address().to_string() + "]"
+                                                      : bound->address().to_string();
+    std::ofstream(address_file) << host << ":" << bound->port() << "\n";
+  }
+  for (const auto& parent : config.parents) log->info("parent (in order of preference): {}", parent.to_string());
 
   auto work = asio::make_work_guard(io);
   asio::signal_set signals(io, SIGTERM, SIGINT);
@@ -94,6 +118,7 @@ int run(const NodeConfig& config) {
   signals.async_wait([&](asio::error_code ec, int signal) {
     if (ec) return;
     log->info("signal {}: draining (no new connections; committing what is queued)", signal);
+    if (uplink) uplink->stop();
     server.stop_accepting();
     queue.close([&] {
       asio::post(io, [&] {
@@ -113,6 +138,8 @@ int run(const NodeConfig& config) {
   });
   io.run();
   queue.join();
+  std::error_code ignored;
+  std::filesystem::remove(address_file, ignored);
   log->info("stopped cleanly at LSN {}", (*event_log)->last_lsn().value);
   return 0;
 }
@@ -121,15 +148,16 @@ int run(const NodeConfig& config) {
 
 int main(int argc, char** argv) {
   CLI::App app{"rollcalld: the rollcall node of one unit. Appends events durably to its RocksDB "
-               "log, keeps the tallies and member registry of its subtree in the same writes, and "
-               "serves clients over TCP. SIGTERM or SIGINT drains and exits 0."};
+               "log, keeps the tallies and member registry of its subtree in the same writes, "
+               "serves clients and child nodes over TCP, and pushes its log (its own and its "
+               "children's events) to its parent. SIGTERM or SIGINT drains and exits 0."};
   NodeConfig flags;
   std::string config_file, listen;
   std::vector<std::string> parents;
   auto* unit_opt = app.add_option("--unit", flags.unit, "this node's unit code (e.g. 001)");
   auto* dir_opt = app.add_option("--data-dir", flags.data_dir, "data directory (created if missing)");
   auto* listen_opt = app.add_option("--listen", listen, "HOST:PORT to serve on (default 127.0.0.1:7400; port 0 picks one)");
-  auto* parent_opt = app.add_option("--parent", parents, "HOST:PORT of a parent node, in order of preference (repeatable; replication is not in this version: the node warns and keeps its events)");
+  auto* parent_opt = app.add_option("--parent", parents, "HOST:PORT of a parent node (an ancestor unit's rollcalld), in order of preference (repeatable): the node pushes its log to the first that answers and moves back to an earlier one when it returns");
   auto* units_opt = app.add_option("--units", flags.units_file, "units CSV (code,name,level,parent_code); a new data dir keeps this map, and a data dir refuses another")->check(CLI::ExistingFile);
   app.add_option("--config", config_file, "TOML config file; flags given here win")->check(CLI::ExistingFile);
   auto* cert_opt = app.add_option("--tls-cert", flags.tls_cert, "TLS certificate (not available in this version)");

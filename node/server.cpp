@@ -14,10 +14,26 @@
 
 namespace rollcall {
 
-Server::Server(asio::io_context& io, const UnitCode& unit, const std::string& incarnation,
-               CommitQueue& queue, ServerOptions options)
-    : acceptor_(io), accept_backoff_(io), unit_(unit), incarnation_(incarnation), queue_(queue),
-      options_(options) {}
+namespace {
+
+Timestamp wall_now() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return Timestamp{std::chrono::duration_cast<std::chrono::microseconds>(now).count()};
+}
+
+void merge_heads(std::map<UnitCode, OriginHead>& into, const std::map<UnitCode, OriginHead>& heads) {
+  for (const auto& [origin, head] : heads) {
+    OriginHead& kept = into[origin];
+    if (head.seq >= kept.seq) kept = head;
+  }
+}
+
+}  // namespace
+
+Server::Server(asio::io_context& io, const EventLog& log, const UnitMap& map, CommitQueue& queue,
+               ServerOptions options, Alerts& alerts)
+    : acceptor_(io), accept_backoff_(io), log_(log), map_(map), queue_(queue), options_(options),
+      alerts_(alerts) {}
 
 Result<asio::ip::tcp::endpoint> Server::listen(const std::string& host, uint16_t port) {
   asio::error_code ec;
@@ -89,6 +105,38 @@ void Server::return_budget(size_t bytes) {
     if (auto session = weak.lock()) session->resume();
 }
 
+size_t Server::child_count() const {
+  size_t n = 0;
+  for (const auto& session : sessions_) n += session->downlink() != nullptr;
+  return n;
+}
+
+void Server::fill_children(capnp::List<wire::ChildLinkStatus>::Builder list) const {
+  unsigned i = 0;
+  for (const auto& session : sessions_) {
+    const DownlinkSession* child = session->downlink();
+    if (!child || i >= list.size()) continue;
+    auto out = list[i++];
+    out.setUnit(child->child().str());
+    out.setAddress(child->peer());
+    out.setIncarnation(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(child->incarnation().data()),
+                                           child->incarnation().size()));
+    out.setConnectedSince(child->connected_since().micros);
+    out.setLastMessageAt(child->last_heard().micros);
+    out.setEventsApplied(child->events_applied());
+    out.setEventsDuplicate(child->events_duplicate());
+  }
+}
+
+std::map<UnitCode, OriginHead> Server::child_heads() const {
+  auto heads = ended_heads_;
+  for (const auto& session : sessions_)
+    if (const DownlinkSession* child = session->downlink()) merge_heads(heads, child->heads());
+  return heads;
+}
+
+void Server::remember_heads(const std::map<UnitCode, OriginHead>& heads) { merge_heads(ended_heads_, heads); }
+
 void Server::close_sessions() {
   auto sessions = sessions_;  // sessions remove themselves as they close
   for (auto& session : sessions) session->close_gracefully();
@@ -99,6 +147,7 @@ ClientSession::ClientSession(Server& server, asio::ip::tcp::socket socket)
       socket_(std::move(socket)),
       executor_(socket_.get_executor()),
       handshake_timer_(socket_.get_executor()),
+      tick_timer_(socket_.get_executor()),
       decoder_(server.options().frame_limits) {
   asio::error_code ec;
   auto remote = socket_.remote_endpoint(ec);
@@ -165,6 +214,12 @@ void ClientSession::process_frames() {
 }
 
 void ClientSession::on_frame(std::unique_ptr<Frame> frame) {
+  if (state_ == State::kChild) {
+    Outbox out;
+    downlink_->on_frame(*frame, wall_now(), out);
+    apply(out);
+    return;
+  }
   auto handled = guard_capnp("message", [&]() -> Status {
     auto message = frame->root<wire::Message>();
     switch (message.which()) {
@@ -175,6 +230,10 @@ void ClientSession::on_frame(std::unique_ptr<Frame> frame) {
       case wire::Message::SUBMIT:
         if (state_ != State::kClient) return invalid_input("submit before hello");
         on_submit(message.getSubmit());
+        return ok_status();
+      case wire::Message::STATUS_REQUEST:
+        if (state_ != State::kClient) return invalid_input("status request before hello");
+        on_status_request();
         return ok_status();
       default:
         return invalid_input("unexpected message from a client");
@@ -190,9 +249,7 @@ void ClientSession::on_hello(wire::Hello::Reader hello) {
     return;
   }
   if (hello.getRole() == wire::PeerRole::CHILD) {
-    fail(wire::ErrorCode::BAD_MESSAGE,
-         "this node does not accept replication from child nodes yet (protocol version " +
-             std::to_string(kProtocolVersion) + " serves clients only)");
+    start_child(hello);
     return;
   }
   state_ = State::kClient;
@@ -201,6 +258,103 @@ void ClientSession::on_hello(wire::Hello::Reader hello) {
   fill_hello(builder.initRoot<wire::Message>().initHello(), server_.unit().str(),
              wire::PeerRole::CLIENT, server_.incarnation());
   send(encode_frame(builder));
+}
+
+void ClientSession::on_status_request() {
+  capnp::MallocMessageBuilder builder;
+  auto status = builder.initRoot<wire::Message>().initStatus();
+  if (server_.status_filler()) server_.status_filler()(status);
+  send(encode_frame(builder));
+}
+
+void ClientSession::start_child(wire::Hello::Reader hello) {
+  state_ = State::kChild;
+  downlink_ = std::make_unique<DownlinkSession>(server_.log(), server_.map(), server_.unit(), peer_,
+                                                server_.options().replication);
+  std::optional<std::string> known;
+  if (auto child = UnitCode::parse(std::string(hello.getUnit().cStr())); child.ok()) {
+    auto recorded = server_.log().child_incarnation(*child);
+    if (!recorded.ok()) {
+      fail(wire::ErrorCode::INTERNAL, "reading child incarnations: " + recorded.error().message());
+      return;
+    }
+    known = *recorded;
+  }
+  Outbox out;
+  downlink_->on_hello(hello, known, wall_now(), out);
+  if (downlink_->state() == DownlinkSession::State::kStreaming)
+    node_log()->info("{}: child {} connected", peer_, downlink_->child().str());
+  apply(out);
+  schedule_tick();
+}
+
+void ClientSession::schedule_tick() {
+  tick_timer_.expires_after(server_.options().tick);
+  tick_timer_.async_wait([self = shared_from_this()](asio::error_code ec) {
+    if (ec || self->closed_ || self->state_ != State::kChild) return;
+    Outbox out;
+    self->downlink_->on_tick(wall_now(), out);
+    self->apply(out);
+    self->schedule_tick();
+  });
+}
+
+void ClientSession::apply(Outbox& out) {
+  for (auto& frame : out.frames) send(std::move(frame));
+  for (auto& alert : out.alerts) server_.alerts().raise(wall_now(), alert);
+  if (out.record_incarnation) {
+    CommitQueue::Request request;
+    request.job = [record = *out.record_incarnation](EventLog& log) {
+      if (auto s = log.record_child_incarnation(record.first, record.second); !s.ok())
+        node_log()->error("recording the incarnation of child {}: {}", record.first.str(), s.error().message());
+    };
+    server_.queue().enqueue(std::move(request));
+  }
+  for (auto& job : out.ingests) {
+    CommitQueue::Request request;
+    request.owner = job.owner;
+    request.events = std::move(job.events);
+    request.bytes = job.bytes;
+    ++in_flight_;
+    server_.take_budget(job.bytes);
+    const size_t taken = job.bytes;
+    request.ingested = [self = shared_from_this(), taken](Result<IngestReport> result) mutable {
+      auto executor = self->executor_;
+      asio::post(executor, [self = std::move(self), taken, result = std::move(result)]() mutable {
+        self->on_ingest_done(taken, std::move(result));
+      });
+    };
+    if (!server_.queue().enqueue(std::move(request))) {
+      --in_flight_;
+      server_.return_budget(taken);
+      fail(wire::ErrorCode::SHUTTING_DOWN, "the node is shutting down; reconnect later");
+      return;
+    }
+  }
+  if (out.close) {
+    if (!out.frames.empty() || !out.alerts.empty())
+      node_log()->warn("{}: closing child session: {}", peer_, *out.close);
+    else
+      node_log()->info("{}: child session ended: {}", peer_, *out.close);
+    state_ = State::kClosing;
+    maybe_finish_closing();
+  }
+}
+
+void ClientSession::on_ingest_done(size_t bytes, Result<IngestReport> result) {
+  --in_flight_;
+  server_.return_budget(bytes);
+  if (downlink_ && state_ == State::kChild) {
+    Outbox out;
+    downlink_->on_ingested(result, wall_now(), out);
+    apply(out);
+  } else if (downlink_) {
+    Outbox ignored;  // the session is closing: keep the machine's count of answers right
+    downlink_->on_ingested(result, wall_now(), ignored);
+  }
+  process_frames();
+  read_more();
+  maybe_finish_closing();
 }
 
 void ClientSession::on_submit(wire::Submit::Reader submit) {
@@ -313,6 +467,8 @@ void ClientSession::close_now() {
   if (closed_) return;
   closed_ = true;
   handshake_timer_.cancel();
+  tick_timer_.cancel();
+  if (downlink_) server_.remember_heads(downlink_->heads());
   asio::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);

@@ -1,6 +1,7 @@
 // The node's TCP side: Server (acceptor and the set of live sessions) and ClientSession (one
-// connection: handshake, then submits). Built on Asio, as in Asio's example servers:
-// server -> sessions -> a parser (FrameDecoder) that does no I/O.
+// connection: handshake, then a client's submits and status requests, or a child node's
+// replication, driven through the engine's DownlinkSession). Built on Asio, as in Asio's
+// example servers: server -> sessions -> a parser (FrameDecoder) that does no I/O.
 //
 // Threads: everything here runs on the io_context's single thread; results from the writer
 // thread arrive through asio::post. The Server must outlive its sessions' callbacks (it is
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -19,6 +21,8 @@
 
 #include "engine/event_log.h"
 #include "engine/frame_codec.h"
+#include "engine/replication.h"
+#include "node/alerts.h"
 #include "node/commit_queue.h"
 
 namespace rollcall {
@@ -34,14 +38,19 @@ struct ServerOptions {
   size_t max_in_flight_bytes = 256u << 20;
   std::chrono::seconds handshake_timeout{10};
   std::chrono::milliseconds accept_backoff{100};  // after an accept error (e.g. out of files)
+  ReplicationOptions replication;                 // for child nodes' sessions
+  std::chrono::milliseconds tick{100};            // child sessions' timer (heartbeats, timeouts)
 };
 
 class ClientSession;
 
 class Server {
  public:
-  Server(asio::io_context& io, const UnitCode& unit, const std::string& incarnation,
-         CommitQueue& queue, ServerOptions options);
+  // What answers a client's status request (node/node_status.h).
+  using StatusFiller = std::function<void(wire::NodeStatus::Builder)>;
+
+  Server(asio::io_context& io, const EventLog& log, const UnitMap& map, CommitQueue& queue,
+         ServerOptions options, Alerts& alerts);
 
   // Binds and listens; returns the bound endpoint (port 0 picks a free port).
   Result<asio::ip::tcp::endpoint> listen(const std::string& host, uint16_t port);
@@ -50,10 +59,23 @@ class Server {
   void stop_accepting();
   void close_sessions();
 
+  void set_status_filler(StatusFiller filler) { status_filler_ = std::move(filler); }
+  // The child nodes connected now, for status.
+  void fill_children(capnp::List<wire::ChildLinkStatus>::Builder list) const;
+  size_t child_count() const;
+  // Per origin, the newest head the children reported (live sessions and ended ones).
+  std::map<UnitCode, OriginHead> child_heads() const;
+
   // For sessions.
-  const UnitCode& unit() const { return unit_; }
-  const std::string& incarnation() const { return incarnation_; }
+  const UnitCode& unit() const { return log_.unit(); }
+  const std::string& incarnation() const { return log_.incarnation(); }
+  const EventLog& log() const { return log_; }
+  const UnitMap& map() const { return map_; }
   CommitQueue& queue() { return queue_; }
+  Alerts& alerts() { return alerts_; }
+  const StatusFiller& status_filler() const { return status_filler_; }
+  // A child session ends: keep the heads it reported.
+  void remember_heads(const std::map<UnitCode, OriginHead>& heads);
   const ServerOptions& options() const { return options_; }
   void forget(const std::shared_ptr<ClientSession>& session);
   size_t session_count() const { return sessions_.size(); }
@@ -71,10 +93,13 @@ class Server {
 
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer accept_backoff_;
-  UnitCode unit_;
-  std::string incarnation_;
+  const EventLog& log_;
+  const UnitMap& map_;
   CommitQueue& queue_;
   ServerOptions options_;
+  Alerts& alerts_;
+  StatusFiller status_filler_;
+  std::map<UnitCode, OriginHead> ended_heads_;
   std::set<std::shared_ptr<ClientSession>> sessions_;
   bool accepting_ = false;
   std::function<void()> on_idle_;
@@ -90,9 +115,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void close_gracefully();
   // The node-wide budget has room again: go on reading.
   void resume();
+  // Set for a child node's session.
+  const DownlinkSession* downlink() const { return downlink_.get(); }
 
  private:
-  enum class State { kAwaitHello, kClient, kClosing };
+  enum class State { kAwaitHello, kClient, kChild, kClosing };
 
   void read_more();
   // Handles decoded frames while the in-flight limit allows; the rest wait in the decoder.
@@ -103,6 +130,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void on_hello(wire::Hello::Reader hello);
   void on_submit(wire::Submit::Reader submit);
   void on_submit_done(uint64_t tag, size_t bytes, std::vector<SubmitOutcome> outcomes);
+  void on_status_request();
+  // Child nodes: the hello, then every frame through the DownlinkSession.
+  void start_child(wire::Hello::Reader hello);
+  void apply(Outbox& out);
+  void on_ingest_done(size_t bytes, Result<IngestReport> result);
+  void schedule_tick();
   void send(std::vector<uint8_t> frame);
   void write_next();
   void fail(wire::ErrorCode code, const std::string& message);
@@ -113,13 +146,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::ip::tcp::socket socket_;
   asio::any_io_executor executor_;  // the session's thread, for results from the writer
   asio::steady_timer handshake_timer_;
+  asio::steady_timer tick_timer_;
+  std::unique_ptr<DownlinkSession> downlink_;
   std::string peer_;
   FrameDecoder decoder_;
   std::array<uint8_t, 64 * 1024> read_buffer_{};
   std::deque<std::vector<uint8_t>> write_queue_;
   bool writing_ = false;
   bool reading_ = false;
-  size_t in_flight_ = 0;
+  size_t in_flight_ = 0;  // submits or child batches taken and not yet answered
   bool waiting_for_budget_ = false;
   State state_ = State::kAwaitHello;
   bool closed_ = false;

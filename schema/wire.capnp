@@ -17,6 +17,8 @@ enum PeerRole {
   # An operator tool or application that submits events and asks questions.
   child @1;
   # A child node that pushes its log upward.
+  parent @2;
+  # A node answering a child's hello.
 }
 
 struct Hello {
@@ -185,6 +187,92 @@ struct Error {
   # Human-readable, naming what is wrong.
 }
 
+struct StatusRequest {
+  # A client asks a node for what only the running node knows (links, children, heads).
+}
+
+struct ParentLinkStatus {
+  # One configured parent of the node, as its uplink sees it.
+  address @0 :Text;
+  # HOST:PORT as configured.
+  rank @1 :UInt32;
+  # Position in the node's --parent list (0: most preferred).
+  unit @2 :Text;
+  # The parent's unit, from its hello (empty until it answered once).
+  connected @3 :Bool;
+  # A replication session with it is streaming now.
+  connectedSince @4 :Int64;
+  # When that session started, microseconds since the epoch (0: not connected).
+  lastAckAt @5 :Int64;
+  # When it last acknowledged a batch (0: never since the node started).
+  lastError @6 :Text;
+  # Why the last session or connection attempt ended (empty: none).
+  eventsAcked @7 :UInt64;
+  # Events it acknowledged since the node started.
+}
+
+struct ChildLinkStatus {
+  # One child node connected to this node now.
+  unit @0 :Text;
+  # The child's unit.
+  address @1 :Text;
+  # Its address as this node sees it.
+  incarnation @2 :Data;
+  # Its log incarnation id.
+  connectedSince @3 :Int64;
+  # Microseconds since the epoch.
+  lastMessageAt @4 :Int64;
+  # When it last sent anything.
+  eventsApplied @5 :UInt64;
+  # Events of this session applied here (duplicates excluded).
+  eventsDuplicate @6 :UInt64;
+  # Events of this session this node already held.
+}
+
+struct OriginStatus {
+  # How much of one origin the node holds and how much exists below it.
+  origin @0 :Text;
+  # The origin's unit code.
+  seq @1 :UInt64;
+  # The node's watermark.
+  newestRecordedAt @2 :Int64;
+  # recordedAt of the newest event held ("data as of"), microseconds since the epoch.
+  headSeq @3 :UInt64;
+  # The origin's head as the node's children last reported it (0: not reported).
+  headRecordedAt @4 :Int64;
+  # recordedAt of that head.
+  parentSeq @5 :UInt64;
+  # How much of it the node's current parent holds (acknowledged or said in its watermarks).
+}
+
+struct Alert {
+  # A problem an operator must see: a fork, a re-created log.
+  at @0 :Int64;
+  # When it was seen, microseconds since the epoch.
+  message @1 :Text;
+  # What happened, naming the units, origins and seqs concerned.
+}
+
+struct NodeStatus {
+  # A node's live state, the answer to a `StatusRequest`.
+  unit @0 :Text;
+  # The node's unit.
+  incarnation @1 :Data;
+  # Its log incarnation id.
+  now @2 :Int64;
+  # The node's clock, microseconds since the epoch.
+  lastLsn @3 :UInt64;
+  # Newest LSN of its log.
+  parents @4 :List(ParentLinkStatus);
+  # Its configured parents, in order of preference.
+  children @5 :List(ChildLinkStatus);
+  # Child nodes connected now.
+  origins @6 :List(OriginStatus);
+  # Every origin the node holds or has heard of from its children.
+  alerts @7 :List(Alert);
+  # Problems seen since it started, oldest first (at most 100 kept).
+}
+
 struct Message {
   # The unit of the wire: one per frame.
   union {
@@ -204,5 +292,9 @@ struct Message {
     # Node to client.
     error @7 :Error;
     # Before closing.
+    statusRequest @8 :StatusRequest;
+    # Client to node.
+    status @9 :NodeStatus;
+    # Node to client.
   }
 }

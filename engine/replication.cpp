@@ -1,0 +1,486 @@
+#include "engine/replication.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "engine/capnp_guard.h"
+#include "engine/event_copy.h"
+#include "engine/event_fields.h"
+#include "engine/protocol.h"
+#include "schema/storage.capnp.h"
+
+namespace rollcall {
+namespace {
+
+std::string data_string(capnp::Data::Reader data) {
+  return std::string(reinterpret_cast<const char*>(data.begin()), data.size());
+}
+
+std::string seconds_text(int64_t micros) {
+  return std::to_string(micros / 1'000'000) + "." + std::to_string(micros / 100'000 % 10) + " s";
+}
+
+void send_hello(const EventLog& log, wire::PeerRole role, Outbox& out) {
+  capnp::MallocMessageBuilder message;
+  fill_hello(message.initRoot<wire::Message>().initHello(), log.unit().str(), role, log.incarnation());
+  out.send(message);
+}
+
+}  // namespace
+
+std::string incarnation_hex(const std::string& incarnation) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : incarnation) {
+    hex.push_back(kDigits[c >> 4]);
+    hex.push_back(kDigits[c & 15]);
+  }
+  return hex;
+}
+
+wire::ErrorCode ingest_error_code(const Error& error) {
+  switch (error.kind()) {
+    case ErrorKind::kConflict: return wire::ErrorCode::FORK;
+    case ErrorKind::kProtocol: return wire::ErrorCode::GAP;
+    case ErrorKind::kStorageFull: return wire::ErrorCode::STORAGE_FULL;
+    case ErrorKind::kInvalidInput: return wire::ErrorCode::BAD_MESSAGE;
+    case ErrorKind::kUnavailable: return wire::ErrorCode::SHUTTING_DOWN;
+    default: return wire::ErrorCode::INTERNAL;
+  }
+}
+
+// --- UplinkSession ---
+
+UplinkSession::UplinkSession(const EventLog& log, const UnitMap& map, ReplicationOptions options)
+    : log_(log), map_(map), options_(options) {}
+
+void UplinkSession::start(Timestamp now, Outbox& out) {
+  state_ = State::kHelloSent;
+  last_heard_ = now;
+  last_heartbeat_sent_ = now;
+  send_hello(log_, wire::PeerRole::CHILD, out);
+}
+
+void UplinkSession::on_frame(Frame& frame, Timestamp now, Outbox& out) {
+  if (state_ == State::kClosed) return;
+  last_heard_ = now;
+  auto handled = guard_capnp("message from the parent", [&]() -> Status {
+    auto message = frame.root<wire::Message>();
+    switch (message.which()) {
+      case wire::Message::HELLO: {
+        if (state_ != State::kHelloSent) return invalid_input("a second hello");
+        auto hello = message.getHello();
+        if (auto s = check_hello(hello); !s.ok()) {
+          fail(wire::ErrorCode::INCOMPATIBLE_PROTOCOL, s.error().message(), out);
+          return ok_status();
+        }
+        parent_unit_ = std::string(text_view(hello.getUnit()));
+        auto parent = UnitCode::parse(parent_unit_);
+        if (!parent.ok() || *parent == log_.unit() || !map_.in_subtree(log_.unit(), *parent)) {
+          fail(wire::ErrorCode::NOT_IN_SUBTREE,
+               "the node at this address is unit '" + parent_unit_ + "', which is not an ancestor of " +
+                   log_.unit().str() + " in this node's map",
+               out);
+          return ok_status();
+        }
+        state_ = State::kAwaitWatermarks;
+        return ok_status();
+      }
+      case wire::Message::WATERMARKS:
+        if (state_ != State::kAwaitWatermarks) return invalid_input("watermarks before the parent's hello");
+        on_watermarks(message.getWatermarks(), now, out);
+        return ok_status();
+      case wire::Message::ACK:
+        if (state_ != State::kStreaming) return invalid_input("an ack before the watermarks");
+        on_ack(message.getAck().getLsn(), now, out);
+        return ok_status();
+      case wire::Message::HEARTBEAT:
+        return ok_status();
+      case wire::Message::ERROR: {
+        auto error = message.getError();
+        const std::string text = std::string("parent ") + (parent_unit_.empty() ? "" : parent_unit_ + " ") +
+                                 "refused: " + error_code_name(error.getCode()) + ": " +
+                                 std::string(text_view(error.getMessage()));
+        if (error.getCode() == wire::ErrorCode::FORK) out.alerts.push_back(text);
+        closed(text, out);
+        return ok_status();
+      }
+      default:
+        return invalid_input("unexpected message from a parent");
+    }
+  });
+  if (!handled.ok()) fail(wire::ErrorCode::BAD_MESSAGE, handled.error().message(), out);
+}
+
+void UplinkSession::on_watermarks(wire::Watermarks::Reader marks, Timestamp now, Outbox& out) {
+  // Read the end before the watermarks: anything committed after this is past `end` and will
+  // be sent by pump(), whatever the watermarks read below say.
+  const uint64_t end = log_.last_lsn().value;
+  auto mine = log_.watermarks();
+  if (!mine.ok()) {
+    fail(wire::ErrorCode::INTERNAL, "reading watermarks: " + mine.error().message(), out);
+    return;
+  }
+  std::map<UnitCode, uint64_t> held;
+  for (const auto& w : *mine) held[w.origin] = w.seq;
+
+  for (auto entry : marks.getEntries()) {
+    auto origin = UnitCode::parse(text_view(entry.getOrigin()));
+    if (!origin.ok()) {
+      fail(wire::ErrorCode::BAD_MESSAGE, "watermark origin: " + origin.error().message(), out);
+      return;
+    }
+    const uint64_t seq = entry.getSeq();
+    if (seq == 0) continue;
+    acked_[*origin] = seq;
+    sent_[*origin] = seq;
+    const uint64_t mine_seq = held.count(*origin) ? held[*origin] : 0;
+    if (mine_seq >= seq) {
+      // Both hold 1..seq: it must be the same history.
+      auto hash = log_.chain_hash_at(OriginSeq{*origin, seq});
+      if (!hash.ok() || !hash->has_value()) {
+        fail(wire::ErrorCode::INTERNAL,
+             "reading the chain hash of " + origin->str() + ":" + std::to_string(seq) + ": " +
+                 (hash.ok() ? "not held" : hash.error().message()),
+             out);
+        return;
+      }
+      if (**hash != entry.getHash()) {
+        const std::string text = "fork: origin " + origin->str() + ": parent " + parent_unit_ +
+                                 " holds other events than this node at or below seq " +
+                                 std::to_string(seq) + " (the chain hashes at seq " + std::to_string(seq) +
+                                 " differ); nothing more is sent to that parent, and neither side "
+                                 "changes what it holds, until an operator resolves the fork";
+        out.alerts.push_back(text);
+        fail(wire::ErrorCode::FORK, text, out);
+        return;
+      }
+    } else if (*origin == log_.unit()) {
+      const std::string text = "parent " + parent_unit_ + " holds " + std::to_string(seq) +
+                               " events of this node's own origin " + origin->str() +
+                               " but this log holds only " + std::to_string(mine_seq) +
+                               ": this data dir was re-created or restored from an old backup; "
+                               "nothing is sent to that parent until an operator takes those events back";
+      out.alerts.push_back(text);
+      fail(wire::ErrorCode::FORK, text, out);
+      return;
+    }
+  }
+
+  // Stream from the first event the parent lacks.
+  uint64_t start = end + 1;
+  for (const auto& [origin, seq] : held) {
+    const uint64_t parent_seq = acked_.count(origin) ? acked_[origin] : 0;
+    if (seq <= parent_seq) continue;
+    auto first = log_.find(OriginSeq{origin, parent_seq + 1});
+    if (!first.ok() || !first->has_value()) {
+      fail(wire::ErrorCode::INTERNAL,
+           "finding " + origin.str() + ":" + std::to_string(parent_seq + 1) + ": " +
+               (first.ok() ? "not held below its watermark" : first.error().message()),
+           out);
+      return;
+    }
+    start = std::min(start, (*first)->lsn.value);
+  }
+  next_lsn_ = start;
+  state_ = State::kStreaming;
+  streaming_since_ = now;
+  pump(now, out);
+}
+
+void UplinkSession::on_ack(uint64_t lsn, Timestamp now, Outbox& out) {
+  if (in_flight_.empty() || lsn < in_flight_.front().last_lsn) {
+    fail(wire::ErrorCode::BAD_MESSAGE,
+         "an ack for LSN " + std::to_string(lsn) + ", which ends no unacknowledged batch", out);
+    return;
+  }
+  while (!in_flight_.empty() && in_flight_.front().last_lsn <= lsn) {
+    const InFlight& batch = in_flight_.front();
+    for (const auto& [origin, seq] : batch.tops) {
+      uint64_t& acked = acked_[origin];
+      acked = std::max(acked, seq);
+    }
+    events_acked_ += batch.events;
+    in_flight_.pop_front();
+  }
+  last_ack_at_ = now;
+  pump(now, out);
+}
+
+void UplinkSession::on_log_grew(Timestamp now, Outbox& out) { pump(now, out); }
+
+void UplinkSession::pump(Timestamp now, Outbox& out) {
+  while (state_ == State::kStreaming && in_flight_.size() < options_.window &&
+         next_lsn_ <= log_.last_lsn().value) {
+    auto events = log_.read(Lsn{next_lsn_}, options_.max_batch_events);
+    if (!events.ok()) {
+      fail(wire::ErrorCode::INTERNAL, "reading the log: " + events.error().message(), out);
+      return;
+    }
+    if (events->empty()) return;
+    std::vector<const LoggedEvent*> taken;
+    InFlight batch;
+    size_t bytes = 0;
+    uint64_t considered = next_lsn_ - 1;
+    for (const LoggedEvent& logged : *events) {
+      auto e = logged.event();
+      auto origin = UnitCode::trusted(text_view(e.getOrigin()));
+      uint64_t& sent = sent_[origin];
+      if (e.getSeq() > sent + 1) {
+        fail(wire::ErrorCode::INTERNAL,
+             "this log holds " + origin.str() + ":" + std::to_string(e.getSeq()) + " after seq " +
+                 std::to_string(sent),
+             out);
+        return;
+      }
+      if (e.getSeq() <= sent) {
+        considered = logged.lsn.value;  // the parent holds it
+        continue;
+      }
+      const size_t size = e.totalSize().wordCount * sizeof(capnp::word);
+      if (!taken.empty() && bytes + size > options_.max_batch_bytes) break;
+      taken.push_back(&logged);
+      bytes += size;
+      sent = e.getSeq();
+      considered = logged.lsn.value;
+      auto top = std::find_if(batch.tops.begin(), batch.tops.end(),
+                              [&](const auto& t) { return t.first == origin; });
+      if (top == batch.tops.end()) batch.tops.emplace_back(origin, e.getSeq());
+      else top->second = e.getSeq();
+    }
+    next_lsn_ = considered + 1;
+    if (taken.empty()) continue;
+
+    capnp::MallocMessageBuilder message;
+    auto wire_batch = message.initRoot<wire::Message>().initEventBatch();
+    wire_batch.setFirstLsn(taken.front()->lsn.value);
+    wire_batch.setLastLsn(considered);
+    auto list = wire_batch.initEvents(static_cast<unsigned>(taken.size()));
+    for (unsigned i = 0; i < taken.size(); ++i) list.setWithCaveats(i, taken[i]->event());
+    out.send(message);
+    batch.last_lsn = considered;
+    batch.events = taken.size();
+    batch.sent_at = now;
+    in_flight_.push_back(std::move(batch));
+  }
+}
+
+void UplinkSession::on_tick(Timestamp now, Outbox& out) {
+  if (state_ == State::kClosed) return;
+  if (now.micros - last_heard_.micros > options_.idle_timeout_us) {
+    closed("nothing heard from the parent for " + seconds_text(now.micros - last_heard_.micros), out);
+    return;
+  }
+  if (!in_flight_.empty() && now.micros - in_flight_.front().sent_at.micros > options_.ack_timeout_us) {
+    closed("the parent has not acknowledged LSN " + std::to_string(in_flight_.front().last_lsn) + " for " +
+               seconds_text(now.micros - in_flight_.front().sent_at.micros),
+           out);
+    return;
+  }
+  if (state_ == State::kStreaming && now.micros - last_heartbeat_sent_.micros >= options_.heartbeat_interval_us)
+    send_heartbeat(now, out);
+}
+
+void UplinkSession::send_heartbeat(Timestamp now, Outbox& out) {
+  last_heartbeat_sent_ = now;
+  auto marks = log_.watermarks();
+  if (!marks.ok()) {
+    fail(wire::ErrorCode::INTERNAL, "reading watermarks: " + marks.error().message(), out);
+    return;
+  }
+  capnp::MallocMessageBuilder message;
+  auto heartbeat = message.initRoot<wire::Message>().initHeartbeat();
+  heartbeat.setSentAt(now.micros);
+  auto heads = heartbeat.initHeads(static_cast<unsigned>(marks->size()));
+  for (unsigned i = 0; i < marks->size(); ++i) {
+    const Watermark& w = (*marks)[i];
+    heads[i].setOrigin(w.origin.str());
+    heads[i].setSeq(w.seq);
+    heads[i].setNewestRecordedAt(w.newest_recorded_at.micros);
+  }
+  out.send(message);
+}
+
+void UplinkSession::fail(wire::ErrorCode code, const std::string& message, Outbox& out) {
+  out.frames.push_back(error_frame(code, message));
+  closed(std::string(error_code_name(code)) + ": " + message, out);
+}
+
+void UplinkSession::closed(const std::string& reason, Outbox& out) {
+  state_ = State::kClosed;
+  close_reason_ = reason;
+  out.close = reason;
+}
+
+// --- DownlinkSession ---
+
+DownlinkSession::DownlinkSession(const EventLog& log, const UnitMap& map, UnitCode self, std::string peer,
+                                 ReplicationOptions options)
+    : log_(log), map_(map), self_(std::move(self)), peer_(std::move(peer)), options_(options) {}
+
+void DownlinkSession::on_hello(wire::Hello::Reader hello, const std::optional<std::string>& known_incarnation,
+                               Timestamp now, Outbox& out) {
+  last_heard_ = now;
+  auto handled = guard_capnp("hello", [&]() -> Status {
+    if (state_ != State::kAwaitHello) return invalid_input("a second hello");
+    if (auto s = check_hello(hello); !s.ok()) {
+      fail(wire::ErrorCode::INCOMPATIBLE_PROTOCOL, s.error().message(), out);
+      return ok_status();
+    }
+    auto child = UnitCode::parse(text_view(hello.getUnit()));
+    if (!child.ok()) return invalid_input("hello unit: " + child.error().message());
+    if (*child == self_ || !map_.in_subtree(*child, self_)) {
+      fail(wire::ErrorCode::NOT_IN_SUBTREE,
+           "unit " + child->str() + " is not below this node's unit " + self_.str() + " in its map", out);
+      return ok_status();
+    }
+    child_ = *child;
+    incarnation_ = data_string(hello.getIncarnation());
+    if (incarnation_.size() != 16) return invalid_input("a child's hello must carry its 16-byte incarnation id");
+    if (known_incarnation && *known_incarnation != incarnation_) {
+      out.alerts.push_back("child " + child_.str() + " (" + peer_ + ") came back with a new log incarnation " +
+                           incarnation_hex(incarnation_) + " (it was " + incarnation_hex(*known_incarnation) +
+                           "): its data dir was re-created or restored. Its events are checked against those "
+                           "held here; any that differ are refused as a fork, never merged");
+    }
+    if (!known_incarnation || *known_incarnation != incarnation_)
+      out.record_incarnation = std::make_pair(child_, incarnation_);
+
+    auto marks = log_.watermarks();
+    if (!marks.ok()) {
+      fail(wire::ErrorCode::INTERNAL, "reading watermarks: " + marks.error().message(), out);
+      return ok_status();
+    }
+    std::vector<const Watermark*> below;
+    for (const auto& w : *marks)
+      if (map_.in_subtree(w.origin, child_)) below.push_back(&w);
+    send_hello(log_, wire::PeerRole::PARENT, out);
+    capnp::MallocMessageBuilder message;
+    auto entries = message.initRoot<wire::Message>().initWatermarks().initEntries(static_cast<unsigned>(below.size()));
+    for (unsigned i = 0; i < below.size(); ++i) {
+      entries[i].setOrigin(below[i]->origin.str());
+      entries[i].setSeq(below[i]->seq);
+      entries[i].setHash(below[i]->chain_hash);
+    }
+    out.send(message);
+    state_ = State::kStreaming;
+    connected_since_ = now;
+    last_heartbeat_sent_ = now;
+    return ok_status();
+  });
+  if (!handled.ok()) fail(wire::ErrorCode::BAD_MESSAGE, handled.error().message(), out);
+}
+
+void DownlinkSession::on_frame(Frame& frame, Timestamp now, Outbox& out) {
+  if (state_ == State::kClosed) return;
+  last_heard_ = now;
+  auto handled = guard_capnp("message from child " + child_.str(), [&]() -> Status {
+    auto message = frame.root<wire::Message>();
+    if (state_ != State::kStreaming) return invalid_input("a replication message before the hello");
+    switch (message.which()) {
+      case wire::Message::EVENT_BATCH:
+        on_batch(message.getEventBatch(), out);
+        return ok_status();
+      case wire::Message::HEARTBEAT:
+        for (auto head : message.getHeartbeat().getHeads()) {
+          auto origin = UnitCode::parse(text_view(head.getOrigin()));
+          if (!origin.ok()) return invalid_input("heartbeat origin: " + origin.error().message());
+          heads_[*origin] = OriginHead{head.getSeq(), Timestamp{head.getNewestRecordedAt()}};
+        }
+        return ok_status();
+      case wire::Message::ERROR: {
+        auto error = message.getError();
+        state_ = State::kClosed;
+        close_reason_ = std::string("child ") + child_.str() + " closed: " + error_code_name(error.getCode()) +
+                        ": " + std::string(text_view(error.getMessage()));
+        out.close = close_reason_;
+        return ok_status();
+      }
+      default:
+        return invalid_input("unexpected message from a child");
+    }
+  });
+  if (!handled.ok()) fail(wire::ErrorCode::BAD_MESSAGE, handled.error().message(), out);
+}
+
+void DownlinkSession::on_batch(wire::EventBatch::Reader batch, Outbox& out) {
+  const uint64_t first = batch.getFirstLsn();
+  const uint64_t last = batch.getLastLsn();
+  auto events = batch.getEvents();
+  if (events.size() == 0 || last < first || first <= last_batch_lsn_) {
+    fail(wire::ErrorCode::BAD_MESSAGE,
+         "a batch must hold events and LSNs that grow (got " + std::to_string(first) + ".." +
+             std::to_string(last) + " after " + std::to_string(last_batch_lsn_) + ")",
+         out);
+    return;
+  }
+  IngestJob job;
+  job.owner = std::make_shared<capnp::MallocMessageBuilder>();
+  auto list = job.owner->initRoot<storage::LogBatch>().initEvents(events.size());
+  for (unsigned i = 0; i < events.size(); ++i) {
+    // The copy reads every field under the frame's traversal limit (engine/event_copy.h).
+    copy_event_checked(events[i], list[i]);
+    auto e = list[i].asReader();
+    auto origin = UnitCode::parse(text_view(e.getOrigin()));
+    auto unit = UnitCode::parse(text_view(e.getUnit()));
+    const std::string id = std::string(text_view(e.getOrigin())) + ":" + std::to_string(e.getSeq());
+    if (!origin.ok() || !unit.ok() || !map_.in_subtree(*origin, child_) || !map_.in_subtree(*unit, *origin)) {
+      fail(wire::ErrorCode::NOT_IN_SUBTREE,
+           "event " + id + " of unit '" + std::string(text_view(e.getUnit())) +
+               "' is not from the subtree of child " + child_.str() + " (a forged origin or a foreign unit)",
+           out);
+      return;
+    }
+    job.events.push_back(e);
+  }
+  job.ack_lsn = last;
+  job.bytes = capnp::computeSerializedSizeInWords(*job.owner) * sizeof(capnp::word);
+  last_batch_lsn_ = last;
+  pending_acks_.push_back(last);
+  out.ingests.push_back(std::move(job));
+}
+
+void DownlinkSession::on_ingested(const Result<IngestReport>& result, Timestamp, Outbox& out) {
+  if (pending_acks_.empty()) return;
+  const uint64_t lsn = pending_acks_.front();
+  pending_acks_.pop_front();
+  if (state_ == State::kClosed) return;
+  if (!result.ok()) {
+    const auto code = ingest_error_code(result.error());
+    const std::string text = "events of child " + child_.str() + " up to its LSN " + std::to_string(lsn) +
+                             " not applied: " + result.error().message();
+    if (code == wire::ErrorCode::FORK) out.alerts.push_back(text);
+    fail(code, text, out);
+    return;
+  }
+  events_applied_ += result->applied;
+  events_duplicate_ += result->duplicates;
+  capnp::MallocMessageBuilder message;
+  message.initRoot<wire::Message>().initAck().setLsn(lsn);
+  out.send(message);
+}
+
+void DownlinkSession::on_tick(Timestamp now, Outbox& out) {
+  if (state_ == State::kClosed) return;
+  if (now.micros - last_heard_.micros > options_.idle_timeout_us) {
+    state_ = State::kClosed;
+    close_reason_ = "nothing heard from child " + child_.str() + " for " + seconds_text(now.micros - last_heard_.micros);
+    out.close = close_reason_;
+    return;
+  }
+  if (state_ == State::kStreaming && now.micros - last_heartbeat_sent_.micros >= options_.heartbeat_interval_us) {
+    last_heartbeat_sent_ = now;
+    capnp::MallocMessageBuilder message;
+    message.initRoot<wire::Message>().initHeartbeat().setSentAt(now.micros);
+    out.send(message);
+  }
+}
+
+void DownlinkSession::fail(wire::ErrorCode code, const std::string& message, Outbox& out) {
+  out.frames.push_back(error_frame(code, message));
+  state_ = State::kClosed;
+  close_reason_ = std::string(error_code_name(code)) + ": " + message;
+  out.close = close_reason_;
+}
+
+}  // namespace rollcall

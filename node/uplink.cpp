@@ -1,0 +1,371 @@
+#include "node/uplink.h"
+
+#include <algorithm>
+
+#include "node/node_log.h"
+
+namespace rollcall {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+Timestamp wall_now() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return Timestamp{std::chrono::duration_cast<std::chrono::microseconds>(now).count()};
+}
+
+}  // namespace
+
+// One TCP connection to one parent and the UplinkSession on it.
+class Uplink::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Uplink& uplink, size_t parent_rank, bool is_probe)
+      : session(uplink.log_, uplink.map_, uplink.options_.replication),
+        rank(parent_rank),
+        probe(is_probe),
+        uplink_(uplink),
+        socket_(uplink.io_),
+        connect_timer_(uplink.io_),
+        decoder_(uplink.options_.frame_limits) {}
+
+  void start() {
+    const HostPort& target = uplink_.parents_[rank].address;
+    asio::error_code ec;
+    auto address = asio::ip::make_address(target.host, ec);
+    if (ec) {
+      finish_close("'" + target.host + "' is not an IP address");
+      return;
+    }
+    connect_timer_.expires_after(uplink_.options_.connect_timeout);
+    connect_timer_.async_wait([self = shared_from_this()](asio::error_code timer_ec) {
+      if (!timer_ec && !self->connected_) {
+        asio::error_code ignored;
+        self->socket_.close(ignored);  // the connect handler sees operation_aborted
+      }
+    });
+    socket_.async_connect(asio::ip::tcp::endpoint(address, target.port),
+                          [self = shared_from_this()](asio::error_code connect_ec) {
+                            self->connect_timer_.cancel();
+                            if (self->closed_) return;
+                            if (connect_ec) {
+                              self->finish_close(connect_ec == asio::error::operation_aborted
+                                                     ? "no connection within the connect timeout"
+                                                     : "cannot connect: " + connect_ec.message());
+                              return;
+                            }
+                            self->on_connected();
+                          });
+  }
+
+  void tick(Timestamp now) {
+    if (!connected_ || closed_ || closing_) return;
+    Outbox out;
+    session.on_tick(now, out);
+    apply(out);
+  }
+
+  void wake(Timestamp now) {
+    if (!connected_ || closed_ || closing_) return;
+    Outbox out;
+    session.on_log_grew(now, out);
+    apply(out);
+  }
+
+  // Closes without telling the uplink (it has already moved on).
+  void abandon(const std::string& reason) {
+    silent_ = true;
+    if (connected_ && !closed_) {
+      Outbox out;
+      out.frames.push_back(error_frame(wire::ErrorCode::SHUTTING_DOWN, reason));
+      out.close = reason;
+      apply(out);
+    } else {
+      finish_close(reason);
+    }
+  }
+
+  bool streaming() const { return !closed_ && !closing_ && session.streaming(); }
+
+  UplinkSession session;
+  const size_t rank;
+  const bool probe;
+
+ private:
+  void on_connected() {
+    connected_ = true;
+    asio::error_code ignored;
+    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    Outbox out;
+    session.start(wall_now(), out);
+    apply(out);
+    read_more();
+  }
+
+  void read_more() {
+    if (closed_) return;
+    socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](asio::error_code ec, size_t n) {
+      if (self->closed_) return;
+      if (ec) {
+        self->finish_close(ec == asio::error::eof ? "the parent closed the connection"
+                                                  : "connection lost: " + ec.message());
+        return;
+      }
+      if (auto fed = self->decoder_.feed(self->buffer_.data(), n); !fed.ok()) {
+        Outbox out;
+        out.frames.push_back(error_frame(wire::ErrorCode::BAD_FRAME, fed.error().message()));
+        out.close = "bad frame from the parent: " + fed.error().message();
+        self->apply(out);
+        return;
+      }
+      while (!self->closing_ && !self->closed_) {
+        auto frame = self->decoder_.next();
+        if (!frame) break;
+        Outbox out;
+        self->session.on_frame(*frame, wall_now(), out);
+        self->apply(out);
+      }
+      self->read_more();
+    });
+  }
+
+  void apply(Outbox& out) {
+    if (closed_) return;
+    for (auto& frame : out.frames) send(std::move(frame));
+    for (auto& alert : out.alerts) {
+      problem_ = true;
+      uplink_.alerts_.raise(wall_now(), alert);
+    }
+    if (out.close) {
+      closing_ = true;
+      reason_ = *out.close;
+      if (!writing_) finish_close(reason_);
+      return;
+    }
+    if (!reported_streaming_ && session.streaming()) {
+      reported_streaming_ = true;
+      uplink_.on_streaming(this);
+    }
+  }
+
+  void send(std::vector<uint8_t> frame) {
+    write_queue_.push_back(std::move(frame));
+    write_next();
+  }
+
+  void write_next() {
+    if (writing_ || write_queue_.empty() || closed_) return;
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(write_queue_.front()),
+                      [self = shared_from_this()](asio::error_code ec, size_t) {
+                        self->writing_ = false;
+                        if (self->closed_) return;
+                        self->write_queue_.pop_front();
+                        if (ec) {
+                          self->finish_close(self->closing_ ? self->reason_ : "connection lost: " + ec.message());
+                          return;
+                        }
+                        if (self->closing_ && self->write_queue_.empty()) {
+                          self->finish_close(self->reason_);
+                          return;
+                        }
+                        self->write_next();
+                      });
+  }
+
+  void finish_close(const std::string& reason) {
+    if (closed_) return;
+    closed_ = true;
+    connect_timer_.cancel();
+    asio::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    write_queue_.clear();
+    if (!silent_) uplink_.on_closed(this, reason, problem_);
+  }
+
+  Uplink& uplink_;
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer connect_timer_;
+  FrameDecoder decoder_;
+  std::array<uint8_t, 64 * 1024> buffer_{};
+  std::deque<std::vector<uint8_t>> write_queue_;
+  std::string reason_;
+  bool connected_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  bool silent_ = false;
+  bool problem_ = false;
+  bool reported_streaming_ = false;
+};
+
+Uplink::Uplink(asio::io_context& io, const EventLog& log, const UnitMap& map, std::vector<HostPort> parents,
+               UplinkOptions options, Alerts& alerts)
+    : io_(io), log_(log), map_(map), options_(options), alerts_(alerts), tick_timer_(io),
+      random_(std::random_device{}()) {
+  for (auto& address : parents) parents_.push_back(Parent{std::move(address), {}, {}, {}, {}, 0, {}});
+}
+
+Uplink::~Uplink() = default;
+
+void Uplink::start() {
+  if (parents_.empty()) return;
+  next_attempt_ = SteadyClock::now();
+  tick();
+}
+
+void Uplink::stop() {
+  stopped_ = true;
+  tick_timer_.cancel();
+  if (probe_) std::exchange(probe_, nullptr)->abandon("the node is shutting down");
+  if (active_) std::exchange(active_, nullptr)->abandon("the node is shutting down");
+}
+
+void Uplink::wake() {
+  if (wake_pending_.exchange(true)) return;
+  asio::post(io_, [this] {
+    wake_pending_ = false;
+    if (stopped_) return;
+    const Timestamp now = wall_now();
+    if (active_) active_->wake(now);
+    if (probe_) probe_->wake(now);
+  });
+}
+
+std::chrono::milliseconds Uplink::backoff() {
+  // Doubles per failed round up to max_backoff, then a random 50..100% of it (jitter, so that
+  // the children of a parent that returns do not all reconnect in the same millisecond).
+  auto limit = options_.min_backoff;
+  for (int i = 1; i < failed_rounds_ && limit < options_.max_backoff; ++i) limit *= 2;
+  limit = std::min(limit, options_.max_backoff);
+  std::uniform_int_distribution<int64_t> jitter(limit.count() / 2, limit.count());
+  return std::chrono::milliseconds(jitter(random_));
+}
+
+void Uplink::schedule_tick() {
+  if (stopped_) return;
+  auto when = SteadyClock::now() + options_.tick;
+  if (!active_) when = std::min(when, std::max(next_attempt_, SteadyClock::now()));
+  tick_timer_.expires_at(when);
+  tick_timer_.async_wait([this](asio::error_code ec) {
+    if (!ec) tick();
+  });
+}
+
+void Uplink::tick() {
+  if (stopped_) return;
+  const Timestamp now = wall_now();
+  const auto steady = SteadyClock::now();
+  if (active_) active_->tick(now);
+  if (probe_) probe_->tick(now);
+  if (!active_ && steady >= next_attempt_) attempt(next_rank_, /*probe=*/false);
+  if (active_ && active_->streaming() && active_->rank > 0 && !probe_ && steady >= next_probe_) {
+    next_probe_ = steady + options_.probe_interval;
+    for (size_t rank = 0; rank < active_->rank; ++rank) {
+      if (parents_[rank].retry_not_before > steady) continue;
+      attempt(rank, /*probe=*/true);
+      break;
+    }
+  }
+  schedule_tick();
+}
+
+void Uplink::attempt(size_t rank, bool probe) {
+  const auto steady = SteadyClock::now();
+  if (!probe) {
+    // Skip parents that refused this node's events as a fork until their retry time.
+    size_t tried = 0;
+    while (tried < parents_.size() && parents_[rank].retry_not_before > steady) {
+      rank = (rank + 1) % parents_.size();
+      ++tried;
+    }
+    if (tried == parents_.size()) {
+      next_attempt_ = steady + options_.max_backoff;
+      return;
+    }
+  }
+  auto connection = std::make_shared<Connection>(*this, rank, probe);
+  (probe ? probe_ : active_) = connection;
+  node_log()->debug("{} parent {} (rank {})", probe ? "probing" : "connecting to",
+                    parents_[rank].address.to_string(), rank);
+  connection->start();
+}
+
+void Uplink::on_streaming(Connection* connection) {
+  Parent& parent = parents_[connection->rank];
+  parent.unit = connection->session.parent_unit();
+  parent.connected_since = connection->session.streaming_since();
+  failed_rounds_ = 0;
+  if (probe_.get() == connection) {
+    auto previous = std::exchange(active_, std::exchange(probe_, nullptr));
+    node_log()->info("moving back to parent {} ({}, rank {}) from rank {}", parent.address.to_string(),
+                     parent.unit, connection->rank, previous->rank);
+    parents_[previous->rank].events_acked += previous->session.events_acked();
+    previous->abandon("moving to a preferred parent");
+  } else {
+    node_log()->info("replicating to parent {} ({}, rank {})", parent.address.to_string(), parent.unit,
+                     connection->rank);
+  }
+  next_probe_ = SteadyClock::now() + options_.probe_interval;
+}
+
+void Uplink::on_closed(Connection* connection, const std::string& reason, bool problem) {
+  Parent& parent = parents_[connection->rank];
+  parent.last_error = reason;
+  parent.events_acked += connection->session.events_acked();
+  if (connection->session.last_ack_at() > parent.last_ack_at) parent.last_ack_at = connection->session.last_ack_at();
+  const auto steady = SteadyClock::now();
+  if (problem) parent.retry_not_before = steady + options_.fork_retry;
+  if (probe_.get() == connection) {
+    node_log()->debug("probe of parent {} failed: {}", parent.address.to_string(), reason);
+    probe_.reset();
+    return;
+  }
+  if (active_.get() != connection) return;
+  const bool was_streaming = connection->session.streaming_since().micros != 0;
+  active_.reset();
+  if (stopped_) return;
+  if (was_streaming) {
+    node_log()->warn("link to parent {} lost: {}; reconnecting", parent.address.to_string(), reason);
+    next_rank_ = 0;
+    next_attempt_ = steady;
+  } else {
+    node_log()->debug("parent {} unavailable: {}", parent.address.to_string(), reason);
+    if (++next_rank_ >= parents_.size()) {
+      next_rank_ = 0;
+      ++failed_rounds_;
+      next_attempt_ = steady + backoff();
+    } else {
+      next_attempt_ = steady;
+    }
+  }
+  schedule_tick();
+}
+
+void Uplink::fill_status(capnp::List<wire::ParentLinkStatus>::Builder list) const {
+  for (unsigned i = 0; i < parents_.size() && i < list.size(); ++i) {
+    const Parent& parent = parents_[i];
+    auto out = list[i];
+    out.setAddress(parent.address.to_string());
+    out.setRank(i);
+    out.setUnit(parent.unit);
+    out.setLastError(parent.last_error);
+    Timestamp last_ack = parent.last_ack_at;
+    uint64_t acked = parent.events_acked;
+    if (active_ && active_->rank == i) {
+      out.setConnected(active_->streaming());
+      if (active_->streaming()) out.setConnectedSince(active_->session.streaming_since().micros);
+      last_ack = std::max(last_ack, active_->session.last_ack_at());
+      acked += active_->session.events_acked();
+    }
+    out.setLastAckAt(last_ack.micros);
+    out.setEventsAcked(acked);
+  }
+}
+
+std::map<UnitCode, uint64_t> Uplink::parent_seqs() const {
+  if (active_ && active_->streaming()) return active_->session.parent_seqs();
+  return {};
+}
+
+}  // namespace rollcall

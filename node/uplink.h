@@ -1,0 +1,105 @@
+// Uplink: the node's side of replication towards its parents (DESIGN.md "Replication" 4, 5).
+// Drives the engine's UplinkSession over Asio TCP and chooses the parent:
+//   - the parents are tried in order of preference; the first whose session reaches streaming
+//     is used;
+//   - after a failure the next is tried at once; after a whole round fails, the next round waits
+//     a jittered backoff that grows to at most `max_backoff`, so a link that returns is used
+//     again within a second;
+//   - while a less preferred parent is used, the preferred ones are probed every
+//     `probe_interval`; when one answers, the node moves back to it;
+//   - a parent that refused the node's events as a fork is retried only every `fork_retry`.
+// Dedup by origin:seq at the parents makes every switch safe: a new session resumes from the
+// parent's watermarks.
+//
+// Threads: the io_context's thread. wake() may be called from any thread (the writer's).
+// Ownership: borrows the EventLog, UnitMap and Alerts, which outlive it.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "engine/protocol.h"
+#include "engine/replication.h"
+#include "node/alerts.h"
+#include "schema/wire.capnp.h"
+
+namespace rollcall {
+
+struct UplinkOptions {
+  ReplicationOptions replication;
+  std::chrono::milliseconds connect_timeout{500};
+  std::chrono::milliseconds min_backoff{50};
+  std::chrono::milliseconds max_backoff{400};
+  std::chrono::milliseconds probe_interval{2000};
+  std::chrono::milliseconds fork_retry{60000};
+  std::chrono::milliseconds tick{100};
+  FrameLimits frame_limits;
+};
+
+class Uplink {
+ public:
+  Uplink(asio::io_context& io, const EventLog& log, const UnitMap& map, std::vector<HostPort> parents,
+         UplinkOptions options, Alerts& alerts);
+  ~Uplink();
+
+  void start();
+  // Closes every connection; nothing more is sent.
+  void stop();
+  // The log has new events. Thread-safe.
+  void wake();
+
+  size_t parent_count() const { return parents_.size(); }
+  // The parents' part of the node's status.
+  void fill_status(capnp::List<wire::ParentLinkStatus>::Builder parents) const;
+  // Per origin, how much the parent in use holds (empty when none is).
+  std::map<UnitCode, uint64_t> parent_seqs() const;
+
+ private:
+  class Connection;
+  struct Parent {
+    HostPort address;
+    std::string unit;  // from its latest hello
+    std::string last_error;
+    Timestamp connected_since;
+    Timestamp last_ack_at;
+    uint64_t events_acked = 0;  // by sessions that ended
+    std::chrono::steady_clock::time_point retry_not_before{};
+  };
+
+  void tick();
+  void schedule_tick();
+  // Starts a connection to parents_[rank] as the active or the probing one.
+  void attempt(size_t rank, bool probe);
+  void on_streaming(Connection* connection);
+  void on_closed(Connection* connection, const std::string& reason, bool fork);
+  std::chrono::milliseconds backoff();
+  const Connection* streaming_connection() const;
+
+  asio::io_context& io_;
+  const EventLog& log_;
+  const UnitMap& map_;
+  std::vector<Parent> parents_;
+  UplinkOptions options_;
+  Alerts& alerts_;
+  asio::steady_timer tick_timer_;
+  std::shared_ptr<Connection> active_;  // the session in use (or being set up)
+  std::shared_ptr<Connection> probe_;   // a try of a more preferred parent
+  size_t next_rank_ = 0;                // the parent the next attempt goes to
+  int failed_rounds_ = 0;
+  std::chrono::steady_clock::time_point next_attempt_{};
+  std::chrono::steady_clock::time_point next_probe_{};
+  std::mt19937_64 random_;
+  std::atomic<bool> wake_pending_{false};
+  bool stopped_ = false;
+};
+
+}  // namespace rollcall
