@@ -42,6 +42,9 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv, c
         dup2(fd, 2);
       }
     }
+    // The child inherits no other descriptor of ours: a listening socket kept open in a node
+    // would keep its port bound (and take connections) after we closed it.
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     execv(args[0], args.data());
     const int error = errno;
     (void)!write(report[1], &error, sizeof error);

@@ -1,5 +1,7 @@
 #include "tests/support/node_harness.h"
 
+#include "tests/support/ports.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -87,9 +89,12 @@ NodeProcess::~NodeProcess() {
 }
 
 bool NodeProcess::start() {
+  if (port_ == 0) port_ = free_port_below_ephemeral();
   std::remove(port_file_.c_str());
+  // A restart listens on the port the node had, so that its children find it again.
+  const std::string listen = "127.0.0.1:" + std::to_string(port_);
   std::vector<std::string> argv = {rollcalld_path(), "--unit", unit_, "--data-dir", data_dir_,
-                                   "--listen", "127.0.0.1:0", "--units", units_file_,
+                                   "--listen", listen, "--units", units_file_,
                                    "--port-file", port_file_, "--min-free-mb", "0"};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   auto spawned = cli::ChildProcess::spawn(argv, log_file_);

@@ -39,6 +39,7 @@ class NodeProcess {
   ~NodeProcess();
 
   // Starts and waits until it listens. Returns false (with the log in `log()`) if it exits.
+  // The first start takes a port the OS picks; a restart listens on the same port again.
   bool start();
   // SIGTERM and wait: the exit status.
   int stop();

@@ -1,0 +1,274 @@
+// Replication between real rollcalld processes on loopback: a tree of real units from
+// ../shared/data (two wards of Ba Đình -> district 001 -> the city of Hà Nội 01 -> VN; the
+// levels are the units file's), with the wards' links to the district through LinkProxies that
+// cut and heal them, while both wards take submits and the district and the city are killed
+// with SIGKILL and restarted. After healing: every accepted event is at every ancestor exactly
+// once (C1), roll-ups add up (C3), every level's tally of each ward equals the ward's own (C4),
+// and every node's projections verify against its log (C6).
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "engine/unit_map.h"
+#include "tests/support/event_generator.h"
+#include "tests/support/link_proxy.h"
+#include "tests/support/node_harness.h"
+#include "tests/support/test_dirs.h"
+#include "tests/support/tree_checks.h"
+
+using namespace rollcall;
+using namespace rollcall::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+const UnitCode kWardA = UnitCode::trusted("00001");
+const UnitCode kWardB = UnitCode::trusted("00004");
+const UnitCode kDistrict = UnitCode::trusted("001");
+const UnitCode kCity = UnitCode::trusted("01");
+const UnitCode kTop = UnitCode::trusted("VN");
+
+const UnitMap& units() {
+  static const UnitMap map = UnitMap::load_csv_file(units_2024()).value();
+  return map;
+}
+
+// Each ward's lines: the generator's year for the district's first two wards, the ward's own
+// events in generation order (which respects each member's history), ids rewritten for the ward.
+std::map<UnitCode, std::vector<std::string>> ward_lines(uint64_t seed, size_t members_per_unit) {
+  GeneratorOptions options;
+  options.seed = seed;
+  options.root = kDistrict;
+  options.max_leaf_units = 2;
+  options.members_per_unit = members_per_unit;
+  auto generated = generate_events(units(), options);
+  std::map<UnitCode, std::vector<std::string>> lines;
+  for (const UnitCode& ward : {kWardA, kWardB}) {
+    std::vector<size_t> order;
+    for (size_t i = 0; i < generated.size(); ++i)
+      if (std::string_view(generated.events[i].getOrigin().cStr()) == ward.str()) order.push_back(i);
+    lines[ward] = node_submit_lines(generated, order, ward);
+  }
+  return lines;
+}
+
+// Submits `lines` in small messages, reconnecting when the node is away; counts acceptances.
+void submit_all(const std::string& address, const std::vector<std::string>& lines, std::atomic<uint64_t>& accepted,
+                std::atomic<uint64_t>& rejected) {
+  size_t next = 0;
+  while (next < lines.size()) {
+    auto client = NodeClient::connect(address, 2s);
+    if (!client.ok()) {
+      std::this_thread::sleep_for(50ms);
+      continue;
+    }
+    while (next < lines.size()) {
+      const size_t end = std::min(lines.size(), next + 15);
+      std::vector<std::string> chunk(lines.begin() + static_cast<std::ptrdiff_t>(next),
+                                     lines.begin() + static_cast<std::ptrdiff_t>(end));
+      auto outcomes = submit_lines(**client, chunk);
+      if (outcomes.size() != chunk.size()) break;  // connection lost: resend on a new one
+      for (const auto& o : outcomes) (o.accepted ? accepted : rejected)++;
+      next = end;
+      std::this_thread::sleep_for(15ms);
+    }
+  }
+}
+
+struct Tree {
+  TempDir dir;
+  std::unique_ptr<NodeProcess> top, city, district, ward_a, ward_b;
+  std::unique_ptr<LinkProxy> link_a, link_b;
+
+  // With `city_fallback`, the wards' second parent is the city, directly.
+  void start(bool city_fallback = false) {
+    top = std::make_unique<NodeProcess>("VN", dir / "vn", units_2024());
+    REQUIRE(top->start());
+    city = std::make_unique<NodeProcess>("01", dir / "city", units_2024(),
+                                         std::vector<std::string>{"--parent", top->address()});
+    REQUIRE(city->start());
+    district = std::make_unique<NodeProcess>("001", dir / "district", units_2024(),
+                                             std::vector<std::string>{"--parent", city->address()});
+    REQUIRE(district->start());
+    link_a = std::make_unique<LinkProxy>(district->address());
+    link_b = std::make_unique<LinkProxy>(district->address());
+    std::vector<std::string> args_a = {"--parent", link_a->address()}, args_b = {"--parent", link_b->address()};
+    if (city_fallback) {
+      args_a.insert(args_a.end(), {"--parent", city->address()});
+      args_b.insert(args_b.end(), {"--parent", city->address()});
+    }
+    ward_a = std::make_unique<NodeProcess>(kWardA.str(), dir / "ward_a", units_2024(), args_a);
+    ward_b = std::make_unique<NodeProcess>(kWardB.str(), dir / "ward_b", units_2024(), args_b);
+    REQUIRE(ward_a->start());
+    REQUIRE(ward_b->start());
+  }
+
+  std::string logs() {
+    return "--- ward A ---\n" + ward_a->log() + "--- ward B ---\n" + ward_b->log() + "--- district ---\n" +
+           district->log() + "--- city ---\n" + city->log() + "--- top ---\n" + top->log();
+  }
+};
+
+// C1, C3, C4 and C6 over the stopped tree, given how many events each ward accepted.
+void check_converged(Tree& tree, uint64_t accepted_a, uint64_t accepted_b) {
+  const std::map<UnitCode, uint64_t> expected{{kWardA, accepted_a}, {kWardB, accepted_b}};
+  const std::map<UnitCode, std::string> origin_dirs{{kWardA, tree.ward_a->data_dir()},
+                                                    {kWardB, tree.ward_b->data_dir()}};
+  const auto own_a = all_time_tally(tree.ward_a->data_dir(), kWardA);
+  const auto own_b = all_time_tally(tree.ward_b->data_dir(), kWardB);
+  REQUIRE(!own_a.empty());
+  for (const std::string& dir : {tree.district->data_dir(), tree.city->data_dir(), tree.top->data_dir()}) {
+    INFO("node data dir " << dir);
+    const auto problems = exactly_once_problems(dir, expected, origin_dirs);
+    CHECK(problems.empty());
+    for (const auto& p : problems) UNSCOPED_INFO(p);
+    // C4: each level's tally of each ward equals the ward's own.
+    CHECK(all_time_tally(dir, kWardA) == own_a);
+    CHECK(all_time_tally(dir, kWardB) == own_b);
+    // C3: the district is the sum of its wards (only these two have events).
+    CHECK(all_time_tally(dir, kDistrict) == sum_tallies({own_a, own_b}));
+    // C6
+    auto log = open_log_reader(dir);
+    TempDir scratch;
+    auto report = log->verify_projections(scratch.path(), nullptr);
+    REQUIRE(report.ok());
+    CHECK(report->differences == 0);
+  }
+  CHECK(all_time_tally(tree.top->data_dir(), kTop) == sum_tallies({own_a, own_b}));
+  CHECK(all_time_tally(tree.top->data_dir(), kCity) == sum_tallies({own_a, own_b}));
+}
+
+}  // namespace
+
+TEST_CASE("rollcalld: replication: a 4-level tree converges exactly once through kill -9 of the district and city and cut links",
+          "[integration][fault][replication]") {
+  for (const UnitCode& code : {kWardA, kWardB, kDistrict, kCity, kTop}) REQUIRE(units().contains(code));
+  CHECK(units().find(kWardA)->parent == kDistrict);
+  CHECK(units().find(kDistrict)->parent == kCity);
+  CHECK(units().find(kCity)->parent == kTop);
+
+  Tree tree;
+  tree.start();
+  const auto lines = ward_lines(7, 12);
+  std::atomic<uint64_t> accepted_a{0}, accepted_b{0}, rejected{0};
+  std::jthread submit_a([&] { submit_all(tree.ward_a->address(), lines.at(kWardA), accepted_a, rejected); });
+  std::jthread submit_b([&] { submit_all(tree.ward_b->address(), lines.at(kWardB), accepted_b, rejected); });
+
+  // Faults while the wards take submits: seeded, bounded, each healed before the next.
+  std::mt19937_64 rng(20261125);
+  const auto pause = [&](int low_ms, int high_ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(low_ms + static_cast<int>(rng() % static_cast<uint64_t>(high_ms - low_ms))));
+  };
+  for (int round = 0; round < 8; ++round) {
+    pause(100, 300);
+    switch (rng() % 4) {
+      case 0:
+        tree.district->kill9();
+        pause(100, 500);
+        REQUIRE(tree.district->start());
+        break;
+      case 1:
+        tree.link_a->cut();
+        pause(200, 700);
+        tree.link_a->heal();
+        break;
+      case 2:
+        tree.link_b->cut();
+        tree.link_a->cut();
+        pause(200, 700);
+        tree.link_a->heal();
+        tree.link_b->heal();
+        break;
+      default:
+        tree.city->kill9();
+        pause(100, 500);
+        REQUIRE(tree.city->start());
+        break;
+    }
+  }
+  submit_a.join();
+  submit_b.join();
+  CHECK(rejected == 0);
+  INFO("accepted: ward A " << accepted_a << ", ward B " << accepted_b);
+  REQUIRE(accepted_a == lines.at(kWardA).size());
+  REQUIRE(accepted_b == lines.at(kWardB).size());
+
+  const bool converged = wait_for_watermarks(tree.top->data_dir(), {{kWardA, accepted_a}, {kWardB, accepted_b}}, 60s);
+  if (!converged) FAIL("the top node did not receive every event within 60 s\n" << tree.logs());
+  for (NodeProcess* node : {tree.ward_a.get(), tree.ward_b.get(), tree.district.get(), tree.city.get(), tree.top.get()})
+    CHECK(node->stop() == 0);
+  check_converged(tree, accepted_a, accepted_b);
+}
+
+TEST_CASE("rollcalld: replication: a ward fails over to its second parent and moves back; a re-created district is refilled",
+          "[integration][fault][replication]") {
+  Tree tree;
+  tree.start(/*city_fallback=*/true);
+  const auto lines = ward_lines(11, 6);
+  std::atomic<uint64_t> accepted_a{0}, accepted_b{0}, rejected{0};
+  const auto& all_a = lines.at(kWardA);
+  const size_t third = all_a.size() / 3;
+
+  // 1. Through the district.
+  submit_all(tree.ward_a->address(), {all_a.begin(), all_a.begin() + static_cast<std::ptrdiff_t>(third)}, accepted_a, rejected);
+  REQUIRE(wait_for_watermarks(tree.city->data_dir(), {{kWardA, accepted_a}}, 20s));
+  // 2. The link to the district is cut: the ward goes to the city directly.
+  tree.link_a->cut();
+  submit_all(tree.ward_a->address(), {all_a.begin() + static_cast<std::ptrdiff_t>(third), all_a.begin() + static_cast<std::ptrdiff_t>(2 * third)},
+             accepted_a, rejected);
+  if (!wait_for_watermarks(tree.top->data_dir(), {{kWardA, accepted_a}}, 20s)) FAIL(tree.logs());
+  CHECK(watermark_of(tree.district->data_dir(), kWardA) < accepted_a);
+  // 3. The link returns: the ward moves back to the district, which catches up.
+  tree.link_a->heal();
+  submit_all(tree.ward_a->address(), {all_a.begin() + static_cast<std::ptrdiff_t>(2 * third), all_a.end()}, accepted_a, rejected);
+  if (!wait_for_watermarks(tree.district->data_dir(), {{kWardA, accepted_a}}, 20s)) FAIL(tree.logs());
+  std::this_thread::sleep_for(300ms);
+  CHECK(tree.ward_a->log().find("moving back to parent " + tree.link_a->address()) != std::string::npos);
+
+  // 4. The district's data dir is lost: it is re-created empty and refilled by its wards.
+  submit_all(tree.ward_b->address(), lines.at(kWardB), accepted_b, rejected);
+  REQUIRE(wait_for_watermarks(tree.top->data_dir(), {{kWardA, accepted_a}, {kWardB, accepted_b}}, 20s));
+  tree.district->kill9();
+  std::filesystem::remove_all(tree.district->data_dir());
+  REQUIRE(tree.district->start());
+  if (!wait_for_watermarks(tree.district->data_dir(), {{kWardA, accepted_a}, {kWardB, accepted_b}}, 30s)) FAIL(tree.logs());
+  CHECK(rejected == 0);
+  for (NodeProcess* node : {tree.ward_a.get(), tree.ward_b.get(), tree.district.get(), tree.city.get(), tree.top.get()})
+    CHECK(node->stop() == 0);
+  check_converged(tree, accepted_a, accepted_b);
+}
+
+TEST_CASE("rollcalld: replication: a ward whose data dir was re-created is reported loudly and never merged",
+          "[integration][fault][replication]") {
+  Tree tree;
+  tree.start();
+  const auto lines = ward_lines(5, 4);
+  std::atomic<uint64_t> accepted{0}, rejected{0};
+  submit_all(tree.ward_a->address(), lines.at(kWardA), accepted, rejected);
+  REQUIRE(wait_for_watermarks(tree.district->data_dir(), {{kWardA, accepted}}, 20s));
+  const uint64_t before = accepted;
+
+  // The ward's disk is replaced: a new, empty data dir for the same unit takes new submits.
+  tree.ward_a->kill9();
+  std::filesystem::remove_all(tree.ward_a->data_dir());
+  REQUIRE(tree.ward_a->start());
+  std::atomic<uint64_t> accepted_again{0};
+  submit_all(tree.ward_a->address(),
+             {R"({"unit":"00001","effectiveDate":"2024-06-01","activityReported":{"kind":"forums","count":1,"participants":30}})"},
+             accepted_again, rejected);
+  REQUIRE(accepted_again == 1);
+  std::this_thread::sleep_for(1500ms);
+
+  // Both sides say so loudly; the district keeps what it had: seq 1 is still the old event.
+  CHECK(tree.district->log().find("came back with a new log incarnation") != std::string::npos);
+  CHECK(tree.ward_a->log().find("ALERT") != std::string::npos);
+  CHECK(tree.ward_a->log().find("but this log holds only") != std::string::npos);
+  CHECK(watermark_of(tree.district->data_dir(), kWardA) == before);
+  auto district = open_log_reader(tree.district->data_dir());
+  auto first = district->find(OriginSeq{kWardA, 1});
+  REQUIRE(first.ok());
+  REQUIRE(first->has_value());
+  CHECK((*first)->event().which() != schema::Event::ACTIVITY_REPORTED);
+}
