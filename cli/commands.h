@@ -40,6 +40,7 @@ void add_submit_command(CLI::App& app, int& exit_code);
 void add_log_command(CLI::App& app, int& exit_code);
 void add_demo_command(CLI::App& app, int& exit_code);
 void add_tally_command(CLI::App& app, int& exit_code);
+void add_status_command(CLI::App& app, int& exit_code);
 // member and members
 void add_member_commands(CLI::App& app, int& exit_code);
 // verify and rebuild

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   rollcall::cli::add_submit_command(app, exit_code);
   rollcall::cli::add_log_command(app, exit_code);
   rollcall::cli::add_tally_command(app, exit_code);
+  rollcall::cli::add_status_command(app, exit_code);
   rollcall::cli::add_member_commands(app, exit_code);
   rollcall::cli::add_verify_commands(app, exit_code);
   rollcall::cli::add_demo_command(app, exit_code);

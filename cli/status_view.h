@@ -1,0 +1,47 @@
+// What `rollcall status` prints: a node's state (cli/status_query.h) with how the node itself
+// was reached, rendered as text tables or as one JSON object. No I/O but the stream written.
+//
+// Ownership: plain values; one thread.
+#pragma once
+
+#include <functional>
+#include <ostream>
+#include <string>
+
+#include "cli/status_query.h"
+#include "engine/types.h"
+
+namespace rollcall::cli {
+
+// How the running node was asked, and whether it answered.
+struct NodeContact {
+  std::string address;  // HOST:PORT asked; "" when none is known
+  bool reachable = false;
+  bool refused = false;  // nothing accepted the connection: no node runs there
+  std::string problem;   // why there is no answer: the error, or why no address is known
+};
+
+struct StatusView {
+  NodeState state;
+  // `state` holds the node's own answer: parents, children, heads and alerts are known.
+  bool live = false;
+  NodeContact node;
+  // The time ages are measured against: the node's clock when it answered, else this host's.
+  Timestamp now;
+  // A unit's name from the data dir's map; "" when unknown (no data dir, or not in the map).
+  std::function<std::string(const std::string&)> name_of;
+};
+
+// Lowercase hex of raw bytes (incarnation ids).
+std::string hex_bytes(const std::string& bytes);
+
+// Lag of the node behind its current parent: the sum over origins of the events it holds that
+// the parent does not.
+uint64_t parent_lag_events(const NodeState& state);
+
+// Header, node line, then the parents, children, origins and alerts sections.
+void print_status_text(const StatusView& view, std::ostream& out);
+// One JSON object (see `rollcall status --help`) and a newline.
+void print_status_json(const StatusView& view, std::ostream& out);
+
+}  // namespace rollcall::cli
