@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "engine/capnp_guard.h"
 #include "engine/event_copy.h"
@@ -94,6 +95,10 @@ void UplinkSession::on_frame(Frame& frame, Timestamp now, Outbox& out) {
         if (state_ != State::kStreaming) return invalid_input("an ack before the watermarks");
         on_ack(message.getAck().getLsn(), now, out);
         return ok_status();
+      case wire::Message::FETCHED_EVENTS:
+        if (state_ != State::kRecovering || ingest_pending_) return invalid_input("fetched events that were not asked for");
+        on_fetched(message.getFetchedEvents(), out);
+        return ok_status();
       case wire::Message::HEARTBEAT:
         return ok_status();
       case wire::Message::ERROR: {
@@ -113,9 +118,6 @@ void UplinkSession::on_frame(Frame& frame, Timestamp now, Outbox& out) {
 }
 
 void UplinkSession::on_watermarks(wire::Watermarks::Reader marks, Timestamp now, Outbox& out) {
-  // Read the end before the watermarks: anything committed after this is past `end` and will
-  // be sent by pump(), whatever the watermarks read below say.
-  const uint64_t end = log_.last_lsn().value;
   auto mine = log_.watermarks();
   if (!mine.ok()) {
     fail(wire::ErrorCode::INTERNAL, "reading watermarks: " + mine.error().message(), out);
@@ -156,26 +158,44 @@ void UplinkSession::on_watermarks(wire::Watermarks::Reader marks, Timestamp now,
         return;
       }
     } else if (*origin == log_.unit()) {
-      const std::string text = "parent " + parent_unit_ + " holds " + std::to_string(seq) +
-                               " events of this node's own origin " + origin->str() +
-                               " but this log holds only " + std::to_string(mine_seq) +
-                               ": this data dir was re-created or restored from an old backup; "
-                               "nothing is sent to that parent until an operator takes those events back";
-      out.alerts.push_back(text);
-      fail(wire::ErrorCode::FORK, text, out);
-      return;
+      // The parent holds more of this node's own events than its log: take them back first.
+      recover_next_ = mine_seq + 1;
+      recover_to_ = seq;
     }
   }
+  if (recover_to_ >= recover_next_ && recover_next_ > 0) {
+    out.alerts.push_back("parent " + parent_unit_ + " holds " + std::to_string(recover_to_) +
+                         " events of this node's own origin " + log_.unit().str() + " but this log holds only " +
+                         std::to_string(recover_next_ - 1) +
+                         ": this data dir was re-created or restored from an old backup. Taking those events "
+                         "back from the parent (submits are refused until then)");
+    state_ = State::kRecovering;
+    streaming_since_ = now;
+    send_fetch(out);
+    return;
+  }
+  own_checked_ = true;
+  begin_streaming(now, out);
+}
 
+void UplinkSession::begin_streaming(Timestamp now, Outbox& out) {
+  // The end first, then the watermarks: anything committed after this is past `end` and will be
+  // sent by pump(), whatever the watermarks read below say.
+  const uint64_t end = log_.last_lsn().value;
+  auto mine = log_.watermarks();
+  if (!mine.ok()) {
+    fail(wire::ErrorCode::INTERNAL, "reading watermarks: " + mine.error().message(), out);
+    return;
+  }
   // Stream from the first event the parent lacks.
   uint64_t start = end + 1;
-  for (const auto& [origin, seq] : held) {
-    const uint64_t parent_seq = acked_.count(origin) ? acked_[origin] : 0;
-    if (seq <= parent_seq) continue;
-    auto first = log_.find(OriginSeq{origin, parent_seq + 1});
+  for (const auto& w : *mine) {
+    const uint64_t parent_seq = acked_.count(w.origin) ? acked_[w.origin] : 0;
+    if (w.seq <= parent_seq) continue;
+    auto first = log_.find(OriginSeq{w.origin, parent_seq + 1});
     if (!first.ok() || !first->has_value()) {
       fail(wire::ErrorCode::INTERNAL,
-           "finding " + origin.str() + ":" + std::to_string(parent_seq + 1) + ": " +
+           "finding " + w.origin.str() + ":" + std::to_string(parent_seq + 1) + ": " +
                (first.ok() ? "not held below its watermark" : first.error().message()),
            out);
       return;
@@ -188,10 +208,89 @@ void UplinkSession::on_watermarks(wire::Watermarks::Reader marks, Timestamp now,
   pump(now, out);
 }
 
-void UplinkSession::on_ack(uint64_t lsn, Timestamp now, Outbox& out) {
-  if (in_flight_.empty() || lsn < in_flight_.front().last_lsn) {
+void UplinkSession::send_fetch(Outbox& out) {
+  capnp::MallocMessageBuilder message;
+  auto fetch = message.initRoot<wire::Message>().initFetch();
+  fetch.setOrigin(log_.unit().str());
+  fetch.setFromSeq(recover_next_);
+  fetch.setMaxEvents(static_cast<uint32_t>(std::min<uint64_t>(options_.max_batch_events, recover_to_ - recover_next_ + 1)));
+  out.send(message);
+}
+
+void UplinkSession::on_fetched(wire::FetchedEvents::Reader fetched, Outbox& out) {
+  const std::string own = log_.unit().str();
+  if (text_view(fetched.getOrigin()) != own || fetched.getFromSeq() != recover_next_) {
+    fail(wire::ErrorCode::BAD_MESSAGE, "fetched events that were not asked for", out);
+    return;
+  }
+  // The part both hold must be the same history.
+  auto mine = log_.chain_hash_at(OriginSeq{log_.unit(), recover_next_ - 1});
+  if (!mine.ok() || !mine->has_value()) {
+    fail(wire::ErrorCode::INTERNAL, "reading this node's chain hash at seq " + std::to_string(recover_next_ - 1), out);
+    return;
+  }
+  if (**mine != fetched.getChainBefore()) {
+    const std::string text = "fork: origin " + own + ": parent " + parent_unit_ + " holds other events than this node at or below seq " +
+                             std::to_string(recover_next_ - 1) +
+                             "; nothing is taken back or sent, and neither side changes what it holds, until an operator "
+                             "resolves the fork";
+    out.alerts.push_back(text);
+    fail(wire::ErrorCode::FORK, text, out);
+    return;
+  }
+  auto events = fetched.getEvents();
+  if (events.size() == 0) {
     fail(wire::ErrorCode::BAD_MESSAGE,
-         "an ack for LSN " + std::to_string(lsn) + ", which ends no unacknowledged batch", out);
+         "the parent said it holds seq " + std::to_string(recover_to_) + " of " + own + " but sent none from seq " +
+             std::to_string(recover_next_),
+         out);
+    return;
+  }
+  IngestJob job;
+  job.owner = std::make_shared<capnp::MallocMessageBuilder>();
+  auto list = job.owner->initRoot<storage::LogBatch>().initEvents(events.size());
+  for (unsigned i = 0; i < events.size(); ++i) {
+    copy_event_checked(events[i], list[i]);
+    auto e = list[i].asReader();
+    if (text_view(e.getOrigin()) != own || e.getSeq() != recover_next_ + i || e.getSeq() > recover_to_) {
+      fail(wire::ErrorCode::BAD_MESSAGE, "fetched events must be the origin's next seqs, in order", out);
+      return;
+    }
+    job.events.push_back(e);
+  }
+  job.bytes = capnp::computeSerializedSizeInWords(*job.owner) * sizeof(capnp::word);
+  ingest_pending_ = events.size();
+  out.ingests.push_back(std::move(job));
+}
+
+void UplinkSession::on_ingested(const Result<IngestReport>& result, Timestamp now, Outbox& out) {
+  if (ingest_pending_ == 0 || state_ != State::kRecovering) return;
+  if (!result.ok()) {
+    ingest_pending_ = 0;
+    const std::string text = "taking back events of " + log_.unit().str() + " from parent " + parent_unit_ +
+                             " failed: " + result.error().message();
+    if (ingest_error_code(result.error()) == wire::ErrorCode::FORK) out.alerts.push_back(text);
+    fail(ingest_error_code(result.error()), text, out);
+    return;
+  }
+  recover_next_ += std::exchange(ingest_pending_, 0);
+  if (recover_next_ <= recover_to_) {
+    send_fetch(out);
+    return;
+  }
+  own_checked_ = true;
+  begin_streaming(now, out);
+}
+
+void UplinkSession::on_ack(uint64_t lsn, Timestamp now, Outbox& out) {
+  // The parent acks every batch it takes, in order. An ack past the oldest batch means that
+  // batch never reached the parent's writer (it cannot happen on TCP): taking the ack as
+  // cumulative would count its events as held, so resume from the watermarks instead.
+  if (in_flight_.empty() || lsn != in_flight_.front().last_lsn) {
+    fail(wire::ErrorCode::BAD_MESSAGE,
+         "an ack for LSN " + std::to_string(lsn) + ", but the oldest unacknowledged batch ends at LSN " +
+             (in_flight_.empty() ? std::string("none") : std::to_string(in_flight_.front().last_lsn)),
+         out);
     return;
   }
   while (!in_flight_.empty() && in_flight_.front().last_lsn <= lsn) {
@@ -381,6 +480,9 @@ void DownlinkSession::on_frame(Frame& frame, Timestamp now, Outbox& out) {
       case wire::Message::EVENT_BATCH:
         on_batch(message.getEventBatch(), out);
         return ok_status();
+      case wire::Message::FETCH:
+        on_fetch(message.getFetch(), out);
+        return ok_status();
       case wire::Message::HEARTBEAT:
         for (auto head : message.getHeartbeat().getHeads()) {
           auto origin = UnitCode::parse(text_view(head.getOrigin()));
@@ -440,6 +542,51 @@ void DownlinkSession::on_batch(wire::EventBatch::Reader batch, Outbox& out) {
   out.ingests.push_back(std::move(job));
 }
 
+void DownlinkSession::on_fetch(wire::Fetch::Reader fetch, Outbox& out) {
+  auto origin = UnitCode::parse(text_view(fetch.getOrigin()));
+  const uint64_t from = fetch.getFromSeq();
+  if (!origin.ok() || *origin != child_ || from == 0) {
+    fail(wire::ErrorCode::BAD_MESSAGE, "a child may fetch only its own origin's events, from seq 1 on", out);
+    return;
+  }
+  const size_t most = std::min<size_t>(std::max<uint32_t>(fetch.getMaxEvents(), 1), options_.max_batch_events);
+  auto before = log_.chain_hash_at(OriginSeq{*origin, from - 1});
+  auto first = log_.find(OriginSeq{*origin, from});
+  if (!before.ok() || !first.ok() || !before->has_value()) {
+    fail(wire::ErrorCode::INTERNAL, "reading " + origin->str() + " below seq " + std::to_string(from), out);
+    return;
+  }
+  std::vector<LoggedEvent> taken;
+  if (first->has_value()) {
+    uint64_t next_seq = from;
+    uint64_t lsn = (*first)->lsn.value;
+    while (taken.size() < most) {
+      auto events = log_.read(Lsn{lsn}, options_.max_batch_events);
+      if (!events.ok()) {
+        fail(wire::ErrorCode::INTERNAL, "reading the log: " + events.error().message(), out);
+        return;
+      }
+      if (events->empty()) break;
+      for (auto& logged : *events) {
+        auto e = logged.event();
+        if (text_view(e.getOrigin()) != origin->str() || e.getSeq() != next_seq) continue;
+        taken.push_back(logged);
+        ++next_seq;
+        if (taken.size() == most) break;
+      }
+      lsn = events->back().lsn.value + 1;
+    }
+  }
+  capnp::MallocMessageBuilder message;
+  auto fetched = message.initRoot<wire::Message>().initFetchedEvents();
+  fetched.setOrigin(origin->str());
+  fetched.setFromSeq(from);
+  fetched.setChainBefore(**before);
+  auto list = fetched.initEvents(static_cast<unsigned>(taken.size()));
+  for (unsigned i = 0; i < taken.size(); ++i) list.setWithCaveats(i, taken[i].event());
+  out.send(message);
+}
+
 void DownlinkSession::on_ingested(const Result<IngestReport>& result, Timestamp, Outbox& out) {
   if (pending_acks_.empty()) return;
   const uint64_t lsn = pending_acks_.front();
@@ -462,6 +609,8 @@ void DownlinkSession::on_ingested(const Result<IngestReport>& result, Timestamp,
 
 void DownlinkSession::on_tick(Timestamp now, Outbox& out) {
   if (state_ == State::kClosed) return;
+  // Nothing heard yet (no hello): the idle clock starts at the first tick.
+  if (state_ == State::kAwaitHello && last_heard_.micros == 0) last_heard_ = now;
   if (now.micros - last_heard_.micros > options_.idle_timeout_us) {
     state_ = State::kClosed;
     close_reason_ = "nothing heard from child " + child_.str() + " for " + seconds_text(now.micros - last_heard_.micros);

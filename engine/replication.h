@@ -14,6 +14,11 @@
 //             what the parent holds; at most `window` batches unacknowledged
 //   parent -> ack {lsn} after the batch's synced write (events, watermarks, tallies together)
 //   both   -> heartbeat every interval (the child's carries its head per origin)
+// A child whose log holds less of its own origin than the parent (its data dir re-created or
+// restored from an old backup) first takes those events back: fetch {origin, fromSeq} ->
+// fetchedEvents {chainBefore, events}, one bounded batch at a time, each ingested before the
+// next is asked; the node refuses submits meanwhile (a new event would take a seq the parent
+// already holds) and streams as usual once its log has caught up.
 // Resuming relies on watermarks only, so a new session after any cut, crash or parent switch
 // starts where the parent is, and dedup by origin:seq makes a resend harmless.
 //
@@ -83,7 +88,7 @@ struct OriginHead {
 // The child's side of one connection to a parent.
 class UplinkSession {
  public:
-  enum class State { kHelloSent, kAwaitWatermarks, kStreaming, kClosed };
+  enum class State { kHelloSent, kAwaitWatermarks, kRecovering, kStreaming, kClosed };
 
   UplinkSession(const EventLog& log, const UnitMap& map, ReplicationOptions options);
 
@@ -95,9 +100,18 @@ class UplinkSession {
   void on_log_grew(Timestamp now, Outbox& out);
   // Timer: heartbeats and dead-link detection. Call every fraction of the heartbeat interval.
   void on_tick(Timestamp now, Outbox& out);
+  // The writer's result for the IngestJob of events taken back (kRecovering only).
+  void on_ingested(const Result<IngestReport>& result, Timestamp now, Outbox& out);
 
   State state() const { return state_; }
   bool streaming() const { return state_ == State::kStreaming; }
+  // Taking this node's own events back from the parent: the node must refuse submits.
+  bool recovering() const { return state_ == State::kRecovering; }
+  // The parent's watermarks showed it holds no more of this node's own origin than the log
+  // (at once, or after taking the rest back): submits may go on.
+  bool own_origin_checked() const { return own_checked_; }
+  // How many of its own events the node must still take back (0 when not recovering).
+  uint64_t events_to_recover() const { return recovering() ? recover_to_ - recover_next_ + 1 : 0; }
   const std::string& parent_unit() const { return parent_unit_; }
   // Per origin, the seq the parent is known to hold: from its watermarks, then its acks.
   const std::map<UnitCode, uint64_t>& parent_seqs() const { return acked_; }
@@ -117,6 +131,10 @@ class UplinkSession {
   };
 
   void on_watermarks(wire::Watermarks::Reader marks, Timestamp now, Outbox& out);
+  // Streams from the first event the parent lacks (acked_ holds what it has).
+  void begin_streaming(Timestamp now, Outbox& out);
+  void send_fetch(Outbox& out);
+  void on_fetched(wire::FetchedEvents::Reader fetched, Outbox& out);
   void on_ack(uint64_t lsn, Timestamp now, Outbox& out);
   // Sends batches while the window has room and the log has events the parent lacks.
   void pump(Timestamp now, Outbox& out);
@@ -136,6 +154,10 @@ class UplinkSession {
   Timestamp last_heard_, last_heartbeat_sent_, streaming_since_, last_ack_at_;
   uint64_t events_acked_ = 0;
   std::string close_reason_;
+  bool own_checked_ = false;
+  uint64_t recover_next_ = 0;  // the next own seq to take back
+  uint64_t recover_to_ = 0;    // the parent's watermark of this node's own origin
+  size_t ingest_pending_ = 0;  // events handed to the writer and not yet answered
 };
 
 // The parent's side of one connection from a child.
@@ -172,6 +194,7 @@ class DownlinkSession {
 
  private:
   void on_batch(wire::EventBatch::Reader batch, Outbox& out);
+  void on_fetch(wire::Fetch::Reader fetch, Outbox& out);
   void fail(wire::ErrorCode code, const std::string& message, Outbox& out);
 
   const EventLog& log_;

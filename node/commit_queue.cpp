@@ -39,8 +39,39 @@ void CommitQueue::join() {
   if (thread_.joinable()) thread_.join();
 }
 
+void CommitQueue::set_gate(Gate gate, std::string reason) {
+  {
+    std::lock_guard lock(mutex_);
+    gate_ = gate;
+    gate_reason_ = std::move(reason);
+  }
+  wake_.notify_one();
+}
+
+CommitQueue::Gate CommitQueue::gate() const {
+  std::lock_guard lock(mutex_);
+  return gate_;
+}
+
+bool CommitQueue::runnable() const {
+  if (queue_.empty()) return false;
+  if (gate_ != Gate::kHold || closed_) return true;
+  for (const auto& request : queue_)
+    if (!request.done) return true;
+  return false;
+}
+
 std::vector<CommitQueue::Request> CommitQueue::take(std::unique_lock<std::mutex>&) {
   std::vector<Request> group;
+  if (gate_ == Gate::kHold && !closed_) {
+    // Submits wait: take the oldest other request.
+    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+      if (it->done) continue;
+      group.push_back(std::move(*it));
+      queue_.erase(it);
+      return group;
+    }
+  }
   const bool submits = queue_.front().done != nullptr;
   size_t events = 0;
   size_t bytes = 0;
@@ -62,13 +93,19 @@ std::vector<CommitQueue::Request> CommitQueue::take(std::unique_lock<std::mutex>
 void CommitQueue::run() {
   for (;;) {
     std::vector<Request> group;
+    std::string refused;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+      wake_.wait(lock, [&] { return (closed_ && queue_.empty()) || runnable(); });
       if (queue_.empty()) break;  // closed and drained
       group = take(lock);
+      // A held submit is taken only when the queue closes.
+      if (group.front().done && gate_ != Gate::kOpen)
+        refused = gate_ == Gate::kHold ? "the node is shutting down; submit again later" : gate_reason_;
     }
-    if (group.front().done) {
+    if (!refused.empty()) {
+      refuse_submits(group, refused);
+    } else if (group.front().done) {
       run_submits(group);
     } else if (group.front().ingested) {
       run_ingest(group.front());
@@ -93,6 +130,14 @@ void CommitQueue::run_ingest(Request& request) {
   const bool appended = ingested.ok() && ingested->applied > 0;
   request.ingested(std::move(ingested));
   if (appended && on_appended_) on_appended_();
+}
+
+void CommitQueue::refuse_submits(std::vector<Request>& group, const std::string& reason) {
+  for (auto& request : group) {
+    std::vector<SubmitOutcome> outcomes(request.events.size());
+    for (auto& o : outcomes) o.rejected = Rejection{wire::RejectCode::UNAVAILABLE, reason};
+    request.done(std::move(outcomes));
+  }
 }
 
 void CommitQueue::run_submits(std::vector<Request>& group) {

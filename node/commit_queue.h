@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -50,6 +51,13 @@ class CommitQueue {
   CommitQueue(const CommitQueue&) = delete;
   CommitQueue& operator=(const CommitQueue&) = delete;
 
+  // Whether submits are taken. kHold: they wait in the queue while other work goes on (at start,
+  // until a parent said how much of this node's own origin it holds); kRefuse: they are answered
+  // `unavailable` with the reason (while the node takes its own events back from a parent).
+  enum class Gate { kOpen, kHold, kRefuse };
+  void set_gate(Gate gate, std::string reason = {});
+  Gate gate() const;
+
   // Runs on the writer thread after every write that appended events (replication wakes up).
   // Set before start().
   void on_appended(std::function<void()> callback) { on_appended_ = std::move(callback); }
@@ -67,12 +75,17 @@ class CommitQueue {
   void run();
   // Takes the next unit of work: a run of submits within the bounds, or one other request.
   std::vector<Request> take(std::unique_lock<std::mutex>& lock);
+  // Whether the writer has something it may run now (called with the lock held).
+  bool runnable() const;
   void run_submits(std::vector<Request>& group);
+  void refuse_submits(std::vector<Request>& group, const std::string& reason);
   void run_ingest(Request& request);
 
   EventLog& log_;
   Clock clock_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
+  Gate gate_ = Gate::kOpen;
+  std::string gate_reason_;
   std::condition_variable wake_;
   std::deque<Request> queue_;
   bool closed_ = false;

@@ -81,7 +81,7 @@ int run(const NodeConfig& config) {
   Server server(io, **event_log, *units, queue, server_options, alerts);
   std::unique_ptr<Uplink> uplink;
   if (!config.parents.empty())
-    uplink = std::make_unique<Uplink>(io, **event_log, *units, config.parents, UplinkOptions{}, alerts);
+    uplink = std::make_unique<Uplink>(io, **event_log, *units, config.parents, UplinkOptions{}, alerts, queue);
   server.set_status_filler([&](wire::NodeStatus::Builder status) {
     fill_node_status(status, **event_log, server, uplink.get(), alerts, system_now());
   });

@@ -131,6 +131,7 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
   void apply(Outbox& out) {
     if (closed_) return;
     for (auto& frame : out.frames) send(std::move(frame));
+    for (auto& job : out.ingests) run_ingest(std::move(job));
     for (auto& alert : out.alerts) {
       problem_ = true;
       uplink_.alerts_.raise(wall_now(), alert);
@@ -141,9 +142,32 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
       if (!writing_) finish_close(reason_);
       return;
     }
+    uplink_.update_gate(*this);
     if (!reported_streaming_ && session.streaming()) {
       reported_streaming_ = true;
       uplink_.on_streaming(this);
+    }
+  }
+
+  // Events of this node's own origin taken back from the parent go through the node's writer.
+  void run_ingest(IngestJob job) {
+    CommitQueue::Request request;
+    request.owner = job.owner;
+    request.events = std::move(job.events);
+    request.bytes = job.bytes;
+    auto executor = socket_.get_executor();
+    request.ingested = [self = shared_from_this(), executor](Result<IngestReport> result) mutable {
+      asio::post(executor, [self = std::move(self), result = std::move(result)]() mutable {
+        if (self->closed_ || self->closing_) return;
+        Outbox out;
+        self->session.on_ingested(result, wall_now(), out);
+        self->apply(out);
+      });
+    };
+    if (!uplink_.queue_.enqueue(std::move(request))) {
+      Outbox out;
+      out.close = "the node is shutting down";
+      apply(out);
     }
   }
 
@@ -200,9 +224,9 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
 };
 
 Uplink::Uplink(asio::io_context& io, const EventLog& log, const UnitMap& map, std::vector<HostPort> parents,
-               UplinkOptions options, Alerts& alerts)
-    : io_(io), log_(log), map_(map), options_(options), alerts_(alerts), tick_timer_(io),
-      random_(std::random_device{}()) {
+               UplinkOptions options, Alerts& alerts, CommitQueue& queue)
+    : io_(io), log_(log), map_(map), options_(options), alerts_(alerts), queue_(queue), tick_timer_(io),
+      startup_timer_(io), random_(std::random_device{}()) {
   for (auto& address : parents) parents_.push_back(Parent{std::move(address), {}, {}, {}, {}, 0, {}});
 }
 
@@ -210,13 +234,41 @@ Uplink::~Uplink() = default;
 
 void Uplink::start() {
   if (parents_.empty()) return;
+  // Submits wait until a parent says how much of this node's own origin it holds, so that a
+  // re-created data dir does not hand out seqs a parent already has; a parent that stays away
+  // does not stop the node for longer than startup_wait.
+  queue_.set_gate(CommitQueue::Gate::kHold);
+  startup_timer_.expires_after(options_.startup_wait);
+  startup_timer_.async_wait([this](asio::error_code ec) {
+    if (ec || stopped_ || queue_.gate() != CommitQueue::Gate::kHold) return;
+    node_log()->warn("no parent answered within {} ms; taking submits (they reach a parent once one answers)",
+                     options_.startup_wait.count());
+    queue_.set_gate(CommitQueue::Gate::kOpen);
+  });
   next_attempt_ = SteadyClock::now();
   tick();
+}
+
+void Uplink::update_gate(const Connection& connection) {
+  const auto gate = queue_.gate();
+  if (connection.session.recovering()) {
+    if (gate == CommitQueue::Gate::kRefuse) return;
+    queue_.set_gate(CommitQueue::Gate::kRefuse,
+                    "this node is taking back " + std::to_string(connection.session.events_to_recover()) +
+                        " events of its own origin from parent " + connection.session.parent_unit() +
+                        " (its data dir was re-created or restored); submit again once that is done");
+  } else if (connection.session.own_origin_checked() && gate != CommitQueue::Gate::kOpen) {
+    if (gate == CommitQueue::Gate::kRefuse)
+      node_log()->info("took back this node's own events from parent {}; taking submits again",
+                       connection.session.parent_unit());
+    queue_.set_gate(CommitQueue::Gate::kOpen);
+  }
 }
 
 void Uplink::stop() {
   stopped_ = true;
   tick_timer_.cancel();
+  startup_timer_.cancel();
   if (probe_) std::exchange(probe_, nullptr)->abandon("the node is shutting down");
   if (active_) std::exchange(active_, nullptr)->abandon("the node is shutting down");
 }

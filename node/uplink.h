@@ -8,6 +8,10 @@
 //   - while a less preferred parent is used, the preferred ones are probed every
 //     `probe_interval`; when one answers, the node moves back to it;
 //   - a parent that refused the node's events as a fork is retried only every `fork_retry`.
+// It also keeps the writer's submit gate (DESIGN.md "Identity and storage"): at start, submits
+// wait until a parent said how much of this node's own origin it holds (at most
+// `startup_wait`); while the node takes its own events back from a parent that holds more
+// (a re-created or restored data dir), submits are refused.
 // Dedup by origin:seq at the parents makes every switch safe: a new session resumes from the
 // parent's watermarks.
 //
@@ -30,6 +34,7 @@
 #include "engine/protocol.h"
 #include "engine/replication.h"
 #include "node/alerts.h"
+#include "node/commit_queue.h"
 #include "schema/wire.capnp.h"
 
 namespace rollcall {
@@ -42,13 +47,14 @@ struct UplinkOptions {
   std::chrono::milliseconds probe_interval{2000};
   std::chrono::milliseconds fork_retry{60000};
   std::chrono::milliseconds tick{100};
+  std::chrono::milliseconds startup_wait{3000};
   FrameLimits frame_limits;
 };
 
 class Uplink {
  public:
   Uplink(asio::io_context& io, const EventLog& log, const UnitMap& map, std::vector<HostPort> parents,
-         UplinkOptions options, Alerts& alerts);
+         UplinkOptions options, Alerts& alerts, CommitQueue& queue);
   ~Uplink();
 
   void start();
@@ -82,7 +88,8 @@ class Uplink {
   void on_streaming(Connection* connection);
   void on_closed(Connection* connection, const std::string& reason, bool fork);
   std::chrono::milliseconds backoff();
-  const Connection* streaming_connection() const;
+  // Opens or closes the writer's submit gate after a session's state changed.
+  void update_gate(const Connection& connection);
 
   asio::io_context& io_;
   const EventLog& log_;
@@ -90,7 +97,9 @@ class Uplink {
   std::vector<Parent> parents_;
   UplinkOptions options_;
   Alerts& alerts_;
+  CommitQueue& queue_;
   asio::steady_timer tick_timer_;
+  asio::steady_timer startup_timer_;
   std::shared_ptr<Connection> active_;  // the session in use (or being set up)
   std::shared_ptr<Connection> probe_;   // a try of a more preferred parent
   size_t next_rank_ = 0;                // the parent the next attempt goes to

@@ -187,6 +187,30 @@ struct Error {
   # Human-readable, naming what is wrong.
 }
 
+struct Fetch {
+  # A child whose log holds less of its own origin than its parent (its data dir was re-created
+  # or restored from an old backup) asks for those events back, one bounded batch at a time.
+  origin @0 :Text;
+  # The child's own unit code.
+  fromSeq @1 :UInt64;
+  # The first seq wanted: one past what the child's log holds.
+  maxEvents @2 :UInt32;
+  # At most this many in the answer.
+}
+
+struct FetchedEvents {
+  # The parent's answer to a `Fetch`.
+  origin @0 :Text;
+  # As asked.
+  fromSeq @1 :UInt64;
+  # As asked.
+  chainBefore @2 :UInt64;
+  # The parent's chain hash of the origin's events 1..fromSeq-1, so that the child checks that
+  # the part both hold is the same before it takes anything.
+  events @3 :List(Event);
+  # The origin's events fromSeq.. in seq order; empty when the parent holds no more.
+}
+
 struct StatusRequest {
   # A client asks a node for what only the running node knows (links, children, heads).
 }
@@ -296,5 +320,9 @@ struct Message {
     # Client to node.
     status @9 :NodeStatus;
     # Node to client.
+    fetch @10 :Fetch;
+    # Child to parent: events of the child's own origin, back.
+    fetchedEvents @11 :FetchedEvents;
+    # Parent to child.
   }
 }

@@ -193,7 +193,7 @@ TEST_CASE("LinkProxy: forwards both ways and counts bytes", "[proxy]") {
   CHECK(proxy.live_connections() == 2);
 }
 
-TEST_CASE("LinkProxy: cut ends connections and refuses new ones; heal accepts again", "[proxy]") {
+TEST_CASE("LinkProxy: cut ends connections and refuses new ones, heal accepts again", "[proxy]") {
   EchoServer server;
   LinkProxy proxy(server.address());
   const uint16_t port = proxy.port();
