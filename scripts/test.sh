@@ -4,6 +4,7 @@
 # under AddressSanitizer + UndefinedBehaviorSanitizer, the node's concurrency tests (real
 # rollcalld processes, concurrent clients) under ThreadSanitizer, and the quick ingest benchmark
 # (so the harness keeps working; its figures are not checked here). Each prints its budget.
+# scripts/extended.sh runs the long ones (many simulator seeds, repeated fault tests, full benches).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/scripts/lib.sh"
@@ -17,7 +18,7 @@ stage asan-test 900 'cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error
 
 stage tsan-build 1500 'configure_and_build build-tsan -DCMAKE_BUILD_TYPE=Debug -DROLLCALL_SANITIZE=thread'
 stage tsan-test 900 'cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp ctest -j2 --output-on-failure --timeout 600 -R "^rollcalld: " 2>&1 | tee ctest.log'
-stage bench 300 '(build/bench/rollcall_ingest_bench --quick && build/bench/rollcall_tally_bench --quick) | tee build/bench-quick.jsonl'
+stage bench 300 '(build/bench/rollcall_ingest_bench --quick && build/bench/rollcall_tally_bench --quick && build/bench/rollcall_sync_bench --quick) | tee build/bench-quick.jsonl'
 
 # One closing line for the three runs.
 passed=0
