@@ -93,13 +93,14 @@ int run(const NodeConfig& config) {
     log->error("{}", bound.error().message());
     return kExitFailure;
   }
-  queue.start();
-  server.start_accepting();
-  if (uplink) uplink->start();
   const Unit* info = units->find(*unit);
+  // Before the writer thread starts: next_own_seq() reads the writer's state.
   log->info("rollcalld {} for {} ({}) listening on {}:{}, data dir {}, {} events held, next seq {}",
             kSoftwareVersion, unit->str(), info->name, bound->address().to_string(), bound->port(),
             config.data_dir, (*event_log)->last_lsn().value, (*event_log)->next_own_seq());
+  queue.start();
+  server.start_accepting();
+  if (uplink) uplink->start();
   if (!config.port_file.empty()) {
     std::ofstream(config.port_file) << bound->port() << "\n";
   }
@@ -130,6 +131,8 @@ int run(const NodeConfig& config) {
             io.stop();
           }
         });
+        // The uplink's connections were closed at once by uplink->stop(); only client and child
+        // sessions finish what they have in flight.
         server.on_idle([&] { deadline.cancel(); });
         server.close_sessions();
         if (server.session_count() == 0) deadline.cancel();
@@ -204,6 +207,12 @@ int main(int argc, char** argv) {
       auto hp = parse_host_port(text);
       if (!hp.ok()) {
         std::cerr << "rollcalld: --parent: " << hp.error().message() << "\n";
+        return kExitUsage;
+      }
+      asio::error_code ec;
+      asio::ip::make_address(hp->host, ec);
+      if (ec) {
+        std::cerr << "rollcalld: --parent " << text << ": the host must be an IP address (names are not resolved)\n";
         return kExitUsage;
       }
       config.parents.push_back(*hp);

@@ -71,17 +71,11 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
     apply(out);
   }
 
-  // Closes without telling the uplink (it has already moved on).
+  // Closes at once without telling the uplink (it has already moved on). The parent sees the
+  // connection end; whatever was unacknowledged is resent by a later session.
   void abandon(const std::string& reason) {
     silent_ = true;
-    if (connected_ && !closed_) {
-      Outbox out;
-      out.frames.push_back(error_frame(wire::ErrorCode::SHUTTING_DOWN, reason));
-      out.close = reason;
-      apply(out);
-    } else {
-      finish_close(reason);
-    }
+    finish_close(reason);
   }
 
   bool streaming() const { return !closed_ && !closing_ && session.streaming(); }
@@ -132,14 +126,21 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     for (auto& frame : out.frames) send(std::move(frame));
     for (auto& job : out.ingests) run_ingest(std::move(job));
-    for (auto& alert : out.alerts) {
-      problem_ = true;
-      uplink_.alerts_.raise(wall_now(), alert);
-    }
+    for (auto& alert : out.alerts) uplink_.alerts_.raise(wall_now(), alert);
     if (out.close) {
       closing_ = true;
       reason_ = *out.close;
-      if (!writing_) finish_close(reason_);
+      // Refused as a fork: do not come back soon.
+      problem_ = problem_ || out.close->find("fork") != std::string::npos;
+      if (!writing_) {
+        finish_close(reason_);
+        return;
+      }
+      // Let the error frame go out, but never wait on a dead link: close within a second.
+      connect_timer_.expires_after(std::chrono::seconds(1));
+      connect_timer_.async_wait([self = shared_from_this()](asio::error_code ec) {
+        if (!ec) self->finish_close(self->reason_);
+      });
       return;
     }
     uplink_.update_gate(*this);
@@ -251,6 +252,9 @@ void Uplink::start() {
 
 void Uplink::update_gate(const Connection& connection) {
   const auto gate = queue_.gate();
+  // Another connection still taking this node's events back keeps submits refused.
+  for (const auto& other : {active_, probe_})
+    if (other && other.get() != &connection && other->session.recovering()) return;
   if (connection.session.recovering()) {
     if (gate == CommitQueue::Gate::kRefuse) return;
     queue_.set_gate(CommitQueue::Gate::kRefuse,
@@ -313,7 +317,10 @@ void Uplink::tick() {
   if (!active_ && steady >= next_attempt_) attempt(next_rank_, /*probe=*/false);
   if (active_ && active_->streaming() && active_->rank > 0 && !probe_ && steady >= next_probe_) {
     next_probe_ = steady + options_.probe_interval;
-    for (size_t rank = 0; rank < active_->rank; ++rank) {
+    // Each probe tries the next more preferred parent in turn, so one that stays down does not
+    // hide another that returned.
+    for (size_t tried = 0; tried < active_->rank; ++tried) {
+      const size_t rank = probe_rank_++ % active_->rank;
       if (parents_[rank].retry_not_before > steady) continue;
       attempt(rank, /*probe=*/true);
       break;
@@ -347,7 +354,6 @@ void Uplink::on_streaming(Connection* connection) {
   Parent& parent = parents_[connection->rank];
   parent.unit = connection->session.parent_unit();
   parent.connected_since = connection->session.streaming_since();
-  failed_rounds_ = 0;
   if (probe_.get() == connection) {
     auto previous = std::exchange(active_, std::exchange(probe_, nullptr));
     node_log()->info("moving back to parent {} ({}, rank {}) from rank {}", parent.address.to_string(),
@@ -374,14 +380,21 @@ void Uplink::on_closed(Connection* connection, const std::string& reason, bool p
     return;
   }
   if (active_.get() != connection) return;
-  const bool was_streaming = connection->session.streaming_since().micros != 0;
+  // A session that got acknowledgements was healthy: reconnect at once. One that never did (a
+  // parent that takes the hello but refuses every batch: out of space, shutting down) counts as
+  // a failed attempt, so the node backs off and tries its next parent instead of looping.
+  const bool healthy = connection->session.events_acked() > 0 ||
+                       (connection->session.streaming() && connection->session.batches_in_flight() == 0);
   active_.reset();
   if (stopped_) return;
-  if (was_streaming) {
+  if (healthy) {
     node_log()->warn("link to parent {} lost: {}; reconnecting", parent.address.to_string(), reason);
+    failed_rounds_ = 0;
     next_rank_ = 0;
     next_attempt_ = steady;
   } else {
+    if (connection->session.streaming_since().micros != 0)
+      node_log()->warn("parent {} ended the session before acknowledging anything: {}", parent.address.to_string(), reason);
     node_log()->debug("parent {} unavailable: {}", parent.address.to_string(), reason);
     if (++next_rank_ >= parents_.size()) {
       next_rank_ = 0;

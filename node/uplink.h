@@ -103,6 +103,7 @@ class Uplink {
   std::shared_ptr<Connection> active_;  // the session in use (or being set up)
   std::shared_ptr<Connection> probe_;   // a try of a more preferred parent
   size_t next_rank_ = 0;                // the parent the next attempt goes to
+  size_t probe_rank_ = 0;               // turns over the more preferred parents
   int failed_rounds_ = 0;
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::steady_clock::time_point next_probe_{};

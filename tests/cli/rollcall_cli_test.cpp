@@ -1,6 +1,7 @@
 // End-to-end tests of the rollcall command line against a real node and its data dir.
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -244,19 +245,63 @@ TEST_CASE("rollcalld: settings come from a TOML config file, flags win, unknown 
   CHECK_THAT(refused.err, Catch::Contains("unknown key 'listen_port'"));
 }
 
-TEST_CASE("rollcall demo runs a province node, submits the Ba Dinh year and prints roll-ups that add up and verify",
+TEST_CASE("rollcall demo runs VN <- 01 <- 001 on loopback: the Ba Dinh year submitted at 001 "
+          "reaches VN, whose roll-ups add up, equal 001's own and verify at every node",
           "[cli][integration]") {
   TempDir dir;
-  auto demo = run_command({rollcall_path(), "demo", "--dir", dir / "demo"}, "", 120);
+  const std::string work = dir / "demo";
+  auto demo = run_command({rollcall_path(), "demo", "--dir", work}, "", 120);
   INFO(demo.out << demo.err);
   REQUIRE(demo.exit_code == 0);
-  CHECK_THAT(demo.out + demo.err, Catch::Contains("400 accepted, 0 rejected"));
-  // The wards' sum, the district and the province agree with the independently computed file:
-  // 193 active at the end of 2024 (all time: nothing is dated later), 40 admitted, 23 in and
-  // out, 74 reports, 395 eID level 1.
+  const auto lines = split_lines(demo.out);
+  // The first line that starts with `prefix` and contains `part`; "" when none.
+  const auto line = [&lines](const std::string& prefix, const std::string& part = "") {
+    for (const auto& l : lines)
+      if (l.starts_with(prefix) && l.find(part) != std::string::npos) return l;
+    return std::string();
+  };
+  // The three nodes start, the top first, each child given the node above it as its parent.
+  const std::string started[] = {line("== started rollcalld for VN "),
+                                 line("== started rollcalld for 01 "),
+                                 line("== started rollcalld for 001 ")};
+  for (const auto& s : started) REQUIRE_FALSE(s.empty());
+  const auto address = [](const std::string& s) {
+    const size_t at = s.find(" on 127.0.0.1:") + 4;
+    return s.substr(at, s.find_first_of(", ", at) - at);
+  };
+  CHECK_THAT(started[0], !Catch::Contains("parent"));
+  CHECK_THAT(started[1], Catch::Contains(", parent " + address(started[0]) + " "));
+  CHECK_THAT(started[2], Catch::Contains(", parent " + address(started[1]) + " "));
+
+  // Submitted at 001, the 400 events reach 01 and VN.
+  CHECK_THAT(demo.err, Catch::Contains("400 accepted, 0 rejected (node 001 at " + address(started[2])));
+  CHECK_THAT(line("   001 ", " events "), Catch::Contains(" 400 events  submitted here"));
+  CHECK_THAT(line("   01 ", " events "), Catch::Contains(" 400 events  all within"));
+  CHECK_THAT(line("   VN ", " events "), Catch::Contains(" 400 events  all within"));
+  CHECK_THAT(demo.out, Catch::Contains("== VN's log holds 400 events of 13 wards, from origin 001 (400)"));
+
+  // At VN, the wards' sum, the district, the province and the nation agree with the
+  // independently computed file: 193 active at the end of 2024 (all time: nothing is dated
+  // later), 40 admitted, 23 in and out, 74 reports, 395 eID level 1.
+  CHECK_THAT(demo.out, Catch::Contains("== roll-ups at VN (rollcall tally --data-dir " + work + "/VN "));
   const std::string figures = "193        40  23   23       74        395";
   CHECK_THAT(demo.out, Catch::Contains("(sum of the wards)     " + figures));
   CHECK_THAT(demo.out, Catch::Contains("001    Quận Ba Đình           " + figures));
   CHECK_THAT(demo.out, Catch::Contains("01     Thành phố Hà Nội       " + figures));
-  CHECK_THAT(demo.out, Catch::Contains("no differences"));
+  CHECK_THAT(demo.out, Catch::Contains("VN     Trung ương Đoàn        " + figures));
+  // Every metric of the district and its wards is the same at 001, 01 and VN.
+  CHECK_THAT(demo.out, Catch::Contains("   identical at 001, 01 and VN"));
+
+  // 01's status, asked of the running node; verify clean at every node; a clean stop.
+  CHECK_THAT(demo.out, Catch::Contains("== rollcall status --data-dir " + work + "/01 "));
+  CHECK_THAT(demo.out, Catch::Contains("unit 01 Thành phố Hà Nội, last LSN 400"));
+  for (const std::string unit : {"VN ", "01 ", "001 "})
+    CHECK_THAT(line("   " + unit, "verified: "),
+               Catch::Contains("verified: 400 events replayed") && Catch::EndsWith("no differences"));
+  CHECK_THAT(demo.out, Catch::Contains("children first: 001 exit 0, 01 exit 0, VN exit 0"));
+  for (const auto& s : started) {  // no node is left running
+    const pid_t pid = std::stoi(s.substr(s.find("(pid ") + 5));
+    CHECK(kill(pid, 0) == -1);
+  }
+  for (const char* unit : {"VN", "01", "001"}) CHECK(std::filesystem::exists(work + "/" + unit));
 }

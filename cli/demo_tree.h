@@ -1,0 +1,62 @@
+// DemoTree: the rollcalld nodes `rollcall demo` runs on loopback, a chain from the top unit
+// down: each node after the first gets the one started before it as its --parent. Every node
+// listens on 127.0.0.1 at a port the OS picks, and keeps its data dir (WORK/UNIT), log file
+// (WORK/UNIT.log) and port file (WORK/UNIT.port) under the work dir.
+//
+// Ownership: owns the node processes; the destructor stops those still running, the last
+// started first (children before their parents). Call from one thread, one that outlives the
+// nodes (the kernel's SIGTERM to them on our death follows the thread that spawned them).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "cli/child_process.h"
+#include "engine/status.h"
+#include "engine/types.h"
+
+namespace rollcall::cli {
+
+struct DemoNode {
+  UnitCode unit;
+  std::string data_dir;
+  std::string log_file;
+  std::string address;  // 127.0.0.1:PORT
+  pid_t pid = -1;
+};
+
+// A node's exit code as it stopped.
+struct DemoNodeExit {
+  UnitCode unit;
+  int exit_code = 0;  // -signal when a signal ended it
+};
+
+class DemoTree {
+ public:
+  // `rollcalld`: the binary; `units_file`: its --units; `work_dir` must exist.
+  DemoTree(std::string rollcalld, std::string units_file, std::string work_dir);
+  ~DemoTree();
+  DemoTree(const DemoTree&) = delete;
+  DemoTree& operator=(const DemoTree&) = delete;
+
+  // Starts rollcalld for `unit` under the last started node (the first has no parent) and
+  // waits up to 15 s for it to listen. A data dir left by an earlier run is used as it is.
+  Result<DemoNode> start(const UnitCode& unit);
+  // Stops the running nodes with SIGTERM, the last started first, each waiting for its exit.
+  std::vector<DemoNodeExit> stop_all();
+
+ private:
+  std::string rollcalld_;
+  std::string units_file_;
+  std::string work_dir_;
+  std::vector<DemoNode> nodes_;
+  std::vector<ChildProcess> processes_;  // nodes_[i] runs as processes_[i] until stopped
+};
+
+// rollcalld beside this executable (the build tree's node/, or the same dir), else
+// /usr/bin/rollcalld.
+std::string find_rollcalld();
+
+}  // namespace rollcall::cli
