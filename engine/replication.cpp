@@ -139,28 +139,15 @@ void UplinkSession::on_watermarks(wire::Watermarks::Reader marks, Timestamp now,
     const uint64_t mine_seq = held.count(*origin) ? held[*origin] : 0;
     if (mine_seq >= seq) {
       // Both hold 1..seq: it must be the same history.
-      auto hash = log_.chain_hash_at(OriginSeq{*origin, seq});
-      if (!hash.ok() || !hash->has_value()) {
-        fail(wire::ErrorCode::INTERNAL,
-             "reading the chain hash of " + origin->str() + ":" + std::to_string(seq) + ": " +
-                 (hash.ok() ? "not held" : hash.error().message()),
-             out);
-        return;
-      }
-      if (**hash != entry.getHash()) {
-        const std::string text = "fork: origin " + origin->str() + ": parent " + parent_unit_ +
-                                 " holds other events than this node at or below seq " +
-                                 std::to_string(seq) + " (the chain hashes at seq " + std::to_string(seq) +
-                                 " differ); nothing more is sent to that parent, and neither side "
-                                 "changes what it holds, until an operator resolves the fork";
-        out.alerts.push_back(text);
-        fail(wire::ErrorCode::FORK, text, out);
-        return;
-      }
+      if (!same_history(*origin, seq, entry.getHash(), out)) return;
     } else if (*origin == log_.unit()) {
       // The parent holds more of this node's own events than its log: take them back first.
       recover_next_ = mine_seq + 1;
       recover_to_ = seq;
+    } else {
+      // Not sent, but checked where this log reaches seq: what it relays after that must
+      // continue the parent's history, not a fork of it.
+      unchecked_[*origin] = {seq, entry.getHash()};
     }
   }
   if (recover_to_ >= recover_next_ && recover_next_ > 0) {
@@ -191,6 +178,10 @@ void UplinkSession::begin_streaming(Timestamp now, Outbox& out) {
   uint64_t start = end + 1;
   for (const auto& w : *mine) {
     const uint64_t parent_seq = acked_.count(w.origin) ? acked_[w.origin] : 0;
+    if (auto u = unchecked_.find(w.origin); u != unchecked_.end() && w.seq >= u->second.first) {
+      if (!same_history(w.origin, u->second.first, u->second.second, out)) return;  // reached meanwhile
+      unchecked_.erase(u);
+    }
     if (w.seq <= parent_seq) continue;
     auto first = log_.find(OriginSeq{w.origin, parent_seq + 1});
     if (!first.ok() || !first->has_value()) {
@@ -206,6 +197,26 @@ void UplinkSession::begin_streaming(Timestamp now, Outbox& out) {
   state_ = State::kStreaming;
   streaming_since_ = now;
   pump(now, out);
+}
+
+bool UplinkSession::same_history(const UnitCode& origin, uint64_t seq, uint64_t parent_hash, Outbox& out) {
+  auto hash = log_.chain_hash_at(OriginSeq{origin, seq});
+  if (!hash.ok() || !hash->has_value()) {
+    fail(wire::ErrorCode::INTERNAL,
+         "reading the chain hash of " + origin.str() + ":" + std::to_string(seq) + ": " +
+             (hash.ok() ? "not held" : hash.error().message()),
+         out);
+    return false;
+  }
+  if (**hash == parent_hash) return true;
+  const std::string text = "fork: origin " + origin.str() + ": parent " + parent_unit_ +
+                           " holds other events than this node at or below seq " + std::to_string(seq) +
+                           " (the chain hashes at seq " + std::to_string(seq) +
+                           " differ); nothing more is sent to that parent, and neither side "
+                           "changes what it holds, until an operator resolves the fork";
+  out.alerts.push_back(text);
+  fail(wire::ErrorCode::FORK, text, out);
+  return false;
 }
 
 void UplinkSession::send_fetch(Outbox& out) {
@@ -334,6 +345,10 @@ void UplinkSession::pump(Timestamp now, Outbox& out) {
       }
       if (e.getSeq() <= sent) {
         considered = logged.lsn.value;  // the parent holds it
+        if (auto u = unchecked_.find(origin); u != unchecked_.end() && e.getSeq() == u->second.first) {
+          if (!same_history(origin, e.getSeq(), u->second.second, out)) return;
+          unchecked_.erase(u);
+        }
         continue;
       }
       const size_t size = e.totalSize().wordCount * sizeof(capnp::word);

@@ -53,7 +53,7 @@ struct ReplicationOptions {
   int64_t idle_timeout_us = 5'000'000;  // nothing heard from the peer this long: the link is dead
   // The oldest batch unacknowledged this long: the session is stuck (a lost frame, a parent that
   // cannot write); close it and resume from the watermarks in a new one.
-  int64_t ack_timeout_us = 60'000'000;
+  int64_t ack_timeout_us = 300'000'000;
 };
 
 // A batch of a child's events for the parent's writer: ingest them all or none, then call
@@ -98,6 +98,9 @@ class UplinkSession {
   void on_frame(Frame& frame, Timestamp now, Outbox& out);
   // The log has new events (the node's writer committed).
   void on_log_grew(Timestamp now, Outbox& out);
+  // Bytes arrived from the parent (maybe not a whole frame yet): the link is alive. On a slow
+  // link a large frame takes longer than the idle timeout to arrive.
+  void on_bytes(Timestamp now) { last_heard_ = now; }
   // Timer: heartbeats and dead-link detection. Call every fraction of the heartbeat interval.
   void on_tick(Timestamp now, Outbox& out);
   // The writer's result for the IngestJob of events taken back (kRecovering only).
@@ -133,6 +136,8 @@ class UplinkSession {
   void on_watermarks(wire::Watermarks::Reader marks, Timestamp now, Outbox& out);
   // Streams from the first event the parent lacks (acked_ holds what it has).
   void begin_streaming(Timestamp now, Outbox& out);
+  // This log's chain hash at origin:seq is the parent's; else a fork: alert, error, close.
+  bool same_history(const UnitCode& origin, uint64_t seq, uint64_t parent_hash, Outbox& out);
   void send_fetch(Outbox& out);
   void on_fetched(wire::FetchedEvents::Reader fetched, Outbox& out);
   void on_ack(uint64_t lsn, Timestamp now, Outbox& out);
@@ -151,6 +156,9 @@ class UplinkSession {
   std::map<UnitCode, uint64_t> acked_;  // per origin: the highest seq the parent holds
   uint64_t next_lsn_ = 0;               // the next of this log's LSNs to consider sending
   std::deque<InFlight> in_flight_;
+  // Per origin of which the parent held more than this log when the session began: its seq and
+  // chain hash, checked when the log reaches that seq (same_history), before relaying past it.
+  std::map<UnitCode, std::pair<uint64_t, uint64_t>> unchecked_;
   Timestamp last_heard_, last_heartbeat_sent_, streaming_since_, last_ack_at_;
   uint64_t events_acked_ = 0;
   std::string close_reason_;
@@ -175,6 +183,8 @@ class DownlinkSession {
                 Timestamp now, Outbox& out);
   // Any later frame from the child.
   void on_frame(Frame& frame, Timestamp now, Outbox& out);
+  // Bytes arrived from the child (maybe not a whole frame yet): the link is alive.
+  void on_bytes(Timestamp now) { last_heard_ = now; }
   // The writer's result for the oldest ingest job not yet answered.
   void on_ingested(const Result<IngestReport>& result, Timestamp now, Outbox& out);
   void on_tick(Timestamp now, Outbox& out);

@@ -180,6 +180,7 @@ void ClientSession::read_more() {
                               self->maybe_finish_closing();
                               return;
                             }
+                            if (self->downlink_) self->downlink_->on_bytes(wall_now());
                             if (auto s = self->decoder_.feed(self->read_buffer_.data(), n); !s.ok()) {
                               self->fail(wire::ErrorCode::BAD_FRAME, s.error().message());
                               return;

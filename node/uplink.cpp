@@ -104,6 +104,7 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
                                                   : "connection lost: " + ec.message());
         return;
       }
+      self->session.on_bytes(wall_now());
       if (auto fed = self->decoder_.feed(self->buffer_.data(), n); !fed.ok()) {
         Outbox out;
         out.frames.push_back(error_frame(wire::ErrorCode::BAD_FRAME, fed.error().message()));

@@ -1,0 +1,339 @@
+// Seeded simulations of replication through a real four-level tree (tests/support/
+// replication_sim.h): drops, duplicates, reorders, cuts, crashes and isolations, then healing,
+// then the invariants C1 (exactly once), C3 (roll-up), C4 (convergence) and C6 (verify).
+//
+// ROLLCALL_SIM_SEEDS=N runs seeds 1..N of the main case (30 by default); ROLLCALL_SIM_SEED=N
+// reruns only seed N (every case). A failure prints its seed and the simulator's state.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "engine/content_hash.h"
+#include "tests/support/replication_sim.h"
+#include "tests/support/replication_sim_checks.h"
+#include "tests/support/test_dirs.h"
+
+namespace rollcall::testing {
+namespace {
+
+constexpr int64_t kSecond = 1'000'000;
+
+const UnitMap& map_2024() {
+  static const UnitMap map = UnitMap::load_csv_file(units_2024()).value();
+  return map;
+}
+
+std::optional<uint64_t> env_number(const char* name) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  return std::strtoull(text, nullptr, 10);
+}
+
+// The seeds of a case: ROLLCALL_SIM_SEED alone, else first .. first + count - 1 (count raised by
+// ROLLCALL_SIM_SEEDS for the main case).
+std::vector<uint64_t> seeds(uint64_t first, uint64_t count, bool extendable) {
+  if (auto one = env_number("ROLLCALL_SIM_SEED")) return {*one};
+  if (extendable) count = env_number("ROLLCALL_SIM_SEEDS").value_or(count);
+  std::vector<uint64_t> out;
+  for (uint64_t s = first; s < first + count; ++s) out.push_back(s);
+  return out;
+}
+
+// Every line submitted was accepted, and the driver saw no failure.
+void check_workload_accepted(const ReplicationSim& sim, const SimWorkload& workload) {
+  INFO(join_problems(sim.rejections()));
+  CHECK(sim.rejections().empty());
+  INFO(join_problems(sim.failures()));
+  CHECK(sim.failures().empty());
+  for (const auto& [unit, lines] : workload.lines) {
+    CAPTURE(unit.str());
+    CHECK(sim.accepted(unit) == lines.size());
+  }
+}
+
+void check_invariants(ReplicationSim& sim, const SimTree& tree, bool verify) {
+  const auto c1 = check_exactly_once(sim);
+  INFO("C1:\n" << join_problems(c1));
+  CHECK(c1.empty());
+  const auto c4 = check_convergence(sim, tree);
+  INFO("C4:\n" << join_problems(c4));
+  CHECK(c4.empty());
+  const auto c3 = check_rollup(sim, tree);
+  INFO("C3:\n" << join_problems(c3));
+  CHECK(c3.empty());
+  if (verify) {
+    const auto c6 = check_projections(sim);
+    INFO("C6:\n" << join_problems(c6));
+    CHECK(c6.empty());
+  }
+}
+
+std::string alerts_text(const ReplicationSim& sim) {
+  std::string text;
+  for (const SimAlert& a : sim.alerts()) text += "at " + a.node.str() + ": " + a.text + "\n";
+  return text;
+}
+
+// One seed of the main case: submits at the communes and the district over a fault phase of
+// 20..40 virtual seconds, then healing with the faults off.
+void run_faulty_seed(uint64_t seed, bool verify) {
+  INFO("replication sim: seed " << seed);
+  CAPTURE(seed);
+  const SimTree tree = SimTree::pick(map_2024());
+  ReplicationSim sim(map_2024(), seed);
+  tree.add_nodes(sim);
+  const SimWorkload workload = make_workload(map_2024(), tree, seed, sim.random().engine(), 14, 25);
+  const int64_t fault_phase = sim.random().between(20, 40) * kSecond;
+  for (const auto& [unit, lines] : workload.lines)
+    sim.schedule_submits(unit, lines, 0, fault_phase - 2 * kSecond);
+  sim.run_for(fault_phase);
+  const bool healed = sim.heal(120 * kSecond);
+  INFO(sim.describe());
+  INFO("not quiescent: " << sim.not_quiescent().value_or("-"));
+  CHECK(healed);
+  check_workload_accepted(sim, workload);
+  check_invariants(sim, tree, verify);
+  INFO(alerts_text(sim));
+  CHECK(sim.alerts().empty());
+  if (env_number("ROLLCALL_SIM_VERBOSE"))
+    WARN("seed " << seed << ": " << workload.total() << " lines\n" << sim.describe());
+}
+
+}  // namespace
+
+TEST_CASE(
+    "replication sim: N seeds with drops, duplicates, reorders, cuts and crashes converge exactly "
+    "once",
+    "[replication][sim]") {
+  const auto started = std::chrono::steady_clock::now();
+  const std::vector<uint64_t> all = seeds(1, 30, true);
+  for (uint64_t seed : all) run_faulty_seed(seed, seed % 10 == 1);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  WARN("replication sim: " << all.size() << " seeds in " << seconds << " s");
+}
+
+TEST_CASE("replication sim: a seed replays the same run", "[replication][sim]") {
+  const uint64_t seed = env_number("ROLLCALL_SIM_SEED").value_or(7);
+  auto run = [&] {
+    const SimTree tree = SimTree::pick(map_2024());
+    ReplicationSim sim(map_2024(), seed);
+    tree.add_nodes(sim);
+    const SimWorkload workload =
+        make_workload(map_2024(), tree, seed, sim.random().engine(), 6, 10);
+    for (const auto& [unit, lines] : workload.lines)
+      sim.schedule_submits(unit, lines, 0, 15 * kSecond);
+    sim.run_for(20 * kSecond);
+    sim.heal(60 * kSecond);
+    std::string trace = sim.describe();
+    for (const UnitCode& unit : sim.units())
+      trace += unit.str() + " " + std::to_string(sim.log(unit)->projection_digest().value()) + "\n";
+    return trace;
+  };
+  CAPTURE(seed);
+  CHECK(run() == run());
+}
+
+TEST_CASE(
+    "replication sim: a commune re-created while its parent is away, with other events, is refused "
+    "as a fork",
+    "[replication][sim]") {
+  for (uint64_t seed : seeds(101, 3, false)) {
+    INFO("replication sim: seed " << seed);
+    CAPTURE(seed);
+    const bool fewer =
+        GENERATE(true, false);  // the new log holds fewer / more events than the parent has
+    CAPTURE(fewer);
+    const SimTree tree = SimTree::pick(map_2024());
+    ReplicationSim sim(map_2024(), seed);
+    sim.options().faults = SimFaults{};
+    tree.add_nodes(sim);
+    const SimWorkload first = make_workload(map_2024(), tree, seed, sim.random().engine(), 4, 0);
+    const auto& old_lines = first.lines.at(tree.commune_a);
+    sim.schedule_submits(tree.commune_a, old_lines, 0, 3 * kSecond);
+    sim.run_for(5 * kSecond);
+    REQUIRE(sim.heal(60 * kSecond));
+    REQUIRE(sim.alerts().empty());
+    std::vector<std::string> problems;
+    const auto old_events = origin_hashes(*sim.log(tree.commune_a), tree.commune_a, problems);
+    REQUIRE(old_events.size() == old_lines.size());
+
+    // The district is away long enough for the new log's submits to pass the start gate.
+    sim.isolate(tree.district, 10 * kSecond);
+    sim.recreate(tree.commune_a);
+    const SimWorkload second =
+        make_workload(map_2024(), tree, seed + 7, sim.random().engine(), fewer ? 4 : 10, 0);
+    std::vector<std::string> new_lines = second.lines.at(tree.commune_a);
+    if (fewer) new_lines.resize(old_lines.size() / 2);  // a prefix keeps must_follow
+    REQUIRE(fewer == (new_lines.size() < old_lines.size()));
+    sim.schedule_submits(tree.commune_a, new_lines, 4 * kSecond, 6 * kSecond);
+    sim.run_for(20 * kSecond);
+    INFO(sim.describe());
+    INFO(alerts_text(sim));
+
+    CHECK(sim.accepted(tree.commune_a) == old_lines.size() + new_lines.size());
+    CHECK(sim.rejections().empty());
+    // The commune sees the fork (the parent holds other events of its own origin) ...
+    size_t at_child = 0, at_parent = 0;
+    for (const SimAlert& a : sim.alerts()) {
+      if (a.node == tree.commune_a && a.text.find("fork") != std::string::npos) ++at_child;
+      if (a.node == tree.district && a.text.find("new log incarnation") != std::string::npos)
+        ++at_parent;
+    }
+    CHECK(at_child >= 1);
+    CHECK(at_parent == 1);  // once: the parent recorded the new incarnation
+    // ... no ancestor holds a single event of the new log (they keep the old ones), and the
+    // commune took none of the old ones.
+    for (const UnitCode& holder : {tree.district, tree.province, tree.national}) {
+      CAPTURE(holder.str());
+      CHECK(origin_hashes(*sim.log(holder), tree.commune_a, problems) == old_events);
+    }
+    const auto now_held = origin_hashes(*sim.log(tree.commune_a), tree.commune_a, problems);
+    CHECK(now_held.size() == new_lines.size());
+    for (const auto& [seq, hash] : now_held)
+      if (old_events.count(seq) != 0) CHECK(old_events.at(seq) != hash);
+    CHECK(problems.empty());
+  }
+}
+
+TEST_CASE(
+    "replication sim: a fork relayed by a node that held less of that origin than its parent is "
+    "refused, never merged",
+    "[replication][sim]") {
+  // Commune b's old log reached only the province (the district was away); b is re-created while
+  // every parent is away and appends other events under the same seqs, more of them; then the
+  // district (whose uplink session began when it held none of b) relays them to the province.
+  for (uint64_t seed : seeds(301, 3, false)) {
+    INFO("replication sim: seed " << seed);
+    CAPTURE(seed);
+    const SimTree tree = SimTree::pick(map_2024());
+    ReplicationSim sim(map_2024(), seed);
+    sim.options().faults = SimFaults{};
+    tree.add_nodes(sim);
+    const UnitCode& b = tree.commune_b;
+    const SimWorkload first = make_workload(map_2024(), tree, seed, sim.random().engine(), 4, 0);
+    const SimWorkload second =
+        make_workload(map_2024(), tree, seed + 7, sim.random().engine(), 10, 0);
+    REQUIRE(second.lines.at(b).size() > first.lines.at(b).size());
+    sim.start();
+    sim.isolate(tree.district, 10 * kSecond);
+    sim.schedule_submits(b, first.lines.at(b), 0, 5 * kSecond);
+    sim.run_for(8 * kSecond);
+    std::vector<std::string> problems;
+    const auto old_events = origin_hashes(*sim.log(b), b, problems);
+    REQUIRE(origin_hashes(*sim.log(tree.province), b, problems) == old_events);
+
+    sim.isolate(tree.province, 6 * kSecond);  // back at 14 s, after the district (10 s)
+    sim.recreate(b);
+    sim.isolate(b, 9 * kSecond);  // back at 17 s: the district's uplink began without b's events
+    sim.schedule_submits(b, second.lines.at(b), 3 * kSecond + 500'000, 4 * kSecond);
+    sim.run_for(20 * kSecond);
+    INFO(sim.describe());
+    INFO(alerts_text(sim));
+    CHECK(sim.accepted(b) == first.lines.at(b).size() + second.lines.at(b).size());
+    // The province and VN keep the old events of b and take none of the new ones.
+    for (const UnitCode& holder : {tree.province, tree.national}) {
+      CAPTURE(holder.str());
+      const auto held = origin_hashes(*sim.log(holder), b, problems);
+      size_t foreign = 0;
+      for (const auto& [seq, hash] : held)
+        foreign += old_events.count(seq) == 0 || old_events.at(seq) != hash;
+      CHECK(foreign == 0);
+      CHECK(held.size() == old_events.size());
+    }
+    bool fork_seen = false;
+    for (const SimAlert& a : sim.alerts())
+      fork_seen = fork_seen || a.text.find("fork") != std::string::npos;
+    CHECK(fork_seen);
+    CHECK(problems.empty());
+  }
+}
+
+TEST_CASE(
+    "replication sim: a commune re-created empty takes its events back from its parent and goes on "
+    "after them",
+    "[replication][sim]") {
+  for (uint64_t seed : seeds(151, 4, false)) {
+    INFO("replication sim: seed " << seed);
+    CAPTURE(seed);
+    const SimTree tree = SimTree::pick(map_2024());
+    ReplicationSim sim(map_2024(), seed);
+    tree.add_nodes(sim);
+    const SimWorkload workload =
+        make_workload(map_2024(), tree, seed, sim.random().engine(), 6, 12);
+    const UnitCode& lost = seed % 2 == 0 ? tree.commune_a : tree.commune_b;  // b has two parents
+    const auto& lines = workload.lines.at(lost);
+    const std::vector<std::string> before(
+        lines.begin(), lines.begin() + static_cast<std::ptrdiff_t>(lines.size() / 2));
+    const std::vector<std::string> after(
+        lines.begin() + static_cast<std::ptrdiff_t>(lines.size() / 2), lines.end());
+    for (const auto& [unit, own] : workload.lines)
+      if (unit != lost) sim.schedule_submits(unit, own, 0, 30 * kSecond);
+    sim.schedule_submits(lost, before, 0, 8 * kSecond);
+    sim.run_for(10 * kSecond);
+    REQUIRE(sim.heal(60 * kSecond));  // every event of `before` is held by the parents
+    // No isolation from here: a parent away for longer than the start gate would let the new
+    // log append under seqs the parents hold (a fork, as designed), which is another case.
+    sim.options().faults.isolate_per_s = 0;
+
+    sim.recreate(lost);
+    sim.schedule_submits(lost, after, 0, 15 * kSecond);  // they wait until the events are back
+    sim.run_for(20 * kSecond);
+    const bool healed = sim.heal(120 * kSecond);
+    INFO(sim.describe());
+    INFO("not quiescent: " << sim.not_quiescent().value_or("-"));
+    CHECK(healed);
+    INFO(join_problems(sim.rejections()));
+    CHECK(sim.rejections().empty());
+    CHECK(sim.accepted(lost) == lines.size());
+    check_invariants(sim, tree, true);
+    // The alerts: the commune took its events back, its parent(s) saw a new incarnation.
+    INFO(alerts_text(sim));
+    size_t taken_back = 0;
+    for (const SimAlert& a : sim.alerts()) {
+      CAPTURE(a.node.str(), a.text);
+      if (a.node == lost) {
+        CHECK(a.text.find("Taking those events back") != std::string::npos);
+        ++taken_back;
+      } else {
+        CHECK(a.text.find("child " + lost.str()) != std::string::npos);
+        CHECK(a.text.find("new log incarnation") != std::string::npos);
+      }
+    }
+    CHECK(taken_back >= 1);
+  }
+}
+
+TEST_CASE("replication sim: a parent re-created empty is refilled by its children",
+          "[replication][sim]") {
+  for (uint64_t seed : seeds(201, 4, false)) {
+    INFO("replication sim: seed " << seed);
+    CAPTURE(seed);
+    const SimTree tree = SimTree::pick(map_2024());
+    ReplicationSim sim(map_2024(), seed);
+    tree.add_nodes(sim);
+    const SimWorkload workload =
+        make_workload(map_2024(), tree, seed, sim.random().engine(), 6, 12);
+    for (const auto& [unit, lines] : workload.lines)
+      sim.schedule_submits(unit, lines, 0, 20 * kSecond);
+    sim.run_for(10 * kSecond);
+    sim.recreate(tree.province);  // half the submits done, the rest to come
+    sim.run_for(15 * kSecond);
+    const bool healed = sim.heal(120 * kSecond);
+    INFO(sim.describe());
+    INFO("not quiescent: " << sim.not_quiescent().value_or("-"));
+    CHECK(healed);
+    check_workload_accepted(sim, workload);
+    check_invariants(sim, tree, true);
+    // The only alert: VN saw its child come back with a new incarnation.
+    INFO(alerts_text(sim));
+    REQUIRE(sim.alerts().size() == 1);
+    CHECK(sim.alerts()[0].node == tree.national);
+    CHECK(sim.alerts()[0].text.find("child " + tree.province.str()) != std::string::npos);
+  }
+}
+
+}  // namespace rollcall::testing
