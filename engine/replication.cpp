@@ -381,6 +381,10 @@ void UplinkSession::pump(Timestamp now, Outbox& out) {
 
 void UplinkSession::on_tick(Timestamp now, Outbox& out) {
   if (state_ == State::kClosed) return;
+  // A clock stepped backwards must not switch off dead-link detection for the size of the step.
+  last_heard_ = std::min(last_heard_, now);
+  last_heartbeat_sent_ = std::min(last_heartbeat_sent_, now);
+  for (auto& batch : in_flight_) batch.sent_at = std::min(batch.sent_at, now);
   if (now.micros - last_heard_.micros > options_.idle_timeout_us) {
     closed("nothing heard from the parent for " + seconds_text(now.micros - last_heard_.micros), out);
     return;
@@ -502,6 +506,7 @@ void DownlinkSession::on_frame(Frame& frame, Timestamp now, Outbox& out) {
         for (auto head : message.getHeartbeat().getHeads()) {
           auto origin = UnitCode::parse(text_view(head.getOrigin()));
           if (!origin.ok()) return invalid_input("heartbeat origin: " + origin.error().message());
+          if (!map_.in_subtree(*origin, child_)) continue;  // bounded by the map, whatever the child says
           heads_[*origin] = OriginHead{head.getSeq(), Timestamp{head.getNewestRecordedAt()}};
         }
         return ok_status();
@@ -538,6 +543,13 @@ void DownlinkSession::on_batch(wire::EventBatch::Reader batch, Outbox& out) {
     // The copy reads every field under the frame's traversal limit (engine/event_copy.h).
     copy_event_checked(events[i], list[i]);
     auto e = list[i].asReader();
+    if (e.totalSize().wordCount * sizeof(capnp::word) > kMaxRelayedEventBytes) {
+      fail(wire::ErrorCode::BAD_MESSAGE,
+           "event " + std::string(text_view(e.getOrigin())) + ":" + std::to_string(e.getSeq()) + " is larger than " +
+               std::to_string(kMaxRelayedEventBytes) + " bytes; no accepted event is",
+           out);
+      return;
+    }
     auto origin = UnitCode::parse(text_view(e.getOrigin()));
     auto unit = UnitCode::parse(text_view(e.getUnit()));
     const std::string id = std::string(text_view(e.getOrigin())) + ":" + std::to_string(e.getSeq());
@@ -571,26 +583,34 @@ void DownlinkSession::on_fetch(wire::Fetch::Reader fetch, Outbox& out) {
     fail(wire::ErrorCode::INTERNAL, "reading " + origin->str() + " below seq " + std::to_string(from), out);
     return;
   }
+  // Through the origin index: each find() lands on the batch holding the next seq, whose events
+  // of this origin follow in seq order; so the cost is per batch, not per event of other origins.
   std::vector<LoggedEvent> taken;
-  if (first->has_value()) {
-    uint64_t next_seq = from;
-    uint64_t lsn = (*first)->lsn.value;
-    while (taken.size() < most) {
-      auto events = log_.read(Lsn{lsn}, options_.max_batch_events);
-      if (!events.ok()) {
-        fail(wire::ErrorCode::INTERNAL, "reading the log: " + events.error().message(), out);
-        return;
-      }
-      if (events->empty()) break;
-      for (auto& logged : *events) {
-        auto e = logged.event();
-        if (text_view(e.getOrigin()) != origin->str() || e.getSeq() != next_seq) continue;
-        taken.push_back(logged);
-        ++next_seq;
-        if (taken.size() == most) break;
-      }
-      lsn = events->back().lsn.value + 1;
+  size_t bytes = 0;
+  uint64_t next_seq = from;
+  bool full = false;
+  std::shared_ptr<const LogBatchView> batch = first->has_value() ? (*first)->batch : nullptr;
+  uint32_t index = first->has_value() ? (*first)->index : 0;
+  while (batch && !full) {
+    for (uint32_t i = index; i < batch->size() && !full; ++i) {
+      auto e = batch->event(i);
+      if (text_view(e.getOrigin()) != origin->str() || e.getSeq() != next_seq) continue;
+      const size_t size = e.totalSize().wordCount * sizeof(capnp::word);
+      full = !taken.empty() && bytes + size > options_.max_batch_bytes;
+      if (full) break;
+      taken.push_back(LoggedEvent{Lsn{batch->first_lsn().value + i}, batch, i});
+      bytes += size;
+      ++next_seq;
+      full = taken.size() >= most;
     }
+    if (full) break;
+    auto next = log_.find(OriginSeq{*origin, next_seq});
+    if (!next.ok()) {
+      fail(wire::ErrorCode::INTERNAL, "reading the log: " + next.error().message(), out);
+      return;
+    }
+    batch = next->has_value() ? (*next)->batch : nullptr;
+    index = next->has_value() ? (*next)->index : 0;
   }
   capnp::MallocMessageBuilder message;
   auto fetched = message.initRoot<wire::Message>().initFetchedEvents();
@@ -624,6 +644,8 @@ void DownlinkSession::on_ingested(const Result<IngestReport>& result, Timestamp,
 
 void DownlinkSession::on_tick(Timestamp now, Outbox& out) {
   if (state_ == State::kClosed) return;
+  last_heard_ = std::min(last_heard_, now);  // a clock stepped backwards (see UplinkSession::on_tick)
+  last_heartbeat_sent_ = std::min(last_heartbeat_sent_, now);
   // Nothing heard yet (no hello): the idle clock starts at the first tick.
   if (state_ == State::kAwaitHello && last_heard_.micros == 0) last_heard_ = now;
   if (now.micros - last_heard_.micros > options_.idle_timeout_us) {

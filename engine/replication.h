@@ -45,6 +45,10 @@
 
 namespace rollcall {
 
+// No accepted event comes near this (a JSON line is at most 64 KiB); a larger relayed one is refused
+// so that it can never make a frame too large for the next link up.
+inline constexpr size_t kMaxRelayedEventBytes = 256u << 10;
+
 struct ReplicationOptions {
   size_t max_batch_events = 1000;     // a batch holds at most this many events,
   size_t max_batch_bytes = 1u << 20;  // and at most this many encoded bytes (one event may exceed it)
