@@ -166,6 +166,7 @@ void ClientSession::start() {
 
 void ClientSession::read_more() {
   if (closed_ || state_ == State::kClosing) return;
+  if (queued_bytes_ > kMaxQueuedBytes) return;  // the peer does not read its answers: resumed by a write
   if (in_flight_ >= server_.options().max_submits_in_flight) return;  // resumed by a result
   if (!budget_available()) return;                                    // resumed by the server
   if (reading_) return;
@@ -207,7 +208,7 @@ void ClientSession::resume() {
 
 void ClientSession::process_frames() {
   while (!closed_ && state_ != State::kClosing && in_flight_ < server_.options().max_submits_in_flight &&
-         budget_available()) {
+         queued_bytes_ <= kMaxQueuedBytes && budget_available()) {
     auto frame = decoder_.next();
     if (!frame) break;
     on_frame(std::move(frame));
@@ -426,6 +427,7 @@ void ClientSession::on_submit_done(uint64_t tag, size_t bytes, std::vector<Submi
 
 void ClientSession::send(std::vector<uint8_t> frame) {
   if (closed_) return;
+  queued_bytes_ += frame.size();
   write_queue_.push_back(std::move(frame));
   write_next();
 }
@@ -436,12 +438,18 @@ void ClientSession::write_next() {
   asio::async_write(socket_, asio::buffer(write_queue_.front()),
                     [self = shared_from_this()](asio::error_code ec, size_t) {
                       self->writing_ = false;
+                      const bool was_over = self->queued_bytes_ > kMaxQueuedBytes;
+                      self->queued_bytes_ -= self->write_queue_.front().size();
                       self->write_queue_.pop_front();
                       if (ec) {
                         self->close_now();
                         return;
                       }
                       self->write_next();
+                      if (was_over && self->queued_bytes_ <= kMaxQueuedBytes) {
+                        self->process_frames();
+                        self->read_more();
+                      }
                       self->maybe_finish_closing();
                     });
 }
@@ -460,6 +468,14 @@ void ClientSession::close_gracefully() {
 
 void ClientSession::maybe_finish_closing() {
   if (state_ != State::kClosing || closed_) return;
+  if (!close_deadline_armed_) {
+    // A peer that stopped reading (or a dead link) must not hold the connection forever.
+    close_deadline_armed_ = true;
+    handshake_timer_.expires_after(kCloseDeadline);
+    handshake_timer_.async_wait([self = shared_from_this()](asio::error_code ec) {
+      if (!ec) self->close_now();
+    });
+  }
   if (in_flight_ > 0 || writing_ || !write_queue_.empty()) return;
   close_now();
 }

@@ -155,6 +155,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool writing_ = false;
   bool reading_ = false;
   size_t in_flight_ = 0;  // submits or child batches taken and not yet answered
+  // Answers queued and not yet written: past the cap the session stops reading its peer.
+  static constexpr size_t kMaxQueuedBytes = 8u << 20;
+  static constexpr std::chrono::seconds kCloseDeadline{10};
+  size_t queued_bytes_ = 0;
+  bool close_deadline_armed_ = false;
   bool waiting_for_budget_ = false;
   State state_ = State::kAwaitHello;
   bool closed_ = false;

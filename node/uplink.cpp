@@ -375,6 +375,13 @@ void Uplink::on_closed(Connection* connection, const std::string& reason, bool p
   if (connection->session.last_ack_at() > parent.last_ack_at) parent.last_ack_at = connection->session.last_ack_at();
   const auto steady = SteadyClock::now();
   if (problem) parent.retry_not_before = steady + options_.fork_retry;
+  if (problem && queue_.gate() != CommitQueue::Gate::kOpen) {
+    // Taking events back ended in a fork: nothing can be taken back from that parent until an
+    // operator resolves it (the alert says so). The node goes on with what it holds.
+    node_log()->warn("taking submits again: the events parent {} holds are a fork of this node's, not taken back",
+                     parent.address.to_string());
+    queue_.set_gate(CommitQueue::Gate::kOpen);
+  }
   if (probe_.get() == connection) {
     node_log()->debug("probe of parent {} failed: {}", parent.address.to_string(), reason);
     probe_.reset();
