@@ -251,7 +251,18 @@ void Uplink::start() {
   tick();
 }
 
+bool Uplink::own_seq_held_above_log() const {
+  auto marks = log_.watermarks();
+  if (!marks.ok()) return true;  // cannot tell: stay refused
+  uint64_t own = 0;
+  for (const auto& w : *marks)
+    if (w.origin == log_.unit()) own = w.seq;
+  return own_seq_seen_ > own;
+}
+
 void Uplink::update_gate(const Connection& connection) {
+  if (auto it = connection.session.parent_seqs().find(log_.unit()); it != connection.session.parent_seqs().end())
+    own_seq_seen_ = std::max(own_seq_seen_, it->second);
   const auto gate = queue_.gate();
   // Another connection still taking this node's events back keeps submits refused.
   for (const auto& other : {active_, probe_})
@@ -263,6 +274,9 @@ void Uplink::update_gate(const Connection& connection) {
                         " events of its own origin from parent " + connection.session.parent_unit() +
                         " (its data dir was re-created or restored); submit again once that is done");
   } else if (connection.session.own_origin_checked() && gate != CommitQueue::Gate::kOpen) {
+    // Another parent said it holds more of this node's own events than the log has now (a take
+    // back from it was cut short): wait for that one rather than hand out its seqs again.
+    if (gate == CommitQueue::Gate::kRefuse && own_seq_held_above_log()) return;
     if (gate == CommitQueue::Gate::kRefuse)
       node_log()->info("took back this node's own events from parent {}; taking submits again",
                        connection.session.parent_unit());

@@ -90,6 +90,8 @@ class Uplink {
   std::chrono::milliseconds backoff();
   // Opens or closes the writer's submit gate after a session's state changed.
   void update_gate(const Connection& connection);
+  // Some parent said it holds more of this node's own origin than the log holds now.
+  bool own_seq_held_above_log() const;
 
   asio::io_context& io_;
   const EventLog& log_;
@@ -104,6 +106,7 @@ class Uplink {
   std::shared_ptr<Connection> probe_;   // a try of a more preferred parent
   size_t next_rank_ = 0;                // the parent the next attempt goes to
   size_t probe_rank_ = 0;               // turns over the more preferred parents
+  uint64_t own_seq_seen_ = 0;           // the most of this node's own origin a parent said it holds
   int failed_rounds_ = 0;
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::steady_clock::time_point next_probe_{};
