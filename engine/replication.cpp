@@ -1,6 +1,7 @@
 #include "engine/replication.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <utility>
 
@@ -25,6 +26,34 @@ void send_hello(const EventLog& log, wire::PeerRole role, Outbox& out) {
   capnp::MallocMessageBuilder message;
   fill_hello(message.initRoot<wire::Message>().initHello(), log.unit().str(), role, log.incarnation());
   out.send(message);
+}
+
+// Why a peer's events are refused.
+struct Refusal {
+  wire::ErrorCode code;
+  std::string message;
+};
+
+// Copies `events` into a job the node owns. The copy reads every field under the frame's
+// traversal limit (engine/event_copy.h). `check` says what is wrong with an event, or nothing;
+// the first refusal is returned and the job is then unusable.
+std::optional<Refusal> copy_into_job(capnp::List<schema::Event>::Reader events, IngestJob& job,
+                                     const std::function<std::optional<Refusal>(schema::Event::Reader)>& check) {
+  job.owner = std::make_shared<capnp::MallocMessageBuilder>();
+  auto list = job.owner->initRoot<storage::LogBatch>().initEvents(events.size());
+  for (unsigned i = 0; i < events.size(); ++i) {
+    copy_event_checked(events[i], list[i]);
+    auto e = list[i].asReader();
+    if (e.totalSize().wordCount * sizeof(capnp::word) > kMaxRelayedEventBytes)
+      return Refusal{wire::ErrorCode::BAD_MESSAGE, "event " + std::string(text_view(e.getOrigin())) + ":" +
+                                                       std::to_string(e.getSeq()) + " is larger than " +
+                                                       std::to_string(kMaxRelayedEventBytes) +
+                                                       " bytes; no accepted event is"};
+    if (auto refused = check(e)) return refused;
+    job.events.push_back(e);
+  }
+  job.bytes = capnp::computeSerializedSizeInWords(*job.owner) * sizeof(capnp::word);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -258,18 +287,16 @@ void UplinkSession::on_fetched(wire::FetchedEvents::Reader fetched, Outbox& out)
     return;
   }
   IngestJob job;
-  job.owner = std::make_shared<capnp::MallocMessageBuilder>();
-  auto list = job.owner->initRoot<storage::LogBatch>().initEvents(events.size());
-  for (unsigned i = 0; i < events.size(); ++i) {
-    copy_event_checked(events[i], list[i]);
-    auto e = list[i].asReader();
-    if (text_view(e.getOrigin()) != own || e.getSeq() != recover_next_ + i || e.getSeq() > recover_to_) {
-      fail(wire::ErrorCode::BAD_MESSAGE, "fetched events must be the origin's next seqs, in order", out);
-      return;
-    }
-    job.events.push_back(e);
+  uint64_t expected = recover_next_;
+  auto refused = copy_into_job(events, job, [&](schema::Event::Reader e) -> std::optional<Refusal> {
+    if (text_view(e.getOrigin()) != own || e.getSeq() != expected++ || e.getSeq() > recover_to_)
+      return Refusal{wire::ErrorCode::BAD_MESSAGE, "fetched events must be the origin's next seqs, in order"};
+    return std::nullopt;
+  });
+  if (refused) {
+    fail(refused->code, refused->message, out);
+    return;
   }
-  job.bytes = capnp::computeSerializedSizeInWords(*job.owner) * sizeof(capnp::word);
   ingest_pending_ = events.size();
   out.ingests.push_back(std::move(job));
 }
@@ -537,33 +564,21 @@ void DownlinkSession::on_batch(wire::EventBatch::Reader batch, Outbox& out) {
     return;
   }
   IngestJob job;
-  job.owner = std::make_shared<capnp::MallocMessageBuilder>();
-  auto list = job.owner->initRoot<storage::LogBatch>().initEvents(events.size());
-  for (unsigned i = 0; i < events.size(); ++i) {
-    // The copy reads every field under the frame's traversal limit (engine/event_copy.h).
-    copy_event_checked(events[i], list[i]);
-    auto e = list[i].asReader();
-    if (e.totalSize().wordCount * sizeof(capnp::word) > kMaxRelayedEventBytes) {
-      fail(wire::ErrorCode::BAD_MESSAGE,
-           "event " + std::string(text_view(e.getOrigin())) + ":" + std::to_string(e.getSeq()) + " is larger than " +
-               std::to_string(kMaxRelayedEventBytes) + " bytes; no accepted event is",
-           out);
-      return;
-    }
+  auto refused = copy_into_job(events, job, [&](schema::Event::Reader e) -> std::optional<Refusal> {
     auto origin = UnitCode::parse(text_view(e.getOrigin()));
     auto unit = UnitCode::parse(text_view(e.getUnit()));
-    const std::string id = std::string(text_view(e.getOrigin())) + ":" + std::to_string(e.getSeq());
-    if (!origin.ok() || !unit.ok() || !map_.in_subtree(*origin, child_) || !map_.in_subtree(*unit, *origin)) {
-      fail(wire::ErrorCode::NOT_IN_SUBTREE,
-           "event " + id + " of unit '" + std::string(text_view(e.getUnit())) +
-               "' is not from the subtree of child " + child_.str() + " (a forged origin or a foreign unit)",
-           out);
-      return;
-    }
-    job.events.push_back(e);
+    if (origin.ok() && unit.ok() && map_.in_subtree(*origin, child_) && map_.in_subtree(*unit, *origin))
+      return std::nullopt;
+    return Refusal{wire::ErrorCode::NOT_IN_SUBTREE,
+                   "event " + std::string(text_view(e.getOrigin())) + ":" + std::to_string(e.getSeq()) + " of unit '" +
+                       std::string(text_view(e.getUnit())) + "' is not from the subtree of child " + child_.str() +
+                       " (a forged origin or a foreign unit)"};
+  });
+  if (refused) {
+    fail(refused->code, refused->message, out);
+    return;
   }
   job.ack_lsn = last;
-  job.bytes = capnp::computeSerializedSizeInWords(*job.owner) * sizeof(capnp::word);
   last_batch_lsn_ = last;
   pending_acks_.push_back(last);
   out.ingests.push_back(std::move(job));

@@ -140,6 +140,15 @@ void check_converged(Tree& tree, uint64_t accepted_a, uint64_t accepted_b) {
   CHECK(all_time_tally(tree.top->data_dir(), kCity) == sum_tallies({own_a, own_b}));
 }
 
+// Ward A's generated year, submitted and held by the district; how many events it accepted.
+uint64_t submit_ward_a_year(Tree& tree) {
+  std::atomic<uint64_t> accepted{0}, rejected{0};
+  submit_all(tree.ward_a->address(), ward_lines(5, 4).at(kWardA), accepted, rejected);
+  CHECK(rejected == 0);
+  REQUIRE(wait_for_watermarks(tree.district->data_dir(), {{kWardA, accepted}}, 20s));
+  return accepted;
+}
+
 }  // namespace
 
 TEST_CASE("rollcalld: replication: a 4-level tree converges exactly once through kill -9 of the district and city and cut links",
@@ -244,11 +253,8 @@ TEST_CASE("rollcalld: replication: a ward whose data dir was re-created takes it
           "[integration][fault][replication]") {
   Tree tree;
   tree.start();
-  const auto lines = ward_lines(5, 4);
-  std::atomic<uint64_t> accepted{0}, rejected{0};
-  submit_all(tree.ward_a->address(), lines.at(kWardA), accepted, rejected);
-  REQUIRE(wait_for_watermarks(tree.district->data_dir(), {{kWardA, accepted}}, 20s));
-  const uint64_t before = accepted;
+  std::atomic<uint64_t> rejected{0};
+  const uint64_t before = submit_ward_a_year(tree);
   const auto own_before = all_time_tally(tree.ward_a->data_dir(), kWardA);
 
   // The ward's disk is replaced: an empty data dir for the same unit. It takes its events back
@@ -289,11 +295,8 @@ TEST_CASE("rollcalld: replication: a re-created ward that took submits while its
           "[integration][fault][replication]") {
   Tree tree;
   tree.start();
-  const auto lines = ward_lines(5, 4);
-  std::atomic<uint64_t> accepted{0}, rejected{0};
-  submit_all(tree.ward_a->address(), lines.at(kWardA), accepted, rejected);
-  REQUIRE(wait_for_watermarks(tree.district->data_dir(), {{kWardA, accepted}}, 20s));
-  const uint64_t before = accepted;
+  std::atomic<uint64_t> rejected{0};
+  const uint64_t before = submit_ward_a_year(tree);
 
   // Re-created while its link is cut: after the startup wait it takes a submit as seq 1.
   tree.link_a->cut();
