@@ -322,3 +322,36 @@ TEST_CASE("rollcalld: replication: a re-created ward that took submits while its
   CHECK((*first)->event().which() != schema::Event::ACTIVITY_REPORTED);
   CHECK(watermark_of(tree.ward_a->data_dir(), kWardA) == 1);
 }
+
+TEST_CASE("rollcalld: replication: a full parent pushes back and nothing is dropped",
+          "[integration][fault][replication]") {
+  Tree tree;
+  tree.start();
+  // The district restarts below its free-space reserve: every batch it is sent is refused as
+  // storageFull, and the wards back off and keep their events.
+  REQUIRE(tree.district->stop() == 0);
+  const std::vector<std::string> normal = {"--parent", tree.city->address()};
+  auto full = normal;
+  full.insert(full.end(), {"--min-free-mb", "1000000000"});
+  tree.district->set_extra_args(full);
+  REQUIRE(tree.district->start());
+  const auto lines = ward_lines(9, 4);
+  std::atomic<uint64_t> accepted_a{0}, accepted_b{0}, rejected{0};
+  submit_all(tree.ward_a->address(), lines.at(kWardA), accepted_a, rejected);
+  submit_all(tree.ward_b->address(), lines.at(kWardB), accepted_b, rejected);
+  REQUIRE(rejected == 0);
+  std::this_thread::sleep_for(2s);
+  INFO(tree.logs());
+  CHECK(watermark_of(tree.district->data_dir(), kWardA) == 0);
+  CHECK(tree.ward_a->log().find("storageFull") != std::string::npos);
+
+  // Space returns: everything drains, once.
+  REQUIRE(tree.district->stop() == 0);
+  tree.district->set_extra_args(normal);
+  REQUIRE(tree.district->start());
+  if (!wait_for_watermarks(tree.top->data_dir(), {{kWardA, accepted_a}, {kWardB, accepted_b}}, 30s))
+    FAIL(tree.logs());
+  for (NodeProcess* node : {tree.ward_a.get(), tree.ward_b.get(), tree.district.get(), tree.city.get(), tree.top.get()})
+    CHECK(node->stop() == 0);
+  check_converged(tree, accepted_a, accepted_b);
+}

@@ -2,6 +2,8 @@
 
 #include "tests/support/ports.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -95,7 +97,9 @@ bool NodeProcess::start() {
   const std::string listen = "127.0.0.1:" + std::to_string(port_);
   std::vector<std::string> argv = {rollcalld_path(), "--unit", unit_, "--data-dir", data_dir_,
                                    "--listen", listen, "--units", units_file_,
-                                   "--port-file", port_file_, "--min-free-mb", "0"};
+                                   "--port-file", port_file_};
+  if (std::find(extra_args_.begin(), extra_args_.end(), "--min-free-mb") == extra_args_.end())
+    argv.insert(argv.end(), {"--min-free-mb", "0"});
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   auto spawned = cli::ChildProcess::spawn(argv, log_file_);
   if (!spawned.ok()) return false;

@@ -48,6 +48,8 @@ class NodeProcess {
   bool running();
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // The flags of the next start() (e.g. to restart with another --min-free-mb on the same port).
+  void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
   pid_t pid() const { return process_ ? process_->pid() : -1; }
   std::string log() const;
   const std::string& data_dir() const { return data_dir_; }

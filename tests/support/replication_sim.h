@@ -249,6 +249,9 @@ struct ReplicationSim::Node {
   // an answer: a parent that stays away does not stop the node.
   bool own_checked = false;
   int64_t submit_gate_us = 0;
+  // A parent showed it holds more of the node's own origin: submits wait until a session has
+  // taken those events back (across reconnects, not only while one session is recovering).
+  bool must_recover = false;
   // The uplink: the current connection (0: none) and whether an attempt is scheduled.
   uint64_t uplink = 0;
   bool attempt_pending = false;

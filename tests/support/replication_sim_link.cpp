@@ -97,6 +97,9 @@ void ReplicationSim::deliver(uint64_t id, Side to, const std::vector<uint8_t>& b
       return;
     }
     done += size;
+    // Bytes arrived: the link is alive, even before a whole frame has (as the node tells them).
+    if (to == kChild && c->up) c->up->on_bytes(Timestamp{now_});
+    if (to == kParent && c->down) c->down->on_bytes(Timestamp{now_});
   }
   while (auto frame = c->decoder[to].next()) {
     c = connection(id);
@@ -169,7 +172,12 @@ void ReplicationSim::apply(Connection& c, Side side, Outbox& out) {
     if (!recorded.ok())
       failures_.push_back("node " + here.unit.str() + ": " + recorded.error().message());
   }
-  if (side == kChild && c.up && c.up->own_origin_checked()) here.own_checked = true;
+  // The node's own-origin check, across the sessions of this start (submits wait for it).
+  if (side == kChild && c.up && c.up->recovering()) here.must_recover = true;
+  if (side == kChild && c.up && c.up->own_origin_checked()) {
+    here.own_checked = true;
+    here.must_recover = false;
+  }
   if (out.close) {
     ++stats_.closes;
     close_side(c, side, *out.close);

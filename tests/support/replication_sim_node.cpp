@@ -32,7 +32,7 @@ void ReplicationSim::open_log(Node& n) {
     return;  // it stays down, and heal() says so
   }
   n.log = std::move(*log);
-  n.own_checked = false;  // a start: submits wait for a parent's word on the node's own origin
+  n.own_checked = n.must_recover = false;  // a start: submits wait for a parent's word
   n.submit_gate_us = now_ + options_.submit_gate_us;
 }
 
@@ -92,9 +92,7 @@ void ReplicationSim::submit_next(Node& n) {
 bool ReplicationSim::submits_may_go(Node& n) {
   if (!n.up()) return false;
   if (n.parents.empty()) return true;
-  Connection* c = connection(n.uplink);
-  if (c != nullptr && c->up && c->up->recovering())
-    return false;  // refused while taking events back
+  if (n.must_recover) return false;  // refused until the node's own events are back
   return n.own_checked || now_ >= n.submit_gate_us;
 }
 
