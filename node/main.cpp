@@ -74,6 +74,9 @@ int run(const NodeConfig& config) {
   }
 
   asio::io_context io;
+  // Before the node says it listens (port file): a SIGTERM from then on is queued for the drain
+  // below, never the default action.
+  asio::signal_set signals(io, SIGTERM, SIGINT);
   Alerts alerts;
   CommitQueue queue(**event_log, system_now);
   ServerOptions server_options;
@@ -114,7 +117,6 @@ int run(const NodeConfig& config) {
   for (const auto& parent : config.parents) log->info("parent (in order of preference): {}", parent.to_string());
 
   auto work = asio::make_work_guard(io);
-  asio::signal_set signals(io, SIGTERM, SIGINT);
   asio::steady_timer deadline(io);
   signals.async_wait([&](asio::error_code ec, int signal) {
     if (ec) return;
