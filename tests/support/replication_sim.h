@@ -21,7 +21,13 @@
 //   still exists); after a write that added events (ingest applied > 0, or a submit) call
 //   on_log_grew on the node's streaming uplink; record_incarnation goes to the log; alerts are
 //   collected; close tears the connection down after the frames (the peer sees the close after
-//   them, like a TCP FIN). Sessions tick every 100 ms of virtual time.
+//   them, like a TCP FIN). Arriving bytes go to on_bytes, whole frames to on_frame. Sessions
+//   tick every 100 ms of virtual time. An uplink's IngestJobs (its own events taken back from a
+//   parent) go to the child's writer and are answered with UplinkSession::on_ingested.
+// - Submits after a start wait until a parent's watermarks showed it holds no more of the
+//   node's own origin than the log (own_origin_checked), or for at most 3 s without an answer;
+//   once a parent showed more, they wait until a session has taken those events back, across
+//   reconnects (recovering() is per session).
 // - Parents: a child tries its parents in order of preference, backs off 50..500 ms (jittered)
 //   after a failure, and while on a less preferred parent probes the preferred ones about every
 //   second, closing the current connection to switch back when one is up.
