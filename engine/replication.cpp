@@ -225,6 +225,7 @@ void UplinkSession::begin_streaming(Timestamp now, Outbox& out) {
   next_lsn_ = start;
   state_ = State::kStreaming;
   streaming_since_ = now;
+  send_heartbeat(now, out);  // the parent learns this node's heads (its lag) at once
   pump(now, out);
 }
 

@@ -260,7 +260,8 @@ TEST_CASE(
   UplinkSession up(*district.log, small_map(), small_options());
   // The province holds 3 of the old b: the district holds less, so nothing is checked yet.
   const Outbox marked = handshake(up, kProvince, {{kWardB, 3, old_b.chain_hash(kWardB, 3)}}, at(0));
-  CHECK(marked.frames.empty());
+  CHECK(batches_in(marked).empty());  // only the first heartbeat
+  CHECK(!marked.closing());
   CHECK(up.streaming());
   district.relay(*relayed.log, 3, 5);
   Outbox grew;
