@@ -58,6 +58,19 @@ int run(const NodeConfig& config) {
     return kExitUsage;
   }
 
+  for (const auto& parent : config.parents) {
+    asio::error_code ec;
+    asio::ip::make_address(parent.host, ec);
+    if (ec) {
+      log->error("parent {}: the host must be an IP address (names are not resolved)", parent.to_string());
+      return kExitUsage;
+    }
+  }
+  if (!config.parents.empty() && *unit == units->root()) {
+    log->error("--parent: unit {} is the root of the map and has no ancestor to replicate to", unit->str());
+    return kExitUsage;
+  }
+
   LogOptions log_options;
   log_options.dir = config.data_dir;
   log_options.unit = *unit;
@@ -68,11 +81,6 @@ int run(const NodeConfig& config) {
     log->error("{}", event_log.error().message());
     return kExitFailure;
   }
-  if (!config.parents.empty() && *unit == units->root()) {
-    log->error("--parent: unit {} is the root of the map and has no ancestor to replicate to", unit->str());
-    return kExitUsage;
-  }
-
   asio::io_context io;
   // Before the node says it listens (port file): a SIGTERM from then on is queued for the drain
   // below, never the default action.
@@ -162,7 +170,7 @@ int main(int argc, char** argv) {
   auto* unit_opt = app.add_option("--unit", flags.unit, "this node's unit code (e.g. 001)");
   auto* dir_opt = app.add_option("--data-dir", flags.data_dir, "data directory (created if missing)");
   auto* listen_opt = app.add_option("--listen", listen, "HOST:PORT to serve on (default 127.0.0.1:7400; port 0 picks one)");
-  auto* parent_opt = app.add_option("--parent", parents, "HOST:PORT of a parent node (an ancestor unit's rollcalld), in order of preference (repeatable): the node pushes its log to the first that answers and moves back to an earlier one when it returns");
+  auto* parent_opt = app.add_option("--parent", parents, "IP:PORT of a parent node (an ancestor unit's rollcalld), in order of preference (repeatable): the node pushes its log to the first that answers and moves back to an earlier one when it returns. At start, submits wait (at most 3 s) until a parent says how much of this node's own events it holds");
   auto* units_opt = app.add_option("--units", flags.units_file, "units CSV (code,name,level,parent_code); a new data dir keeps this map, and a data dir refuses another")->check(CLI::ExistingFile);
   app.add_option("--config", config_file, "TOML config file; flags given here win")->check(CLI::ExistingFile);
   auto* cert_opt = app.add_option("--tls-cert", flags.tls_cert, "TLS certificate (not available in this version)");
@@ -209,12 +217,6 @@ int main(int argc, char** argv) {
       auto hp = parse_host_port(text);
       if (!hp.ok()) {
         std::cerr << "rollcalld: --parent: " << hp.error().message() << "\n";
-        return kExitUsage;
-      }
-      asio::error_code ec;
-      asio::ip::make_address(hp->host, ec);
-      if (ec) {
-        std::cerr << "rollcalld: --parent " << text << ": the host must be an IP address (names are not resolved)\n";
         return kExitUsage;
       }
       config.parents.push_back(*hp);
