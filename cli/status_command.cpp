@@ -18,6 +18,7 @@
 #include "cli/data_dir_reader.h"
 #include "cli/status_query.h"
 #include "cli/status_view.h"
+#include "engine/replication.h"
 
 namespace rollcall::cli {
 namespace {
@@ -72,8 +73,8 @@ std::string identity_mismatch(const NodeState& dir, const NodeState& node,
   if (node.unit == dir.unit && (node.incarnation.empty() || node.incarnation == dir.incarnation))
     return "";
   return "node " + address + " is unit " + node.unit + " (incarnation " +
-         hex_bytes(node.incarnation).substr(0, 8) + "...), not this data dir's unit " + dir.unit +
-         " (incarnation " + hex_bytes(dir.incarnation).substr(0, 8) + "...)";
+         incarnation_hex(node.incarnation).substr(0, 8) + "...), not this data dir's unit " + dir.unit +
+         " (incarnation " + incarnation_hex(dir.incarnation).substr(0, 8) + "...)";
 }
 
 // The node's answer over what the data dir holds. The node was asked after the dir was read, so

@@ -7,6 +7,7 @@
 
 #include "cli/json_out.h"
 #include "cli/text_table.h"
+#include "engine/replication.h"
 
 namespace rollcall::cli {
 namespace {
@@ -111,7 +112,7 @@ void print_children(const StatusView& v, std::ostream& out) {
   for (const ChildLinkState& c : v.state.children)
     table.add({c.unit, v.name_of(c.unit), c.address, when(c.connected_since),
                ago(c.last_message_at, v.now), std::to_string(c.events_applied),
-               std::to_string(c.events_duplicate), hex_bytes(c.incarnation).substr(0, 8)});
+               std::to_string(c.events_duplicate), incarnation_hex(c.incarnation).substr(0, 8)});
   table.print(out);
 }
 
@@ -157,16 +158,6 @@ std::string array(const std::vector<std::string>& items) {
 
 }  // namespace
 
-std::string hex_bytes(const std::string& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 0xF]);
-  }
-  return out;
-}
-
 uint64_t parent_lag_events(const NodeState& state) {
   uint64_t lag = 0;
   for (const OriginState& o : state.origins) lag += o.seq > o.parent_seq ? o.seq - o.parent_seq : 0;
@@ -177,7 +168,7 @@ void print_status_text(const StatusView& v, std::ostream& out) {
   const NodeState& s = v.state;
   const std::string name = v.name_of(s.unit);
   out << "unit " << s.unit << (name.empty() ? "" : " " + name) << ", last LSN " << s.last_lsn.value
-      << ", incarnation " << (s.incarnation.empty() ? "unknown" : hex_bytes(s.incarnation)) << "\n";
+      << ", incarnation " << (s.incarnation.empty() ? "unknown" : incarnation_hex(s.incarnation)) << "\n";
   const Timestamp newest = data_as_of(s);
   if (newest.micros == 0)
     out << "data as of: no events held yet\n";
@@ -216,7 +207,7 @@ void print_status_json(const StatusView& v, std::ostream& out) {
     o.add("unit", c.unit)
         .raw("name", null_if_empty(v.name_of(c.unit)))
         .add("address", c.address)
-        .add("incarnation", hex_bytes(c.incarnation))
+        .add("incarnation", incarnation_hex(c.incarnation))
         .raw("connectedSince", iso_or_null(c.connected_since))
         .raw("lastMessageAt", iso_or_null(c.last_message_at))
         .add("eventsApplied", c.events_applied)
@@ -249,7 +240,7 @@ void print_status_json(const StatusView& v, std::ostream& out) {
   JsonObject o;
   o.add("unit", s.unit)
       .raw("name", null_if_empty(v.name_of(s.unit)))
-      .raw("incarnation", s.incarnation.empty() ? "null" : json_string(hex_bytes(s.incarnation)))
+      .raw("incarnation", s.incarnation.empty() ? "null" : json_string(incarnation_hex(s.incarnation)))
       .add("lastLsn", s.last_lsn.value)
       .raw("now", iso_or_null(v.now))
       .raw("dataAsOf", iso_or_null(data_as_of(s)))

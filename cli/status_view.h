@@ -32,9 +32,6 @@ struct StatusView {
   std::function<std::string(const std::string&)> name_of;
 };
 
-// Lowercase hex of raw bytes (incarnation ids).
-std::string hex_bytes(const std::string& bytes);
-
 // Lag of the node behind its current parent: the sum over origins of the events it holds that
 // the parent does not.
 uint64_t parent_lag_events(const NodeState& state);
