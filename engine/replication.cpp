@@ -423,7 +423,9 @@ void UplinkSession::on_tick(Timestamp now, Outbox& out) {
            out);
     return;
   }
-  if (state_ == State::kStreaming && now.micros - last_heartbeat_sent_.micros >= options_.heartbeat_interval_us)
+  // Also while taking events back: the parent must not take the wait for our writer for a dead link.
+  if ((state_ == State::kStreaming || state_ == State::kRecovering) &&
+      now.micros - last_heartbeat_sent_.micros >= options_.heartbeat_interval_us)
     send_heartbeat(now, out);
 }
 
@@ -664,6 +666,9 @@ void DownlinkSession::on_tick(Timestamp now, Outbox& out) {
   last_heartbeat_sent_ = std::min(last_heartbeat_sent_, now);
   // Nothing heard yet (no hello): the idle clock starts at the first tick.
   if (state_ == State::kAwaitHello && last_heard_.micros == 0) last_heard_ = now;
+  // While this node's writer holds the child's batches, the driver stops reading the child (flow
+  // control): its silence is ours, not a dead link.
+  if (!pending_acks_.empty()) last_heard_ = now;
   if (now.micros - last_heard_.micros > options_.idle_timeout_us) {
     state_ = State::kClosed;
     close_reason_ = "nothing heard from child " + child_.str() + " for " + seconds_text(now.micros - last_heard_.micros);

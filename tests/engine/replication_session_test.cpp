@@ -507,6 +507,40 @@ TEST_CASE("DownlinkSession: a tick before the hello does not close the connectio
   CHECK(later.closing());
 }
 
+TEST_CASE("DownlinkSession: a child whose batch waits for this node's writer is not taken for dead",
+          "[replication]") {
+  // The driver stops reading a child while its batches wait for the writer (flow control), so
+  // the child's heartbeats wait too; that silence must not close the session.
+  TestNode a(kWardA), district(kDistrict);
+  a.submit_reports(3);
+  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  accept_child(down, a, std::nullopt, at(0));
+  Outbox taken, waiting, acked, dead;
+  down.on_frame(*batch_frame(*a.log, 1, 3, 1, 3), at(1), taken);
+  REQUIRE(taken.ingests.size() == 1);
+  down.on_tick(at(3'000'000), waiting);  // three idle timeouts later, the write still pending
+  CHECK_FALSE(waiting.closing());
+  down.on_ingested(district.log->ingest(taken.ingests[0].events), at(3'000'001), acked);
+  CHECK_FALSE(acked.closing());
+  down.on_tick(at(4'000'002), dead);  // written and answered: silence counts again
+  CHECK(dead.closing());
+}
+
+TEST_CASE("UplinkSession: heartbeats go while this node takes its own events back", "[replication]") {
+  TestNode old_ward(kWardA), district(kDistrict);
+  old_ward.submit_reports(5);
+  district.relay(*old_ward.log, 1, 5);
+  TestNode ward(kWardA);  // re-created empty
+  UplinkSession up(*ward.log, small_map(), small_options());
+  handshake(up, kDistrict, {{kWardA, 5, district.chain_hash(kWardA, 5)}}, at(0));
+  REQUIRE(up.recovering());
+  Outbox tick;
+  up.on_tick(at(200'000), tick);  // the fetched events wait for this node's writer meanwhile
+  std::vector<std::unique_ptr<Frame>> frames;
+  CHECK(kinds(tick, frames) == std::vector{wire::Message::HEARTBEAT});
+  CHECK_FALSE(tick.closing());
+}
+
 // --- both together ---
 
 TEST_CASE("UplinkSession: a child and a parent connected by hand sync the child's log",
