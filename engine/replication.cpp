@@ -265,20 +265,7 @@ void UplinkSession::on_fetched(wire::FetchedEvents::Reader fetched, Outbox& out)
     return;
   }
   // The part both hold must be the same history.
-  auto mine = log_.chain_hash_at(OriginSeq{log_.unit(), recover_next_ - 1});
-  if (!mine.ok() || !mine->has_value()) {
-    fail(wire::ErrorCode::INTERNAL, "reading this node's chain hash at seq " + std::to_string(recover_next_ - 1), out);
-    return;
-  }
-  if (**mine != fetched.getChainBefore()) {
-    const std::string text = "fork: origin " + own + ": parent " + parent_unit_ + " holds other events than this node at or below seq " +
-                             std::to_string(recover_next_ - 1) +
-                             "; nothing is taken back or sent, and neither side changes what it holds, until an operator "
-                             "resolves the fork";
-    out.alerts.push_back(text);
-    fail(wire::ErrorCode::FORK, text, out);
-    return;
-  }
+  if (!same_history(log_.unit(), recover_next_ - 1, fetched.getChainBefore(), out)) return;
   auto events = fetched.getEvents();
   if (events.size() == 0) {
     fail(wire::ErrorCode::BAD_MESSAGE,
@@ -332,15 +319,13 @@ void UplinkSession::on_ack(uint64_t lsn, Timestamp now, Outbox& out) {
          out);
     return;
   }
-  while (!in_flight_.empty() && in_flight_.front().last_lsn <= lsn) {
-    const InFlight& batch = in_flight_.front();
-    for (const auto& [origin, seq] : batch.tops) {
-      uint64_t& acked = acked_[origin];
-      acked = std::max(acked, seq);
-    }
-    events_acked_ += batch.events;
-    in_flight_.pop_front();
+  const InFlight& batch = in_flight_.front();
+  for (const auto& [origin, seq] : batch.tops) {
+    uint64_t& acked = acked_[origin];
+    acked = std::max(acked, seq);
   }
+  events_acked_ += batch.events;
+  in_flight_.pop_front();
   last_ack_at_ = now;
   pump(now, out);
 }
