@@ -103,11 +103,6 @@ void sort_for_display(NodeState& s) {
             [](const auto& a, const auto& b) { return a.origin < b.origin; });
 }
 
-Timestamp clock_now() {
-  using namespace std::chrono;
-  return Timestamp{duration_cast<microseconds>(system_clock::now().time_since_epoch()).count()};
-}
-
 // Asks the node at `address` for its status and puts its answer in `view`: over the data dir's
 // part when `from_dir`, provided it is that data dir's node.
 void ask_node(StatusView& view, const std::string& address, bool from_dir, bool explicit_node,
@@ -160,7 +155,7 @@ int run_status(const StatusOptions& o) {
     view.node.problem = "no " + std::string(kAddressFile) + " in " + o.data_dir;
   if (explicit_node && !view.node.reachable && !reader) return report(kCommand, view.node.problem);
 
-  view.now = view.live && view.state.now.micros != 0 ? view.state.now : clock_now();
+  view.now = view.live && view.state.now.micros != 0 ? view.state.now : Timestamp::of(std::chrono::system_clock::now());
   sort_for_display(view.state);
   if (o.json)
     print_status_json(view, std::cout);

@@ -2,6 +2,7 @@
 // signatures where a role is meant.
 #pragma once
 
+#include <chrono>
 #include <compare>
 #include <cstdint>
 #include <functional>
@@ -80,6 +81,10 @@ struct Timestamp {
   // RFC 3339 UTC with microseconds: 2026-11-25T12:30:00.123456Z.
   std::string to_string() const;
   static Result<Timestamp> parse(std::string_view text);
+  // A time point of the system clock. The engine never reads a clock: callers pass `now`.
+  static Timestamp of(std::chrono::system_clock::time_point t) {
+    return Timestamp{std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count()};
+  }
 };
 
 }  // namespace rollcall

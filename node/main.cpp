@@ -17,6 +17,7 @@
 #include "node/commit_queue.h"
 #include "node/node_config.h"
 #include "node/node_log.h"
+#include "node/wall_clock.h"
 #include "node/node_status.h"
 #include "node/server.h"
 #include "node/uplink.h"
@@ -27,11 +28,6 @@ using namespace rollcall;
 
 constexpr int kExitUsage = 2;
 constexpr int kExitFailure = 1;
-
-Timestamp system_now() {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return Timestamp{std::chrono::duration_cast<std::chrono::microseconds>(now).count()};
-}
 
 int run(const NodeConfig& config) {
   auto log = node_log();
@@ -86,7 +82,7 @@ int run(const NodeConfig& config) {
   // below, never the default action.
   asio::signal_set signals(io, SIGTERM, SIGINT);
   Alerts alerts;
-  CommitQueue queue(**event_log, system_now);
+  CommitQueue queue(**event_log, wall_now);
   ServerOptions server_options;
   server_options.max_in_flight_bytes = std::max<uint64_t>(1, config.max_in_flight_mb) << 20;
   Server server(io, **event_log, *units, queue, server_options, alerts);
@@ -94,7 +90,7 @@ int run(const NodeConfig& config) {
   if (!config.parents.empty())
     uplink = std::make_unique<Uplink>(io, **event_log, *units, config.parents, UplinkOptions{}, alerts, queue);
   server.set_status_filler([&](wire::NodeStatus::Builder status) {
-    fill_node_status(status, **event_log, server, uplink.get(), alerts, system_now());
+    fill_node_status(status, **event_log, server, uplink.get(), alerts, wall_now());
   });
   queue.on_appended([&] {
     if (uplink) uplink->wake();

@@ -10,16 +10,12 @@
 #include "engine/event_copy.h"
 #include "engine/protocol.h"
 #include "node/node_log.h"
+#include "node/wall_clock.h"
 #include "schema/storage.capnp.h"
 
 namespace rollcall {
 
 namespace {
-
-Timestamp wall_now() {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return Timestamp{std::chrono::duration_cast<std::chrono::microseconds>(now).count()};
-}
 
 void merge_heads(std::map<UnitCode, OriginHead>& into, const std::map<UnitCode, OriginHead>& heads) {
   for (const auto& [origin, head] : heads) {

@@ -3,16 +3,12 @@
 #include <algorithm>
 
 #include "node/node_log.h"
+#include "node/wall_clock.h"
 
 namespace rollcall {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-Timestamp wall_now() {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return Timestamp{std::chrono::duration_cast<std::chrono::microseconds>(now).count()};
-}
 
 }  // namespace
 
