@@ -1,7 +1,6 @@
 // End-to-end tests of the projection commands (tally, member, members, verify, rebuild) against a
 // real node holding the Ba Đình example year, checked against the tallies computed independently
 // of rollcall in shared/examples/ba-dinh-2024.tallies.json.
-#include <capnp/compat/json.h>  // the JSON reader; linked through rollcall_engine
 #include <capnp/message.h>
 #include <catch2/catch.hpp>
 
@@ -14,6 +13,7 @@
 
 #include "engine/keys.h"
 #include "engine/store.h"
+#include "tests/support/json_doc.h"
 #include "tests/support/node_harness.h"
 #include "tests/support/test_dirs.h"
 
@@ -23,20 +23,6 @@ namespace {
 
 const std::string kUnitsFile = units_2024();
 
-
-// A parsed JSON document that keeps its message alive.
-class Json {
- public:
-  explicit Json(const std::string& text) {
-    capnp::JsonCodec codec;
-    codec.decodeRaw(kj::ArrayPtr<const char>(text.data(), text.size()),
-                    message_.initRoot<capnp::JsonValue>());
-  }
-  capnp::JsonValue::Reader root() { return message_.getRoot<capnp::JsonValue>().asReader(); }
-
- private:
-  capnp::MallocMessageBuilder message_;
-};
 
 std::optional<capnp::JsonValue::Reader> field(capnp::JsonValue::Reader object,
                                               const std::string& name) {
@@ -56,7 +42,7 @@ std::map<std::string, int64_t> number_map(capnp::JsonValue::Reader object) {
 // The expected tallies of `unit` for `period` ("all", "2024-Q1", "asOf:2024-06-30").
 std::map<std::string, int64_t> expected_tallies(const std::string& unit,
                                                 const std::string& period) {
-  Json expected(read_text(shared_dir() + "/examples/ba-dinh-2024.tallies.json"));
+  JsonDoc expected(read_text(shared_dir() + "/examples/ba-dinh-2024.tallies.json"));
   auto by_period = field(expected.root(), unit);
   REQUIRE(by_period);
   auto metrics = field(*by_period, period);
@@ -69,11 +55,6 @@ std::vector<std::string> period_args(const std::string& period) {
   if (period == "all") return {};
   if (period.starts_with("asOf:")) return {"--as-of", period.substr(5)};
   return {"--period", period};
-}
-
-CommandResult run_rollcall(std::vector<std::string> args) {
-  args.insert(args.begin(), rollcall_path());
-  return run_command(args);
 }
 
 // A province node (01, Hà Nội) that holds the Ba Đình example year: district 001 and its wards.
@@ -124,7 +105,7 @@ TEST_CASE(
     INFO(period << ": " << result.err);
     REQUIRE(result.exit_code == 0);
     REQUIRE(split_lines(result.out).size() == 1);
-    Json out(result.out);
+    JsonDoc out(result.out);
     CHECK(std::string(field(out.root(), "unit")->getString().cStr()) == "001");
     CHECK(std::string(field(out.root(), "name")->getString().cStr()) == "Quận Ba Đình");
     auto metrics = number_map(*field(out.root(), "metrics"));
@@ -283,7 +264,7 @@ TEST_CASE(
                  R"({"memberId":"00025-000119","fullName":"Hồ Tuấn Việt","unit":"00022",)"
                  R"("status":"active","since":"2024-01-20","toUnit":null,"workingAway":false,)"
                  R"("honorary":false,"outstanding":false,"history":[)"));
-  Json parsed(json.out);
+  JsonDoc parsed(json.out);
   auto history = field(parsed.root(), "history")->getArray();
   REQUIRE(history.size() == 3);
   CHECK(std::string(field(history[1], "kind")->getString().cStr()) == "memberTransferredOut");
@@ -324,7 +305,7 @@ TEST_CASE(
   auto objects = split_lines(json.out);
   REQUIRE(objects.size() == static_cast<size_t>(ward_active));
   for (const auto& line : objects) {
-    Json member(line);
+    JsonDoc member(line);
     CHECK(std::string(field(member.root(), "unit")->getString().cStr()) == "00004");
     CHECK(std::string(field(member.root(), "status")->getString().cStr()) == "active");
   }
@@ -487,7 +468,7 @@ TEST_CASE(
   auto json =
       run_rollcall({"verify", "--json", "--data-dir", n.data_dir(), "--scratch-dir", scratch});
   CHECK(json.exit_code == 1);
-  Json parsed(json.out);
+  JsonDoc parsed(json.out);
   CHECK(field(parsed.root(), "differences")->getNumber() == 112);
   auto first = field(parsed.root(), "first")->getArray();
   REQUIRE(first.size() == 100);

@@ -21,15 +21,6 @@ std::string write_lines(const TempDir& dir, const std::string& name, const std::
   return path;
 }
 
-
-const std::vector<std::string> kGoodLines = {
-    R"({"unit":"00001","effectiveDate":"2024-01-05","memberAdmitted":{"memberId":"00001-000001","fullName":"Trần Thị Bình","birthDate":"2003-02-11"}})",
-    R"({"unit":"00004","effectiveDate":"2024-01-06","memberAdmitted":{"memberId":"00004-000001","fullName":"Lê Văn Cường","birthDate":"2002-08-30"}})",
-    R"({"unit":"00001","effectiveDate":"2024-02-01","memberTransferredOut":{"memberId":"00001-000001","toUnit":"00004"}})",
-    R"({"unit":"00004","effectiveDate":"2024-02-03","memberTransferredIn":{"memberId":"00001-000001","fromUnit":"00001"}})",
-    R"({"unit":"00004","effectiveDate":"2024-02-10","activityReported":{"kind":"eidLevel2","count":119,"participants":8}})",
-};
-
 }  // namespace
 
 TEST_CASE("rollcall submit: prints one origin:seq per line, and log tail --json shows them while "
@@ -37,7 +28,7 @@ TEST_CASE("rollcall submit: prints one origin:seq per line, and log tail --json 
   TempDir dir;
   NodeProcess node("001", dir / "001", units_2024());
   REQUIRE(node.start());
-  auto result = run_command({rollcall_path(), "submit", "--node", node.address(), write_lines(dir, "in.jsonl", kGoodLines)});
+  auto result = run_command({rollcall_path(), "submit", "--node", node.address(), write_lines(dir, "in.jsonl", sample_submit_lines())});
   INFO(result.err);
   CHECK(result.exit_code == 0);
   CHECK(split_lines(result.out) == std::vector<std::string>{"001:1", "001:2", "001:3", "001:4", "001:5"});
@@ -70,10 +61,10 @@ TEST_CASE("rollcall submit: a malformed line, an unknown unit and a second admis
   TempDir dir;
   NodeProcess node("001", dir / "001", units_2024());
   REQUIRE(node.start());
-  std::vector<std::string> lines = kGoodLines;
+  std::vector<std::string> lines = sample_submit_lines();
   lines.insert(lines.begin() + 1, R"({"unit":"00001","effectiveDate":"2024-01-05","memberAdmitted":{"memberId":)");
   lines.insert(lines.begin() + 3, R"({"unit":"12345","effectiveDate":"2024-01-05","activityReported":{"kind":"forums","count":5,"participants":40}})");
-  lines.push_back(kGoodLines[0]);  // the same admission again
+  lines.push_back(sample_submit_lines()[0]);  // the same admission again
   auto result = run_command({rollcall_path(), "submit", "--node", node.address(), write_lines(dir, "in.jsonl", lines)});
   CHECK(result.exit_code == 1);
   CHECK(split_lines(result.out) == std::vector<std::string>{"001:1", "001:2", "001:3", "001:4", "001:5"});
@@ -82,7 +73,7 @@ TEST_CASE("rollcall submit: a malformed line, an unknown unit and a second admis
   CHECK_THAT(result.err, Catch::Contains("line 8: rejected (domainRule): member 00001-000001 is already admitted"));
   CHECK_THAT(result.err, Catch::Contains("5 accepted, 3 rejected"));
 
-  auto json = run_command({rollcall_path(), "submit", "--json", "--node", node.address(), write_lines(dir, "again.jsonl", {kGoodLines[1]})});
+  auto json = run_command({rollcall_path(), "submit", "--json", "--node", node.address(), write_lines(dir, "again.jsonl", {sample_submit_lines()[1]})});
   CHECK(json.exit_code == 1);
   CHECK_THAT(json.out, Catch::Contains(R"({"line":1,"code":"domainRule","error":"member 00004-000001 is already admitted)"));
 }
@@ -91,7 +82,7 @@ TEST_CASE("rollcall submit: reads standard input", "[cli][integration]") {
   TempDir dir;
   NodeProcess node("001", dir / "001", units_2024());
   REQUIRE(node.start());
-  auto result = run_command({rollcall_path(), "submit", "--node", node.address(), "-"}, write_lines(dir, "in.jsonl", kGoodLines));
+  auto result = run_command({rollcall_path(), "submit", "--node", node.address(), "-"}, write_lines(dir, "in.jsonl", sample_submit_lines()));
   CHECK(result.exit_code == 0);
   CHECK(split_lines(result.out).size() == 5);
 }
@@ -145,7 +136,7 @@ TEST_CASE("rollcall log: bad filters and absent events on a stopped node's data 
   TempDir dir;
   NodeProcess node("001", dir / "001", units_2024());
   REQUIRE(node.start());
-  REQUIRE(run_command({rollcall_path(), "submit", "--node", node.address(), write_lines(dir, "in.jsonl", kGoodLines)}).exit_code == 0);
+  REQUIRE(run_command({rollcall_path(), "submit", "--node", node.address(), write_lines(dir, "in.jsonl", sample_submit_lines())}).exit_code == 0);
   REQUIRE(node.stop() == 0);
 
   auto type = run_command({rollcall_path(), "log", "tail", "--data-dir", node.data_dir(), "--type", "memberPromoted"});
@@ -184,7 +175,7 @@ TEST_CASE("rollcall log tail --follow prints events as the running node appends 
   NodeProcess node("001", dir / "001", units_2024());
   REQUIRE(node.start());
   REQUIRE(run_command({rollcall_path(), "submit", "--node", node.address(),
-                       write_lines(dir, "first.jsonl", {kGoodLines[0]})}).exit_code == 0);
+                       write_lines(dir, "first.jsonl", {sample_submit_lines()[0]})}).exit_code == 0);
   const std::string out = dir / "follow.out";
   auto follower = rollcall::cli::ChildProcess::spawn(
       {rollcall_path(), "log", "tail", "--follow", "--json", "--data-dir", node.data_dir()}, out);
@@ -198,7 +189,7 @@ TEST_CASE("rollcall log tail --follow prints events as the running node appends 
   for (int i = 0; i < 100 && lines_in().size() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   REQUIRE(lines_in().size() == 1);
   REQUIRE(run_command({rollcall_path(), "submit", "--node", node.address(),
-                       write_lines(dir, "more.jsonl", {kGoodLines[1], kGoodLines[4]})}).exit_code == 0);
+                       write_lines(dir, "more.jsonl", {sample_submit_lines()[1], sample_submit_lines()[4]})}).exit_code == 0);
   for (int i = 0; i < 150 && lines_in().size() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   auto lines = lines_in();
   REQUIRE(lines.size() == 3);
@@ -221,7 +212,7 @@ TEST_CASE("rollcalld: settings come from a TOML config file, flags win, unknown 
   // --unit on the command line wins over the file's 002.
   NodeProcess node("001", dir / "from-flags", units_2024(), {"--config", config});
   REQUIRE(node.start());
-  auto result = run_command({rollcall_path(), "submit", "--node", node.address(), write_lines(dir, "in.jsonl", {kGoodLines[0]})});
+  auto result = run_command({rollcall_path(), "submit", "--node", node.address(), write_lines(dir, "in.jsonl", {sample_submit_lines()[0]})});
   CHECK(result.exit_code == 0);
   CHECK(split_lines(result.out) == std::vector<std::string>{"001:1"});
   CHECK(node.stop() == 0);

@@ -1,7 +1,6 @@
 // End-to-end tests of `rollcall status`: a stopped node's data dir, a running node asked through
 // its data dir and directly, what a node reports of its links (from a stand-in that speaks the
 // wire contract of schema/wire.capnp), and the errors.
-#include <capnp/compat/json.h>  // the JSON reader; linked through rollcall_engine
 #include <capnp/message.h>
 #include <catch2/catch.hpp>
 
@@ -16,39 +15,13 @@
 #include "engine/frame_codec.h"
 #include "engine/protocol.h"
 #include "schema/wire.capnp.h"
+#include "tests/support/json_doc.h"
 #include "tests/support/node_harness.h"
 #include "tests/support/test_dirs.h"
 
 using namespace rollcall::testing;
 
 namespace {
-
-const std::vector<std::string> kLines = {
-    R"({"unit":"00001","effectiveDate":"2024-01-05","memberAdmitted":{"memberId":"00001-000001","fullName":"Trần Thị Bình","birthDate":"2003-02-11"}})",
-    R"({"unit":"00004","effectiveDate":"2024-01-06","memberAdmitted":{"memberId":"00004-000001","fullName":"Lê Văn Cường","birthDate":"2002-08-30"}})",
-    R"({"unit":"00001","effectiveDate":"2024-02-01","memberTransferredOut":{"memberId":"00001-000001","toUnit":"00004"}})",
-    R"({"unit":"00004","effectiveDate":"2024-02-03","memberTransferredIn":{"memberId":"00001-000001","fromUnit":"00001"}})",
-    R"({"unit":"00004","effectiveDate":"2024-02-10","activityReported":{"kind":"eidLevel2","count":119,"participants":8}})",
-};
-
-CommandResult run_rollcall(std::vector<std::string> args) {
-  args.insert(args.begin(), rollcall_path());
-  return run_command(args);
-}
-
-// A parsed JSON document that keeps its message alive.
-class Json {
- public:
-  explicit Json(const std::string& text) {
-    capnp::JsonCodec codec;
-    codec.decodeRaw(kj::ArrayPtr<const char>(text.data(), text.size()),
-                    message_.initRoot<capnp::JsonValue>());
-  }
-  capnp::JsonValue::Reader root() { return message_.getRoot<capnp::JsonValue>().asReader(); }
-
- private:
-  capnp::MallocMessageBuilder message_;
-};
 
 capnp::JsonValue::Reader field(capnp::JsonValue::Reader object, const std::string& name) {
   REQUIRE(object.isObject());
@@ -85,7 +58,7 @@ void check_keys(capnp::JsonValue::Reader root) {
   CHECK(field(root, "alerts").isArray());
 }
 
-// A node 001 that holds kLines (origin 001, seqs 1..5), stopped.
+// A node 001 that holds sample_submit_lines() (origin 001, seqs 1..5), stopped.
 struct StoppedNode {
   TempDir dir;
   NodeProcess node{"001", dir / "001", units_2024()};
@@ -94,7 +67,7 @@ struct StoppedNode {
     REQUIRE(node.start());
     auto client = rollcall::NodeClient::connect(node.address(), std::chrono::seconds(5));
     REQUIRE(client.ok());
-    for (const auto& outcome : submit_lines(**client, kLines)) REQUIRE(outcome.accepted);
+    for (const auto& outcome : submit_lines(**client, sample_submit_lines())) REQUIRE(outcome.accepted);
     REQUIRE(node.stop() == 0);
   }
   std::string data_dir() const { return node.data_dir(); }
@@ -208,7 +181,7 @@ TEST_CASE(
   auto json = run_rollcall({"status", "--json", "--data-dir", n.data_dir()});
   REQUIRE(json.exit_code == 0);
   REQUIRE(split_lines(json.out).size() == 1);
-  Json doc(json.out);
+  JsonDoc doc(json.out);
   check_keys(doc.root());
   CHECK(text(field(doc.root(), "unit")) == "001");
   CHECK(text(field(doc.root(), "name")) == "Quận Ba Đình");
@@ -230,7 +203,7 @@ TEST_CASE(
   CHECK_THAT(stale.out, Catch::Contains("node: not running (no answer at 127.0.0.1:1)"));
   CHECK_THAT(stale.out, Catch::Contains("Quận Ba Đình    5"));
   auto stale_json = run_rollcall({"status", "--json", "--data-dir", n.data_dir()});
-  Json stale_doc(stale_json.out);
+  JsonDoc stale_doc(stale_json.out);
   CHECK(text(field(field(stale_doc.root(), "node"), "address")) == "127.0.0.1:1");
   CHECK_FALSE(field(field(stale_doc.root(), "node"), "reachable").getBoolean());
 }
@@ -245,7 +218,7 @@ TEST_CASE(
   REQUIRE(node.start());
   auto client = rollcall::NodeClient::connect(node.address(), std::chrono::seconds(5));
   REQUIRE(client.ok());
-  for (const auto& outcome : submit_lines(**client, kLines)) REQUIRE(outcome.accepted);
+  for (const auto& outcome : submit_lines(**client, sample_submit_lines())) REQUIRE(outcome.accepted);
 
   auto out = run_rollcall({"status", "--data-dir", node.data_dir()});
   INFO(out.out << out.err);
@@ -259,7 +232,7 @@ TEST_CASE(
 
   auto json = run_rollcall({"status", "--json", "--data-dir", node.data_dir()});
   REQUIRE(json.exit_code == 0);
-  Json doc(json.out);
+  JsonDoc doc(json.out);
   check_keys(doc.root());
   auto node_field = field(doc.root(), "node");
   CHECK(text(field(node_field, "address")) == node.address());
@@ -276,7 +249,7 @@ TEST_CASE("rollcall status: --node asks a running node directly", "[cli][integra
   REQUIRE(node.start());
   auto client = rollcall::NodeClient::connect(node.address(), std::chrono::seconds(5));
   REQUIRE(client.ok());
-  for (const auto& outcome : submit_lines(**client, kLines)) REQUIRE(outcome.accepted);
+  for (const auto& outcome : submit_lines(**client, sample_submit_lines())) REQUIRE(outcome.accepted);
 
   auto out = run_rollcall({"status", "--node", node.address()});
   INFO(out.out << out.err);
@@ -287,7 +260,7 @@ TEST_CASE("rollcall status: --node asks a running node directly", "[cli][integra
 
   auto json = run_rollcall({"status", "--json", "--node", node.address()});
   REQUIRE(json.exit_code == 0);
-  Json doc(json.out);
+  JsonDoc doc(json.out);
   check_keys(doc.root());
   CHECK(text(field(doc.root(), "unit")) == "001");
   CHECK(number(field(doc.root(), "lastLsn")) == 5);
@@ -301,7 +274,7 @@ TEST_CASE(
     "reports them, with the lag behind the connected parent",
     "[cli][integration]") {
   StoppedNode n;
-  Json before(run_rollcall({"status", "--json", "--data-dir", n.data_dir()}).out);
+  JsonDoc before(run_rollcall({"status", "--json", "--data-dir", n.data_dir()}).out);
   const std::string incarnation = from_hex(text(field(before.root(), "incarnation")));
 
   StatusStandIn stand_in([&](rollcall::wire::NodeStatus::Builder s) {
@@ -366,7 +339,7 @@ TEST_CASE(
 
   auto json = run_rollcall({"status", "--json", "--data-dir", n.data_dir()});
   REQUIRE(json.exit_code == 0);
-  Json doc(json.out);
+  JsonDoc doc(json.out);
   check_keys(doc.root());
   auto parents = field(doc.root(), "parents").getArray();
   REQUIRE(parents.size() == 2);

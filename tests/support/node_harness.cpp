@@ -77,6 +77,22 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   return result;
 }
 
+CommandResult run_rollcall(std::vector<std::string> args) {
+  args.insert(args.begin(), rollcall_path());
+  return run_command(args);
+}
+
+const std::vector<std::string>& sample_submit_lines() {
+  static const std::vector<std::string> lines = {
+      R"({"unit":"00001","effectiveDate":"2024-01-05","memberAdmitted":{"memberId":"00001-000001","fullName":"Trần Thị Bình","birthDate":"2003-02-11"}})",
+      R"({"unit":"00004","effectiveDate":"2024-01-06","memberAdmitted":{"memberId":"00004-000001","fullName":"Lê Văn Cường","birthDate":"2002-08-30"}})",
+      R"({"unit":"00001","effectiveDate":"2024-02-01","memberTransferredOut":{"memberId":"00001-000001","toUnit":"00004"}})",
+      R"({"unit":"00004","effectiveDate":"2024-02-03","memberTransferredIn":{"memberId":"00001-000001","fromUnit":"00001"}})",
+      R"({"unit":"00004","effectiveDate":"2024-02-10","activityReported":{"kind":"eidLevel2","count":119,"participants":8}})",
+  };
+  return lines;
+}
+
 NodeProcess::NodeProcess(std::string unit, std::string data_dir, std::string units_file,
                          std::vector<std::string> extra_args)
     : unit_(std::move(unit)),

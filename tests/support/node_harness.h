@@ -31,6 +31,13 @@ struct CommandResult {
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_file = "",
                           int timeout_s = 60);
 
+// `rollcall ARGS...` through run_command.
+CommandResult run_rollcall(std::vector<std::string> args);
+
+// Five lines every node of the 2024 map that holds wards 00001 and 00004 accepts: two
+// admissions, a transfer from 00001 to 00004 (both halves) and an activity report.
+const std::vector<std::string>& sample_submit_lines();
+
 // One rollcalld on 127.0.0.1 with a port picked by the OS.
 class NodeProcess {
  public:
