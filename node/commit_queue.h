@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "engine/event_log.h"
+#include "engine/replication.h"
 
 namespace rollcall {
 
@@ -40,6 +41,16 @@ class CommitQueue {
     IngestCompletion ingested;
     Job job;
   };
+
+  // A request to ingest a batch the replication state machines handed out.
+  static Request ingest_request(IngestJob job, IngestCompletion done) {
+    Request request;
+    request.owner = std::move(job.owner);
+    request.events = std::move(job.events);
+    request.bytes = job.bytes;
+    request.ingested = std::move(done);
+    return request;
+  }
 
   // One write takes waiting requests up to these bounds (and at least one request), so a log
   // value stays small enough to read back and to forward in one frame.

@@ -309,19 +309,16 @@ void ClientSession::apply(Outbox& out) {
     server_.queue().enqueue(std::move(request));
   }
   for (auto& job : out.ingests) {
-    CommitQueue::Request request;
-    request.owner = job.owner;
-    request.events = std::move(job.events);
-    request.bytes = job.bytes;
     ++in_flight_;
     server_.take_budget(job.bytes);
     const size_t taken = job.bytes;
-    request.ingested = [self = shared_from_this(), taken](Result<IngestReport> result) mutable {
-      auto executor = self->executor_;
-      asio::post(executor, [self = std::move(self), taken, result = std::move(result)]() mutable {
-        self->on_ingest_done(taken, std::move(result));
-      });
-    };
+    auto request = CommitQueue::ingest_request(
+        std::move(job), [self = shared_from_this(), taken](Result<IngestReport> result) mutable {
+          auto executor = self->executor_;
+          asio::post(executor, [self = std::move(self), taken, result = std::move(result)]() mutable {
+            self->on_ingest_done(taken, std::move(result));
+          });
+        });
     if (!server_.queue().enqueue(std::move(request))) {
       --in_flight_;
       server_.return_budget(taken);

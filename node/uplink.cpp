@@ -149,19 +149,16 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
 
   // Events of this node's own origin taken back from the parent go through the node's writer.
   void run_ingest(IngestJob job) {
-    CommitQueue::Request request;
-    request.owner = job.owner;
-    request.events = std::move(job.events);
-    request.bytes = job.bytes;
     auto executor = socket_.get_executor();
-    request.ingested = [self = shared_from_this(), executor](Result<IngestReport> result) mutable {
-      asio::post(executor, [self = std::move(self), result = std::move(result)]() mutable {
-        if (self->closed_ || self->closing_) return;
-        Outbox out;
-        self->session.on_ingested(result, wall_now(), out);
-        self->apply(out);
-      });
-    };
+    auto request = CommitQueue::ingest_request(
+        std::move(job), [self = shared_from_this(), executor](Result<IngestReport> result) mutable {
+          asio::post(executor, [self = std::move(self), result = std::move(result)]() mutable {
+            if (self->closed_ || self->closing_) return;
+            Outbox out;
+            self->session.on_ingested(result, wall_now(), out);
+            self->apply(out);
+          });
+        });
     if (!uplink_.queue_.enqueue(std::move(request))) {
       Outbox out;
       out.close = "the node is shutting down";
