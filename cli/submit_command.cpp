@@ -41,6 +41,7 @@ class Printer {
 
   void accepted(size_t line, const std::string& id, bool repeated) {
     ++accepted_;
+    if (repeated) ++repeated_;
     if (quiet_) return;
     if (json_) {
       JsonObject o;
@@ -62,11 +63,13 @@ class Printer {
   }
   size_t accepted_count() const { return accepted_; }
   size_t rejected_count() const { return rejected_; }
+  size_t repeated_count() const { return repeated_; }
 
  private:
   bool json_;
   bool quiet_;
   size_t accepted_ = 0;
+  size_t repeated_ = 0;
   size_t rejected_ = 0;
 };
 
@@ -170,14 +173,17 @@ int run_submit(const SubmitOptions& options) {
     if (auto s = receive_one(); !s.ok()) {
       std::cerr << "rollcall submit: " << s.error().message() << "; lines after "
                 << (printer.accepted_count() + printer.rejected_count())
-                << " results were not confirmed; some of them may have been appended: check with `rollcall log "
-                   "tail` before submitting them again (this version does not yet recognize a repeated requestId)\n";
+                << " results were not confirmed; some of them may have been appended. Lines with a requestId can be "
+                   "sent again safely (a repeat gets its original ORIGIN:SEQ); check the others with `rollcall log "
+                   "tail` before submitting them again\n";
       return kExitCannotRun;
     }
     print_unsent_front();
   }
-  std::cerr << "rollcall submit: " << line_number << " lines read, " << printer.accepted_count()
-            << " accepted, " << printer.rejected_count() << " rejected (node " << (*client)->node_unit()
+  std::cerr << "rollcall submit: " << line_number << " lines read, " << printer.accepted_count() << " accepted";
+  if (printer.repeated_count() > 0)
+    std::cerr << " (" << printer.repeated_count() << " of them already appended before: repeated requestIds)";
+  std::cerr << ", " << printer.rejected_count() << " rejected (node " << (*client)->node_unit()
             << " at " << options.node << ")\n";
   return printer.rejected_count() == 0 ? kExitOk : kExitProblem;
 }

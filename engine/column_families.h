@@ -24,6 +24,8 @@ enum class Cf : size_t {
   kTallies,       // unit, granularity, bucket, metric -> BE64 sum
   kMemberUnits,   // unit, memberId -> "" (the members whose current unit is that unit)
   kTransfers,     // memberId, from unit, to unit -> BE32 outs, BE32 ins
+  kRequests,      // unit, requestId -> seq and recordedAt of the own event that request appended
+  kRequestExpiry, // seq -> recordedAt, unit, requestId (the requests in the order they expire)
   kCount,
 };
 

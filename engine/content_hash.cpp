@@ -26,6 +26,16 @@ uint64_t event_content_hash(schema::Event::Reader event) {
   return mix(h ^ words.size());
 }
 
+uint64_t submitted_content_hash(schema::Event::Reader event) {
+  capnp::MallocMessageBuilder message;
+  message.setRoot(event);
+  auto copy = message.getRoot<schema::Event>();
+  if (copy.hasOrigin()) copy.disownOrigin();
+  copy.setSeq(0);
+  copy.setRecordedAt(0);
+  return event_content_hash(copy.asReader());
+}
+
 uint64_t chain_hash(uint64_t previous, uint64_t content) {
   return mix(previous * 0x9e3779b97f4a7c15ULL ^ content);
 }

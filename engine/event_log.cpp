@@ -28,6 +28,8 @@ class EventLog::WriteSet {
   std::vector<uint64_t> chains;  // the origin's chain hash after each event
   std::map<UnitCode, Watermark> watermarks;  // origins this write moves
   ProjectionBatch projection;                // tallies, members, transfers, retraction marks
+  RequestWrites requests;                    // request ids of the events appended
+  std::optional<Timestamp> now;              // a submit's clock: request ids expire against it
 
   Watermark& watermark(const std::map<UnitCode, Watermark>& committed, const UnitCode& origin) {
     auto it = watermarks.find(origin);
@@ -74,6 +76,7 @@ Result<std::unique_ptr<EventLog>> EventLog::open_writer(const LogOptions& option
   log->paths_ = std::make_unique<RollupPaths>(map, options.unit);
   log->synced_writes_ = options.synced_writes;
   log->space_ = std::make_unique<SpaceGuard>(options.dir, options.min_free_bytes, options.max_dir_bytes);
+  log->requests_ = std::make_unique<RequestIndex>(options.requests);
   return log;
 }
 
@@ -218,6 +221,53 @@ std::optional<Rejection> EventLog::check_member_event(WriteSet& ws, schema::Even
   return std::nullopt;
 }
 
+Result<EventLog::RepeatCheck> EventLog::check_repeat(WriteSet& ws, schema::Event::Reader e, uint64_t own_head,
+                                                     Timestamp now) const {
+  RepeatCheck check;
+  const std::string key = keys::request_key(text_view(e.getUnit()), text_view(e.getRequestId()));
+  std::optional<RememberedRequest> earlier = ws.requests.staged(key);
+  if (!earlier) {
+    auto stored = RequestIndex::stored(*store_, key);
+    if (!stored.ok()) return stored.error();
+    if (*stored && !requests_->remembered(**stored, own_head, now)) {
+      check.forgotten = *stored;
+      return check;
+    }
+    earlier = *stored;
+  }
+  if (!earlier) return check;
+  const OriginSeq original{unit_, earlier->seq};
+  std::optional<LoggedEvent> kept;
+  auto held = held_event(ws, original, kept);
+  if (!held.ok()) return held.error();
+  if (!held->has_value())
+    return Error(ErrorKind::kCorruption, "requestId '" + std::string(text_view(e.getRequestId())) + "' names " +
+                                             original.to_string() + ", which this log does not hold");
+  if (submitted_content_hash(**held) == submitted_content_hash(e)) {
+    check.original = original;
+  } else {
+    check.rejection = Rejection{wire::RejectCode::CONFLICT,
+                                "requestId '" + std::string(text_view(e.getRequestId())) + "' of unit " +
+                                    std::string(text_view(e.getUnit())) + " was already used for event " +
+                                    original.to_string() + " with other content"};
+  }
+  return check;
+}
+
+Status EventLog::remember_taken_back(WriteSet& ws, schema::Event::Reader e) const {
+  if (e.getRequestId().size() == 0 || text_view(e.getOrigin()) != unit_.str()) return ok_status();
+  const std::string key = keys::request_key(text_view(e.getUnit()), text_view(e.getRequestId()));
+  const RememberedRequest request{e.getSeq(), Timestamp{e.getRecordedAt()}};
+  if (auto staged = ws.requests.staged(key)) {
+    if (staged->seq < request.seq) ws.requests.stage(key, request, std::nullopt);
+    return ok_status();
+  }
+  auto stored = RequestIndex::stored(*store_, key);
+  if (!stored.ok()) return stored.error();
+  if (!*stored || (*stored)->seq < request.seq) ws.requests.stage(key, request, *stored);
+  return ok_status();
+}
+
 Status EventLog::check_writable() const {
   if (write_failure_.empty()) return ok_status();
   return Error(ErrorKind::kUnavailable,
@@ -233,6 +283,7 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
     return outcomes;
   }
   WriteSet ws(*store_, *paths_);
+  ws.now = now;
   uint64_t next_seq = next_own_seq();
   for (size_t i = 0; i < events.size(); ++i) {
     const schema::Event::Reader e = events[i];
@@ -240,6 +291,24 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
     if (auto r = validator_->check_submitted(e)) {
       reject(std::move(*r));
       continue;
+    }
+    std::optional<RememberedRequest> forgotten;
+    if (e.getRequestId().size() != 0) {
+      auto repeat = check_repeat(ws, e, next_seq - 1, now);
+      if (!repeat.ok()) {
+        reject(Rejection{wire::RejectCode::INTERNAL, repeat.error().message()});
+        continue;
+      }
+      if (repeat->rejection) {
+        reject(std::move(*repeat->rejection));
+        continue;
+      }
+      if (repeat->original) {
+        outcomes[i].accepted = repeat->original;
+        outcomes[i].repeated = true;
+        continue;
+      }
+      forgotten = repeat->forgotten;
     }
     if (auto r = check_member_event(ws, e, OriginSeq{unit_, next_seq})) {
       reject(std::move(*r));
@@ -261,10 +330,14 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
       // A storage read failed: the staged projection is incomplete, so nothing is written.
       for (auto& outcome : outcomes) {
         outcome.accepted.reset();
+        outcome.repeated = false;
         outcome.rejected = Rejection{wire::RejectCode::INTERNAL, projected.error().message()};
       }
       return outcomes;
     }
+    if (e.getRequestId().size() != 0)
+      ws.requests.stage(keys::request_key(text_view(e.getUnit()), text_view(e.getRequestId())),
+                        RememberedRequest{next_seq, now}, forgotten);
     outcomes[i].accepted = OriginSeq{unit_, next_seq++};
   }
   if (ws.events.empty()) return outcomes;
@@ -277,7 +350,9 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
                                                                           : wire::RejectCode::INTERNAL;
     for (auto& outcome : outcomes) {
       if (!outcome.accepted) continue;
+      // Repeats too: the original may be one of this write's events.
       outcome.accepted.reset();
+      outcome.repeated = false;
       outcome.rejected = Rejection{code, written.error().message()};
     }
   }
@@ -315,6 +390,7 @@ Result<IngestReport> EventLog::ingest(std::span<const schema::Event::Reader> eve
     ws.add(e);
     ws.seal_last(watermarks_);
     ROLLCALL_TRY(project(ws, ws.events.back().getReader()));
+    ROLLCALL_TRY(remember_taken_back(ws, e));
     ++report.applied;
   }
   if (ws.events.empty()) return report;
@@ -377,6 +453,9 @@ Status EventLog::commit(WriteSet& ws) {
   }
   auto projected = ws.projection.changes();
   if (!projected.ok()) return projected.error();
+  const auto own = ws.watermarks.find(unit_);
+  const uint64_t own_head = own != ws.watermarks.end() ? own->second.seq : next_own_seq() - 1;
+  ROLLCALL_TRY(requests_->add_to_batch(*store_, ws.requests, own_head, ws.now, batch));
   for (const KeyChange& change : *projected) {
     if (change.value) batch.Put(store_->cf(change.cf), change.key, *change.value);
     else batch.Delete(store_->cf(change.cf), change.key);
@@ -392,6 +471,7 @@ Status EventLog::commit(WriteSet& ws) {
   }
   next_lsn_.store(first_lsn + count, std::memory_order_release);
   for (auto& [origin, w] : ws.watermarks) watermarks_[origin] = w;
+  requests_->committed();
   return ok_status();
 }
 

@@ -36,6 +36,7 @@
 #include "engine/logged_event.h"
 #include "engine/member_rules.h"
 #include "engine/period.h"
+#include "engine/request_index.h"
 #include "engine/status.h"
 #include "engine/types.h"
 #include "engine/unit_map.h"
@@ -64,6 +65,8 @@ struct LogOptions {
   // Sync every write before it returns (C5). Only a simulation that never loses power and
   // closes the log to model a crash may turn it off, for speed.
   bool synced_writes = true;
+  // How long submitted request ids are remembered (engine/request_index.h).
+  RequestWindow requests{};
 };
 
 // The fate of one submitted event.
@@ -127,7 +130,9 @@ class EventLog {
 
   // Validates each event (content, subtree, domain rules, retraction targets) and appends the
   // accepted ones, numbered origin = this node's unit, seq = next, recordedAt = `now`, in one
-  // synced write. Returns one outcome per event, in order.
+  // synced write. Returns one outcome per event, in order. An event whose (unit, requestId) the
+  // node remembers is not appended again: with the same content it is answered with the
+  // original id (`repeated`), with other content it is rejected as a conflict.
   std::vector<SubmitOutcome> submit(std::span<const schema::Event::Reader> events, Timestamp now);
 
   // Appends events relayed from a child, all or nothing: an event already held (same
@@ -182,6 +187,14 @@ class EventLog {
   // leaves the data dir marked, and a writer will not open it until a rebuild completes.
   Result<uint64_t> rebuild_projections(const ReplayProgress& progress);
 
+  // The request ids this node remembers (a scan of them: for tests, benchmarks and status of
+  // small nodes).
+  Result<uint64_t> remembered_requests() const;
+  // Bytes on disk per column family ("log", "requests", ...): SST files, after flush() all of it.
+  Result<std::map<std::string, uint64_t>> family_bytes() const;
+  // Writer: writes every memtable to SST files (what a synced write made durable in the WAL).
+  Status flush();
+
   // The log incarnation this node last recorded for a child unit (nullopt: never seen).
   Result<std::optional<std::string>> child_incarnation(const UnitCode& child) const;
   // Writer: records a child's incarnation (a synced write).
@@ -212,6 +225,17 @@ class EventLog {
   std::optional<Rejection> check_retraction(WriteSet& ws, schema::Event::Reader e) const;
   // The member rules of a submitted member event that will get `id` (nullopt: none broken).
   std::optional<Rejection> check_member_event(WriteSet& ws, schema::Event::Reader e, const OriginSeq& id) const;
+  // A submitted event's requestId against those remembered: the original's id for a repeat, a
+  // rejection for the same request with other content, or neither (then `forgotten` is the
+  // stored entry the new event replaces, if any).
+  struct RepeatCheck {
+    std::optional<OriginSeq> original;
+    std::optional<Rejection> rejection;
+    std::optional<RememberedRequest> forgotten;
+  };
+  Result<RepeatCheck> check_repeat(WriteSet& ws, schema::Event::Reader e, uint64_t own_head, Timestamp now) const;
+  // Stages the request ids of this node's own events taken back from a parent.
+  Status remember_taken_back(WriteSet& ws, schema::Event::Reader e) const;
   Status commit(WriteSet& ws);
   Status check_writable() const;
 
@@ -219,6 +243,7 @@ class EventLog {
   std::optional<EventValidator> validator_;
   std::unique_ptr<RollupPaths> paths_;  // writer: how events roll up under the map
   std::unique_ptr<SpaceGuard> space_;
+  std::unique_ptr<RequestIndex> requests_;  // writer: the request ids it remembers
   UnitCode unit_;
   std::string incarnation_;
   std::atomic<uint64_t> next_lsn_{1};  // written by the writer; read by any thread

@@ -17,6 +17,27 @@ bool LogFilter::matches(schema::Event::Reader e) const {
 
 uint64_t EventLog::wal_syncs() const { return store_->wal_syncs(); }
 
+Result<uint64_t> EventLog::remembered_requests() const {
+  uint64_t n = 0;
+  auto it = store_->iterator(Cf::kRequestExpiry);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+  if (!it->status().ok()) return to_error(it->status(), "reading the request ids");
+  return n;
+}
+
+Result<std::map<std::string, uint64_t>> EventLog::family_bytes() const {
+  std::map<std::string, uint64_t> out;
+  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {
+    const auto which = static_cast<Cf>(i);
+    auto bytes = store_->sst_bytes(which);
+    if (!bytes.ok()) return bytes.error();
+    out[cf_name(which)] = *bytes;
+  }
+  return out;
+}
+
+Status EventLog::flush() { return store_->flush(); }
+
 Status EventLog::refresh() {
   if (store_->mode() != Store::Mode::kReader) return ok_status();
   ROLLCALL_TRY(store_->catch_up());

@@ -143,6 +143,28 @@ inline std::string transfer_key(std::string_view member, std::string_view from, 
   return k;
 }
 
+// requests: unit 0x00 requestId -> BE64(seq) BE64(recordedAt micros) of the node's own event
+// that the request appended. request_expiry: BE64(seq) -> BE64(recordedAt micros) followed by
+// the requests key, so the oldest remembered requests are the first keys.
+inline std::string request_key(std::string_view unit, std::string_view request_id) {
+  std::string k(unit);
+  k.push_back('\0');
+  k.append(request_id);
+  return k;
+}
+inline std::string encode_request(uint64_t seq, int64_t recorded_at) {
+  std::string v;
+  put_be64(v, seq);
+  put_be64(v, static_cast<uint64_t>(recorded_at));
+  return v;
+}
+inline bool decode_request(std::string_view v, uint64_t* seq, int64_t* recorded_at) {
+  if (v.size() != 16) return false;
+  *seq = get_be64(v, 0);
+  *recorded_at = static_cast<int64_t>(get_be64(v, 8));
+  return true;
+}
+
 // meta keys (column family "default")
 inline constexpr std::string_view kFormatVersionKey = "format_version";
 inline constexpr std::string_view kUnitKey = "unit";

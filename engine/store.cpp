@@ -24,6 +24,8 @@ const char* cf_name(Cf which) {
     case Cf::kTallies: return "tallies";
     case Cf::kMemberUnits: return "member_units";
     case Cf::kTransfers: return "transfers";
+    case Cf::kRequests: return "requests";
+    case Cf::kRequestExpiry: return "request_expiry";
     case Cf::kCount: break;
   }
   return "?";
@@ -181,6 +183,13 @@ Result<std::vector<std::optional<std::string>>> Store::multi_get(Cf which,
 
 std::unique_ptr<rocksdb::Iterator> Store::iterator(Cf which) const {
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(which)));
+}
+
+Result<uint64_t> Store::sst_bytes(Cf which) const {
+  uint64_t bytes = 0;
+  if (!db_->GetIntProperty(cf(which), rocksdb::DB::Properties::kLiveSstFilesSize, &bytes))
+    return Error(ErrorKind::kIo, std::string("reading the size of family ") + cf_name(which));
+  return bytes;
 }
 
 uint64_t Store::wal_syncs() const {

@@ -54,6 +54,8 @@ class Store : public KeyValueReader {
   Result<std::vector<std::optional<std::string>>> multi_get(Cf which,
                                                             const std::vector<std::string>& keys) const override;
   std::unique_ptr<rocksdb::Iterator> iterator(Cf which) const;
+  // Bytes of a family's live SST files.
+  Result<uint64_t> sst_bytes(Cf which) const;
   // Reader mode: see the writer's newer writes.
   Status catch_up();
   // Times the WAL was fsynced since open (writer; 0 on a reader).

@@ -67,11 +67,17 @@ int run(const NodeConfig& config) {
     return kExitUsage;
   }
 
+  if (config.request_window_days > 36500) {
+    log->error("request_window_days: {} is more than 36500 (a hundred years)", config.request_window_days);
+    return kExitUsage;
+  }
   LogOptions log_options;
   log_options.dir = config.data_dir;
   log_options.unit = *unit;
   log_options.min_free_bytes = config.min_free_mb << 20;
   log_options.max_dir_bytes = config.max_dir_mb << 20;
+  log_options.requests.max_events = config.request_window_events;
+  log_options.requests.max_age_us = static_cast<int64_t>(config.request_window_days) * 24 * 3600 * 1'000'000;
   auto event_log = EventLog::open_writer(log_options, *units);
   if (!event_log.ok()) {
     log->error("{}", event_log.error().message());
@@ -177,6 +183,11 @@ int main(int argc, char** argv) {
   auto* cap_opt = app.add_option("--max-dir-mb", flags.max_dir_mb, "refuse appends while the data dir holds more (default 0: no cap)");
   auto* flight_opt = app.add_option("--max-in-flight-mb", flags.max_in_flight_mb,
                                     "submitted bytes held before answering, over all clients; past it the node stops reading (default 256)");
+  auto* window_opt = app.add_option("--request-window-events", flags.request_window_events,
+                                    "a line's requestId is remembered while its event is among this node's newest N own "
+                                    "events (default 1000000); a repeat within the window gets the original ORIGIN:SEQ");
+  auto* days_opt = app.add_option("--request-window-days", flags.request_window_days,
+                                  "a remembered requestId is forgotten after this many days (default 30, at most 36500)");
   app.add_option("--port-file", flags.port_file, "write the bound port to this file once listening");
   app.set_version_flag("--version", kSoftwareVersion);
   CLI11_PARSE(app, argc, argv);
@@ -198,6 +209,8 @@ int main(int argc, char** argv) {
   if (*free_opt) config.min_free_mb = flags.min_free_mb;
   if (*cap_opt) config.max_dir_mb = flags.max_dir_mb;
   if (*flight_opt) config.max_in_flight_mb = flags.max_in_flight_mb;
+  if (*window_opt) config.request_window_events = flags.request_window_events;
+  if (*days_opt) config.request_window_days = flags.request_window_days;
   config.port_file = flags.port_file;
   if (*listen_opt) {
     auto hp = parse_host_port(listen);

@@ -17,7 +17,8 @@ Status load_config_file(const std::string& path, NodeConfig& config) {
   static const std::set<std::string> kKeys = {"unit",     "data_dir", "listen",   "parents",
                                               "units",    "tls_cert", "tls_key",  "tls_ca",
                                               "log_level", "min_free_mb", "max_dir_mb",
-                                              "max_in_flight_mb"};
+                                              "max_in_flight_mb", "request_window_events",
+                                              "request_window_days"};
   for (const auto& [key, value] : table) {
     if (!kKeys.count(std::string(key.str())))
       return invalid_input("config file '" + path + "': unknown key '" + std::string(key.str()) + "'");
@@ -49,6 +50,8 @@ Status load_config_file(const std::string& path, NodeConfig& config) {
   ROLLCALL_TRY(number("min_free_mb", config.min_free_mb));
   ROLLCALL_TRY(number("max_dir_mb", config.max_dir_mb));
   ROLLCALL_TRY(number("max_in_flight_mb", config.max_in_flight_mb));
+  ROLLCALL_TRY(number("request_window_events", config.request_window_events));
+  ROLLCALL_TRY(number("request_window_days", config.request_window_days));
   std::string listen;
   ROLLCALL_TRY(text("listen", listen));
   if (!listen.empty()) {

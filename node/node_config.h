@@ -23,6 +23,8 @@ struct NodeConfig {
   uint64_t min_free_mb = 256;
   uint64_t max_dir_mb = 0;
   uint64_t max_in_flight_mb = 256;
+  uint64_t request_window_events = 1'000'000;  // request ids remembered among the newest N own events
+  uint64_t request_window_days = 30;           // and for at most this many days
   std::string port_file;  // written with the bound port once listening (tests, scripts)
 };
 
