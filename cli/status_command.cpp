@@ -48,6 +48,9 @@ Result<NodeState> read_data_dir(const DataDirReader& reader) {
     o.chain_hash = w.chain_hash;
     s.origins.push_back(std::move(o));
   }
+  auto forks = reader.log().forks();
+  if (!forks.ok()) return forks.error();
+  for (const ForkRecord& f : *forks) s.forks.push_back({f.origin.str(), f.peer.str(), f.first_seq, f.seen_at});
   return s;
 }
 
@@ -81,6 +84,7 @@ std::string identity_mismatch(const NodeState& dir, const NodeState& node,
 // its values are as new or newer; a chain hash from the dir is kept where the seq is the same.
 NodeState merge(const NodeState& dir, NodeState node) {
   node.last_lsn = std::max(node.last_lsn, dir.last_lsn);
+  if (node.forks.empty()) node.forks = dir.forks;  // an older node does not send them
   if (node.incarnation.empty()) node.incarnation = dir.incarnation;
   std::map<std::string, size_t> index;  // origin -> position in node.origins
   for (size_t i = 0; i < node.origins.size(); ++i) index.emplace(node.origins[i].origin, i);
@@ -174,7 +178,9 @@ void add_status_command(CLI::App& app, int& exit_code) {
       "Show a node's state: its unit and last LSN; per origin the watermark (seq held), the head "
       "its children reported and the lag, and how current the data is (data as of: the newest "
       "event's recordedAt, and its age); its parent links with their lag; the children connected "
-      "to it; and its alerts (forks, re-created logs).");
+      "to it, and the progress of taking its own events back from a parent (after its data dir "
+      "was re-created or restored); the forks recorded in its data dir (another history of an "
+      "origin on a link, with the first seq that differs); and its alerts (forks, re-created logs).");
   cmd->add_option("--data-dir", o->data_dir,
                   "the node's data dir, read safely while the node runs; the running node is then "
                   "asked at the address in DIR/rollcalld.address")
@@ -187,8 +193,9 @@ void add_status_command(CLI::App& app, int& exit_code) {
                 "one JSON object: unit, name, incarnation, lastLsn, now, dataAsOf, node "
                 "({address, reachable, error}, or null when no address is known), parents, "
                 "children, origins ({origin, name, seq, chainHash, newestRecordedAt, headSeq, "
-                "headRecordedAt, lagEvents, parentSeq}) and alerts ({at, message}); times are "
-                "ISO-8601 UTC or null");
+                "headRecordedAt, lagEvents, parentSeq}), forks ({origin, peer, firstDifferingSeq, "
+                "seenAt}) and alerts ({at, message}); a parent's takingBack is {from, next, to} or "
+                "null; times are ISO-8601 UTC or null");
   cmd->add_option("--timeout-ms", o->timeout_ms,
                   "how long to wait for the node's answer, connecting included (default 2000)")
       ->type_name("MS");

@@ -148,7 +148,8 @@ NodeState copy_status(wire::NodeStatus::Reader s) {
   for (auto p : s.getParents())
     out.parents.push_back({p.getAddress().cStr(), p.getRank(), p.getUnit().cStr(), p.getConnected(),
                            at(p.getConnectedSince()), at(p.getLastAckAt()), p.getLastError().cStr(),
-                           p.getEventsAcked()});
+                           p.getEventsAcked(), p.getTakingBackFrom(), p.getTakingBackNext(),
+                           p.getTakingBackTo()});
   for (auto c : s.getChildren())
     out.children.push_back({c.getUnit().cStr(), c.getAddress().cStr(), bytes_of(c.getIncarnation()),
                             at(c.getConnectedSince()), at(c.getLastMessageAt()),
@@ -158,6 +159,8 @@ NodeState copy_status(wire::NodeStatus::Reader s) {
                            o.getHeadSeq(), at(o.getHeadRecordedAt()), o.getParentSeq(),
                            std::nullopt});
   for (auto a : s.getAlerts()) out.alerts.push_back({at(a.getAt()), a.getMessage().cStr()});
+  for (auto f : s.getForks())
+    out.forks.push_back({f.getOrigin().cStr(), f.getPeer().cStr(), f.getFirstSeq(), at(f.getSeenAt())});
   return out;
 }
 

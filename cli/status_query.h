@@ -31,6 +31,8 @@ struct ParentLinkState {
   Timestamp last_ack_at;      // 0: never since the node started
   std::string last_error;
   uint64_t events_acked = 0;
+  // While the node takes its own events back from this parent: seqs from..to, next to take.
+  uint64_t taking_back_from = 0, taking_back_next = 0, taking_back_to = 0;
 };
 
 // One child node connected now.
@@ -55,6 +57,14 @@ struct OriginState {
   std::optional<uint64_t> chain_hash;  // from the data dir, at `seq`
 };
 
+// A fork recorded in the data dir: `peer` holds another history of `origin` from `first_seq`.
+struct ForkState {
+  std::string origin;
+  std::string peer;
+  uint64_t first_seq = 0;  // 0: not known
+  Timestamp seen_at;
+};
+
 struct AlertState {
   Timestamp at;
   std::string message;
@@ -71,6 +81,7 @@ struct NodeState {
   std::vector<ChildLinkState> children;
   std::vector<OriginState> origins;
   std::vector<AlertState> alerts;
+  std::vector<ForkState> forks;  // from the data dir, or the node's answer
 };
 
 // Connects to HOST:PORT, exchanges hellos as a client and asks for the node's status.

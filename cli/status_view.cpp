@@ -95,6 +95,13 @@ void print_parents(const StatusView& v, std::ostream& out) {
                p.connected ? "since " + when(p.connected_since) : "no", ago(p.last_ack_at, v.now),
                p.connected ? lag : "-", p.last_error});
   table.print(out);
+  for (const ParentLinkState& p : v.state.parents) {
+    if (p.taking_back_to == 0) continue;
+    out << "taking back seqs " << p.taking_back_from << ".." << p.taking_back_to << " of this node's own origin "
+        << v.state.unit << " from parent " << (p.unit.empty() ? p.address : p.unit) << ": "
+        << p.taking_back_next - p.taking_back_from << " of " << p.taking_back_to - p.taking_back_from + 1
+        << " taken; submits are refused until then\n";
+  }
   if (!connected_parent(v.state))
     out << "no parent connected: what this node appends waits here until one answers\n";
 }
@@ -141,6 +148,20 @@ void print_origins(const StatusView& v, std::ostream& out) {
   table.print(out);
 }
 
+void print_forks(const StatusView& v, std::ostream& out) {
+  if (v.state.forks.empty()) {
+    out << "\nforks: none\n";
+    return;
+  }
+  out << "\nFORKS: " << v.state.forks.size()
+      << " (another history of an origin on a link: refused, never merged, kept until resolved)\n";
+  TextTable table({"ORIGIN", "PEER", "FIRST DIFFERING SEQ", "SEEN (UTC)"});
+  table.align_right(2);
+  for (const ForkState& f : v.state.forks)
+    table.add({f.origin, f.peer, f.first_seq > 0 ? std::to_string(f.first_seq) : "unknown", when(f.seen_at)});
+  table.print(out);
+}
+
 void print_alerts(const StatusView& v, std::ostream& out) {
   if (v.state.alerts.empty()) {
     out << "\nalerts: none\n";
@@ -182,13 +203,14 @@ void print_status_text(const StatusView& v, std::ostream& out) {
     out << "\nparents, children and alerts: unknown (only the running node knows them)\n";
   }
   print_origins(v, out);
+  print_forks(v, out);
   if (v.live) print_alerts(v, out);
 }
 
 void print_status_json(const StatusView& v, std::ostream& out) {
   const NodeState& s = v.state;
   const ParentLinkState* current = connected_parent(s);
-  std::vector<std::string> parents, children, origins, alerts;
+  std::vector<std::string> parents, children, origins, alerts, forks;
   for (const ParentLinkState& p : s.parents) {
     JsonObject o;
     o.add("rank", uint64_t{p.rank})
@@ -200,6 +222,14 @@ void print_status_json(const StatusView& v, std::ostream& out) {
         .add("eventsAcked", p.events_acked)
         .raw("lagEvents", &p == current ? std::to_string(parent_lag_events(s)) : "null")
         .raw("lastError", null_if_empty(p.last_error));
+    if (p.taking_back_to > 0)
+      o.raw("takingBack", JsonObject()
+                              .add("from", p.taking_back_from)
+                              .add("next", p.taking_back_next)
+                              .add("to", p.taking_back_to)
+                              .str());
+    else
+      o.raw("takingBack", "null");
     parents.push_back(o.str());
   }
   for (const ChildLinkState& c : s.children) {
@@ -227,6 +257,13 @@ void print_status_json(const StatusView& v, std::ostream& out) {
         .add("parentSeq", os.parent_seq);
     origins.push_back(o.str());
   }
+  for (const ForkState& f : s.forks)
+    forks.push_back(JsonObject()
+                        .add("origin", f.origin)
+                        .add("peer", f.peer)
+                        .raw("firstDifferingSeq", f.first_seq > 0 ? std::to_string(f.first_seq) : "null")
+                        .raw("seenAt", iso_or_null(f.seen_at))
+                        .str());
   for (const AlertState& a : s.alerts)
     alerts.push_back(JsonObject().raw("at", iso_or_null(a.at)).add("message", a.message).str());
 
@@ -248,6 +285,7 @@ void print_status_json(const StatusView& v, std::ostream& out) {
       .raw("parents", array(parents))
       .raw("children", array(children))
       .raw("origins", array(origins))
+      .raw("forks", array(forks))
       .raw("alerts", array(alerts));
   out << o.str() << "\n";
 }

@@ -411,6 +411,16 @@ Status EventLog::record_child_incarnation(const UnitCode& child, const std::stri
   return store_->write(batch);
 }
 
+Status EventLog::record_fork(const ForkRecord& fork) {
+  ROLLCALL_TRY(check_writable());
+  std::string value;
+  keys::put_be64(value, fork.first_seq);
+  keys::put_be64(value, static_cast<uint64_t>(fork.seen_at.micros));
+  rocksdb::WriteBatch batch;
+  batch.Put(store_->cf(Cf::kMeta), keys::fork_key(fork.origin.str(), fork.peer.str()), value);
+  return store_->write(batch);
+}
+
 Status EventLog::commit(WriteSet& ws) {
   const uint64_t first_lsn = next_lsn_.load(std::memory_order_relaxed);
   const auto count = static_cast<uint32_t>(ws.events.size());

@@ -106,6 +106,15 @@ struct VerifyReport {
 // Progress of a long replay: events done of total.
 using ReplayProgress = std::function<void(uint64_t done, uint64_t total)>;
 
+// A fork found on a replication link: the peer holds another history of `origin` than this
+// node from `first_seq` on. Kept in the data dir until an operator resolves it.
+struct ForkRecord {
+  UnitCode origin;
+  UnitCode peer;           // the parent or child unit on the other end of the link
+  uint64_t first_seq = 0;  // the first seq whose events differ (0: not known)
+  Timestamp seen_at;
+};
+
 // What `tail` keeps; unset fields match everything.
 struct LogFilter {
   std::optional<UnitCode> unit;
@@ -199,6 +208,11 @@ class EventLog {
   Result<std::optional<std::string>> child_incarnation(const UnitCode& child) const;
   // Writer: records a child's incarnation (a synced write).
   Status record_child_incarnation(const UnitCode& child, const std::string& incarnation);
+
+  // Writer: records a fork (a synced write); the same origin and peer again replaces the record.
+  Status record_fork(const ForkRecord& fork);
+  // Every fork recorded, by origin and peer.
+  Result<std::vector<ForkRecord>> forks() const;
 
   // Writer: how many times the write-ahead log was fsynced since open (every acknowledged
   // write syncs it at least once).

@@ -38,6 +38,23 @@ Result<std::map<std::string, uint64_t>> EventLog::family_bytes() const {
 
 Status EventLog::flush() { return store_->flush(); }
 
+Result<std::vector<ForkRecord>> EventLog::forks() const {
+  std::vector<ForkRecord> out;
+  auto it = store_->iterator(Cf::kMeta);
+  for (it->Seek(std::string(keys::kForkPrefix)); it->Valid() && it->key().starts_with(std::string(keys::kForkPrefix));
+       it->Next()) {
+    const auto key = it->key().ToStringView().substr(keys::kForkPrefix.size());
+    const auto value = it->value().ToStringView();
+    const size_t nul = key.find('\0');
+    if (nul == std::string_view::npos || value.size() != 16)
+      return Error(ErrorKind::kCorruption, "a fork record of unexpected shape");
+    out.push_back(ForkRecord{UnitCode::trusted(key.substr(0, nul)), UnitCode::trusted(key.substr(nul + 1)),
+                             keys::get_be64(value, 0), Timestamp{static_cast<int64_t>(keys::get_be64(value, 8))}});
+  }
+  if (!it->status().ok()) return to_error(it->status(), "reading the fork records");
+  return out;
+}
+
 Status EventLog::refresh() {
   if (store_->mode() != Store::Mode::kReader) return ok_status();
   ROLLCALL_TRY(store_->catch_up());

@@ -177,6 +177,16 @@ inline std::string child_incarnation_key(std::string_view child) {
   k.append(child);
   return k;
 }
+// fork 0x00 origin 0x00 peer unit -> BE64(first differing seq, 0: not known) BE64(seen at micros):
+// a fork of that origin's history found on the link with that peer (a parent or a child).
+inline constexpr std::string_view kForkPrefix = std::string_view("fork\0", 5);
+inline std::string fork_key(std::string_view origin, std::string_view peer) {
+  std::string k(kForkPrefix);
+  k.append(origin);
+  k.push_back('\0');
+  k.append(peer);
+  return k;
+}
 // BE32 version of the projections' layout and rules; absent while a rebuild is under way.
 inline constexpr std::string_view kProjectionVersionKey = "projection_version";
 

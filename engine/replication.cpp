@@ -121,12 +121,17 @@ void UplinkSession::on_frame(Frame& frame, Timestamp now, Outbox& out) {
         on_watermarks(message.getWatermarks(), now, out);
         return ok_status();
       case wire::Message::ACK:
+        if (state_ == State::kLocatingFork) return ok_status();  // batches sent before the fork was found
         if (state_ != State::kStreaming) return invalid_input("an ack before the watermarks");
         on_ack(message.getAck().getLsn(), now, out);
         return ok_status();
       case wire::Message::FETCHED_EVENTS:
         if (state_ != State::kRecovering || ingest_pending_) return invalid_input("fetched events that were not asked for");
-        on_fetched(message.getFetchedEvents(), out);
+        on_fetched(message.getFetchedEvents(), now, out);
+        return ok_status();
+      case wire::Message::CHAIN_HASH:
+        if (state_ != State::kLocatingFork) return invalid_input("a chain hash that was not asked for");
+        on_chain_hash(message.getChainHash(), now, out);
         return ok_status();
       case wire::Message::HEARTBEAT:
         return ok_status();
@@ -168,10 +173,10 @@ void UplinkSession::on_watermarks(wire::Watermarks::Reader marks, Timestamp now,
     const uint64_t mine_seq = held.count(*origin) ? held[*origin] : 0;
     if (mine_seq >= seq) {
       // Both hold 1..seq: it must be the same history.
-      if (!same_history(*origin, seq, entry.getHash(), out)) return;
+      if (!same_history(*origin, seq, entry.getHash(), now, out)) return;
     } else if (*origin == log_.unit()) {
       // The parent holds more of this node's own events than its log: take them back first.
-      recover_next_ = mine_seq + 1;
+      recover_from_ = recover_next_ = mine_seq + 1;
       recover_to_ = seq;
     } else {
       // Not sent, but checked where this log reaches seq: what it relays after that must
@@ -208,7 +213,7 @@ void UplinkSession::begin_streaming(Timestamp now, Outbox& out) {
   for (const auto& w : *mine) {
     const uint64_t parent_seq = acked_.count(w.origin) ? acked_[w.origin] : 0;
     if (auto u = unchecked_.find(w.origin); u != unchecked_.end() && w.seq >= u->second.first) {
-      if (!same_history(w.origin, u->second.first, u->second.second, out)) return;  // reached meanwhile
+      if (!same_history(w.origin, u->second.first, u->second.second, now, out)) return;  // reached meanwhile
       unchecked_.erase(u);
     }
     if (w.seq <= parent_seq) continue;
@@ -229,7 +234,8 @@ void UplinkSession::begin_streaming(Timestamp now, Outbox& out) {
   pump(now, out);
 }
 
-bool UplinkSession::same_history(const UnitCode& origin, uint64_t seq, uint64_t parent_hash, Outbox& out) {
+bool UplinkSession::same_history(const UnitCode& origin, uint64_t seq, uint64_t parent_hash, Timestamp now,
+                                 Outbox& out) {
   auto hash = log_.chain_hash_at(OriginSeq{origin, seq});
   if (!hash.ok() || !hash->has_value()) {
     fail(wire::ErrorCode::INTERNAL,
@@ -239,14 +245,71 @@ bool UplinkSession::same_history(const UnitCode& origin, uint64_t seq, uint64_t 
     return false;
   }
   if (**hash == parent_hash) return true;
-  const std::string text = "fork: origin " + origin.str() + ": parent " + parent_unit_ +
-                           " holds other events than this node at or below seq " + std::to_string(seq) +
-                           " (the chain hashes at seq " + std::to_string(seq) +
-                           " differ); nothing more is sent to that parent, and neither side "
-                           "changes what it holds, until an operator resolves the fork";
-  out.alerts.push_back(text);
-  fail(wire::ErrorCode::FORK, text, out);
+  // A fork. Before reporting it, find the first seq that differs (both agree at seq 0).
+  fork_search_ = ForkSearch{origin, 0, seq, 0};
+  state_ = State::kLocatingFork;
+  probe_fork(now, out);
   return false;
+}
+
+void UplinkSession::probe_fork(Timestamp now, Outbox& out) {
+  ForkSearch& search = *fork_search_;
+  if (search.differ - search.agree <= 1) {
+    report_fork(now, out);
+    return;
+  }
+  search.probing = search.agree + (search.differ - search.agree) / 2;
+  capnp::MallocMessageBuilder message;
+  auto probe = message.initRoot<wire::Message>().initChainProbe();
+  probe.setOrigin(search.origin.str());
+  probe.setSeq(search.probing);
+  out.send(message);
+}
+
+void UplinkSession::on_chain_hash(wire::ChainHash::Reader answer, Timestamp now, Outbox& out) {
+  ForkSearch& search = *fork_search_;
+  if (text_view(answer.getOrigin()) != search.origin.str() || answer.getSeq() != search.probing) {
+    fail(wire::ErrorCode::BAD_MESSAGE, "a chain hash that was not asked for", out);
+    return;
+  }
+  if (!answer.getHeld()) {
+    // The parent held more when it sent its watermarks: it cannot hold less now. Report what
+    // is known.
+    report_fork(now, out);
+    return;
+  }
+  auto mine = log_.chain_hash_at(OriginSeq{search.origin, search.probing});
+  if (!mine.ok() || !mine->has_value()) {
+    fail(wire::ErrorCode::INTERNAL,
+         "reading the chain hash of " + search.origin.str() + ":" + std::to_string(search.probing) + ": " +
+             (mine.ok() ? "not held" : mine.error().message()),
+         out);
+    return;
+  }
+  (**mine == answer.getHash() ? search.agree : search.differ) = search.probing;
+  probe_fork(now, out);
+}
+
+void UplinkSession::report_fork(Timestamp now, Outbox& out) {
+  const ForkSearch& search = *fork_search_;
+  const bool exact = search.differ - search.agree <= 1;
+  const std::string where = exact ? "from seq " + std::to_string(search.differ) + " on (the first that differs)"
+                                  : "between seqs " + std::to_string(search.agree + 1) + " and " +
+                                        std::to_string(search.differ);
+  const std::string text = "fork: origin " + search.origin.str() + ": parent " + parent_unit_ +
+                           " holds other events than this node " + where +
+                           "; nothing more is sent to that parent, and neither side changes what it holds, "
+                           "until an operator resolves the fork";
+  out.alerts.push_back(text);
+  out.fork = ForkRecord{search.origin, UnitCode::trusted(parent_unit_), exact ? search.differ : 0, now};
+  capnp::MallocMessageBuilder message;
+  auto error = message.initRoot<wire::Message>().initError();
+  error.setCode(wire::ErrorCode::FORK);
+  error.setMessage(text);
+  error.setOrigin(search.origin.str());
+  error.setSeq(exact ? search.differ : 0);
+  out.send(message);
+  closed(std::string(error_code_name(wire::ErrorCode::FORK)) + ": " + text, out);
 }
 
 void UplinkSession::send_fetch(Outbox& out) {
@@ -258,14 +321,14 @@ void UplinkSession::send_fetch(Outbox& out) {
   out.send(message);
 }
 
-void UplinkSession::on_fetched(wire::FetchedEvents::Reader fetched, Outbox& out) {
+void UplinkSession::on_fetched(wire::FetchedEvents::Reader fetched, Timestamp now, Outbox& out) {
   const std::string own = log_.unit().str();
   if (text_view(fetched.getOrigin()) != own || fetched.getFromSeq() != recover_next_) {
     fail(wire::ErrorCode::BAD_MESSAGE, "fetched events that were not asked for", out);
     return;
   }
   // The part both hold must be the same history.
-  if (!same_history(log_.unit(), recover_next_ - 1, fetched.getChainBefore(), out)) return;
+  if (!same_history(log_.unit(), recover_next_ - 1, fetched.getChainBefore(), now, out)) return;
   auto events = fetched.getEvents();
   if (events.size() == 0) {
     fail(wire::ErrorCode::BAD_MESSAGE,
@@ -359,7 +422,7 @@ void UplinkSession::pump(Timestamp now, Outbox& out) {
       if (e.getSeq() <= sent) {
         considered = logged.lsn.value;  // the parent holds it
         if (auto u = unchecked_.find(origin); u != unchecked_.end() && e.getSeq() == u->second.first) {
-          if (!same_history(origin, e.getSeq(), u->second.second, out)) return;
+          if (!same_history(origin, e.getSeq(), u->second.second, now, out)) return;
           unchecked_.erase(u);
         }
         continue;
@@ -517,6 +580,9 @@ void DownlinkSession::on_frame(Frame& frame, Timestamp now, Outbox& out) {
       case wire::Message::FETCH:
         on_fetch(message.getFetch(), out);
         return ok_status();
+      case wire::Message::CHAIN_PROBE:
+        on_chain_probe(message.getChainProbe(), out);
+        return ok_status();
       case wire::Message::HEARTBEAT:
         for (auto head : message.getHeartbeat().getHeads()) {
           auto origin = UnitCode::parse(text_view(head.getOrigin()));
@@ -531,6 +597,18 @@ void DownlinkSession::on_frame(Frame& frame, Timestamp now, Outbox& out) {
         close_reason_ = std::string("child ") + child_.str() + " closed: " + error_code_name(error.getCode()) +
                         ": " + std::string(text_view(error.getMessage()));
         out.close = close_reason_;
+        if (error.getCode() == wire::ErrorCode::FORK) {
+          auto origin = UnitCode::parse(text_view(error.getOrigin()));
+          if (origin.ok() && map_.in_subtree(*origin, child_)) {
+            const std::string where =
+                error.getSeq() > 0 ? " from seq " + std::to_string(error.getSeq()) + " on" : "";
+            out.alerts.push_back("fork: origin " + origin->str() + ": child " + child_.str() + " (" + peer_ +
+                                 ") holds other events than this node" + where +
+                                 "; refused, never merged, and neither side changes what it holds until an "
+                                 "operator resolves the fork");
+            out.fork = ForkRecord{*origin, child_, error.getSeq(), now};
+          }
+        }
         return ok_status();
       }
       default:
@@ -622,6 +700,27 @@ void DownlinkSession::on_fetch(wire::Fetch::Reader fetch, Outbox& out) {
   fetched.setChainBefore(**before);
   auto list = fetched.initEvents(static_cast<unsigned>(taken.size()));
   for (unsigned i = 0; i < taken.size(); ++i) list.setWithCaveats(i, taken[i].event());
+  out.send(message);
+}
+
+void DownlinkSession::on_chain_probe(wire::ChainProbe::Reader probe, Outbox& out) {
+  auto origin = UnitCode::parse(text_view(probe.getOrigin()));
+  if (!origin.ok() || !map_.in_subtree(*origin, child_) || probe.getSeq() == 0) {
+    fail(wire::ErrorCode::BAD_MESSAGE, "a chain probe must name an origin of the child's subtree and a seq from 1 on",
+         out);
+    return;
+  }
+  auto hash = log_.chain_hash_at(OriginSeq{*origin, probe.getSeq()});
+  if (!hash.ok()) {
+    fail(wire::ErrorCode::INTERNAL, "reading the chain hash of " + origin->str() + ": " + hash.error().message(), out);
+    return;
+  }
+  capnp::MallocMessageBuilder message;
+  auto answer = message.initRoot<wire::Message>().initChainHash();
+  answer.setOrigin(origin->str());
+  answer.setSeq(probe.getSeq());
+  answer.setHeld(hash->has_value());
+  answer.setHash(hash->value_or(0));
   out.send(message);
 }
 

@@ -14,6 +14,10 @@
 //             what the parent holds; at most `window` batches unacknowledged
 //   parent -> ack {lsn} after the batch's synced write (events, watermarks, tallies together)
 //   both   -> heartbeat every interval (the child's carries its head per origin)
+// Where a chain hash differs (a fork: the same origin:seq with other content on each side), the
+// child finds the first seq that differs by bisection, chainProbe {origin, seq} -> chainHash
+// {hash}, a few round trips, then reports it (alert, fork record, error {fork, origin, seq}) and
+// closes; the parent records the fork from that error too. Nothing is sent or merged.
 // A child whose log holds less of its own origin than the parent (its data dir re-created or
 // restored from an old backup) first takes those events back: fetch {origin, fromSeq} ->
 // fetchedEvents {chainBefore, events}, one bounded batch at a time, each ingested before the
@@ -77,6 +81,9 @@ struct Outbox {
   std::vector<std::string> alerts;  // loud problems (forks, a re-created log): log and show in status
   // Parent: remember this child's incarnation (it is new or changed).
   std::optional<std::pair<UnitCode, std::string>> record_incarnation;
+  // A fork was found on this link: record it (EventLog::record_fork) so that it shows until an
+  // operator resolves it.
+  std::optional<ForkRecord> fork;
   std::optional<std::string> close;  // close the connection after sending the frames: why
 
   void send(capnp::MessageBuilder& message) { frames.push_back(encode_frame(message)); }
@@ -92,7 +99,7 @@ struct OriginHead {
 // The child's side of one connection to a parent.
 class UplinkSession {
  public:
-  enum class State { kHelloSent, kAwaitWatermarks, kRecovering, kStreaming, kClosed };
+  enum class State { kHelloSent, kAwaitWatermarks, kRecovering, kStreaming, kLocatingFork, kClosed };
 
   UplinkSession(const EventLog& log, const UnitMap& map, ReplicationOptions options);
 
@@ -117,8 +124,14 @@ class UplinkSession {
   // The parent's watermarks showed it holds no more of this node's own origin than the log
   // (at once, or after taking the rest back): submits may go on.
   bool own_origin_checked() const { return own_checked_; }
-  // How many of its own events the node must still take back (0 when not recovering).
-  uint64_t events_to_recover() const { return recovering() ? recover_to_ - recover_next_ + 1 : 0; }
+  // Taking this node's own events back: seqs from..to, `next` the next to take.
+  struct Recovery {
+    uint64_t from = 0, next = 0, to = 0;
+  };
+  std::optional<Recovery> recovery() const {
+    if (!recovering()) return std::nullopt;
+    return Recovery{recover_from_, recover_next_, recover_to_};
+  }
   const std::string& parent_unit() const { return parent_unit_; }
   // Per origin, the seq the parent is known to hold: from its watermarks, then its acks.
   const std::map<UnitCode, uint64_t>& parent_seqs() const { return acked_; }
@@ -140,10 +153,16 @@ class UplinkSession {
   void on_watermarks(wire::Watermarks::Reader marks, Timestamp now, Outbox& out);
   // Streams from the first event the parent lacks (acked_ holds what it has).
   void begin_streaming(Timestamp now, Outbox& out);
-  // This log's chain hash at origin:seq is the parent's; else a fork: alert, error, close.
-  bool same_history(const UnitCode& origin, uint64_t seq, uint64_t parent_hash, Outbox& out);
+  // This log's chain hash at origin:seq is the parent's; else a fork: it locates where it begins
+  // (kLocatingFork), then reports it and closes. False when they differ.
+  bool same_history(const UnitCode& origin, uint64_t seq, uint64_t parent_hash, Timestamp now, Outbox& out);
+  // Asks the parent's chain hash between the last seq known to agree and the first known to
+  // differ, or reports the fork once they are adjacent.
+  void probe_fork(Timestamp now, Outbox& out);
+  void on_chain_hash(wire::ChainHash::Reader answer, Timestamp now, Outbox& out);
+  void report_fork(Timestamp now, Outbox& out);
   void send_fetch(Outbox& out);
-  void on_fetched(wire::FetchedEvents::Reader fetched, Outbox& out);
+  void on_fetched(wire::FetchedEvents::Reader fetched, Timestamp now, Outbox& out);
   void on_ack(uint64_t lsn, Timestamp now, Outbox& out);
   // Sends batches while the window has room and the log has events the parent lacks.
   void pump(Timestamp now, Outbox& out);
@@ -167,6 +186,16 @@ class UplinkSession {
   uint64_t events_acked_ = 0;
   std::string close_reason_;
   bool own_checked_ = false;
+  // Locating a fork: both logs hold the same events of `origin` up to `agree`, and differ at
+  // `differ`; `probing` is the seq asked of the parent.
+  struct ForkSearch {
+    UnitCode origin;
+    uint64_t agree = 0;
+    uint64_t differ = 0;
+    uint64_t probing = 0;
+  };
+  std::optional<ForkSearch> fork_search_;
+  uint64_t recover_from_ = 0;  // the first own seq taken back
   uint64_t recover_next_ = 0;  // the next own seq to take back
   uint64_t recover_to_ = 0;    // the parent's watermark of this node's own origin
   size_t ingest_pending_ = 0;  // events handed to the writer and not yet answered
@@ -209,6 +238,7 @@ class DownlinkSession {
  private:
   void on_batch(wire::EventBatch::Reader batch, Outbox& out);
   void on_fetch(wire::Fetch::Reader fetch, Outbox& out);
+  void on_chain_probe(wire::ChainProbe::Reader probe, Outbox& out);
   void fail(wire::ErrorCode code, const std::string& message, Outbox& out);
 
   const EventLog& log_;

@@ -26,6 +26,16 @@ bool CommitQueue::enqueue(Request request) {
   return true;
 }
 
+void CommitQueue::record_fork(const ForkRecord& fork) {
+  Request request;
+  request.job = [fork](EventLog& log) {
+    if (auto s = log.record_fork(fork); !s.ok())
+      node_log()->error("recording the fork of origin {} with {}: {}", fork.origin.str(), fork.peer.str(),
+                        s.error().message());
+  };
+  enqueue(std::move(request));
+}
+
 void CommitQueue::close(std::function<void()> drained) {
   {
     std::lock_guard lock(mutex_);

@@ -73,6 +73,9 @@ class CommitQueue {
   // Set before start().
   void on_appended(std::function<void()> callback) { on_appended_ = std::move(callback); }
 
+  // Writes a fork record (a job on the writer thread); a failure is logged.
+  void record_fork(const ForkRecord& fork);
+
   void start();
   // False once close() was called: the caller answers "shutting down".
   bool enqueue(Request request);

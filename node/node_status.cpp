@@ -49,6 +49,17 @@ void fill_node_status(wire::NodeStatus::Builder status, const EventLog& log, con
     out.setParentSeq(row.parent_seq);
   }
 
+  auto forks = log.forks();
+  if (!forks.ok()) node_log()->error("status: reading fork records: {}", forks.error().message());
+  const auto recorded = forks.ok() ? std::move(forks).value() : std::vector<ForkRecord>{};
+  auto fork_list = status.initForks(static_cast<unsigned>(recorded.size()));
+  for (unsigned f = 0; f < recorded.size(); ++f) {
+    fork_list[f].setOrigin(recorded[f].origin.str());
+    fork_list[f].setPeer(recorded[f].peer.str());
+    fork_list[f].setFirstSeq(recorded[f].first_seq);
+    fork_list[f].setSeenAt(recorded[f].seen_at.micros);
+  }
+
   const auto& kept = alerts.newest();
   auto list = status.initAlerts(static_cast<unsigned>(kept.size()));
   for (unsigned a = 0; a < kept.size(); ++a) {

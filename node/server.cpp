@@ -308,6 +308,7 @@ void ClientSession::apply(Outbox& out) {
     };
     server_.queue().enqueue(std::move(request));
   }
+  if (out.fork) server_.queue().record_fork(*out.fork);
   for (auto& job : out.ingests) {
     ++in_flight_;
     server_.take_budget(job.bytes);

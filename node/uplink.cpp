@@ -124,6 +124,7 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
     for (auto& frame : out.frames) send(std::move(frame));
     for (auto& job : out.ingests) run_ingest(std::move(job));
     for (auto& alert : out.alerts) uplink_.alerts_.raise(wall_now(), alert);
+    if (out.fork) uplink_.queue_.record_fork(*out.fork);
     if (out.close) {
       closing_ = true;
       reason_ = *out.close;
@@ -262,10 +263,13 @@ void Uplink::update_gate(const Connection& connection) {
     if (other && other.get() != &connection && other->session.recovering()) return;
   if (connection.session.recovering()) {
     if (gate == CommitQueue::Gate::kRefuse) return;
+    const auto range = *connection.session.recovery();
     queue_.set_gate(CommitQueue::Gate::kRefuse,
-                    "this node is taking back " + std::to_string(connection.session.events_to_recover()) +
-                        " events of its own origin from parent " + connection.session.parent_unit() +
-                        " (its data dir was re-created or restored); submit again once that is done");
+                    "this node is taking back seqs " + std::to_string(range.from) + ".." + std::to_string(range.to) +
+                        " of its own origin " + log_.unit().str() + " from parent " +
+                        connection.session.parent_unit() + " (" + std::to_string(range.to - range.from + 1) +
+                        " events: its data dir was re-created or restored, and the parent holds what it lacks); "
+                        "submit again once that is done");
   } else if (connection.session.own_origin_checked() && gate != CommitQueue::Gate::kOpen) {
     // Another parent said it holds more of this node's own events than the log has now (a take
     // back from it was cut short): wait for that one rather than hand out its seqs again.
@@ -440,6 +444,14 @@ void Uplink::fill_status(capnp::List<wire::ParentLinkStatus>::Builder list) cons
     }
     out.setLastAckAt(last_ack.micros);
     out.setEventsAcked(acked);
+    for (const auto& connection : {active_, probe_}) {
+      if (!connection || connection->rank != i) continue;
+      if (auto range = connection->session.recovery()) {
+        out.setTakingBackFrom(range->from);
+        out.setTakingBackNext(range->next);
+        out.setTakingBackTo(range->to);
+      }
+    }
   }
 }
 

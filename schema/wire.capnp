@@ -185,6 +185,31 @@ struct Error {
   # Class of the problem.
   message @1 :Text;
   # Human-readable, naming what is wrong.
+  origin @2 :Text;
+  # With `fork`: the origin whose histories differ (empty when not known).
+  seq @3 :UInt64;
+  # With `fork`: the first seq of that origin at which they differ (0: not known).
+}
+
+struct ChainProbe {
+  # A child that found its chain hash of an origin differs from its parent's (a fork) asks for the
+  # parent's chain hash at an earlier seq, to find by bisection the first seq that differs.
+  origin @0 :Text;
+  # An origin of the child's subtree.
+  seq @1 :UInt64;
+  # At most the parent's watermark of that origin.
+}
+
+struct ChainHash {
+  # The parent's answer to a `ChainProbe`.
+  origin @0 :Text;
+  # As asked.
+  seq @1 :UInt64;
+  # As asked.
+  held @2 :Bool;
+  # False when the parent does not hold that seq.
+  hash @3 :UInt64;
+  # The parent's chain hash of the origin's events 1..seq.
 }
 
 struct Fetch {
@@ -233,6 +258,25 @@ struct ParentLinkStatus {
   # Why the last session or connection attempt ended (empty: none).
   eventsAcked @7 :UInt64;
   # Events it acknowledged since the node started.
+  takingBackFrom @8 :UInt64;
+  # While the node takes its own events back from this parent: the first seq it took back
+  # (0: not taking any back).
+  takingBackNext @9 :UInt64;
+  # The next seq to take back.
+  takingBackTo @10 :UInt64;
+  # The last seq to take back (the parent's watermark of the node's own origin).
+}
+
+struct ForkStatus {
+  # A fork found on one of the node's links, kept until an operator resolves it.
+  origin @0 :Text;
+  # The origin whose histories differ.
+  peer @1 :Text;
+  # The parent or child unit on the other end.
+  firstSeq @2 :UInt64;
+  # The first seq that differs (0: not known).
+  seenAt @3 :Int64;
+  # When it was found, microseconds since the epoch.
 }
 
 struct ChildLinkStatus {
@@ -295,6 +339,8 @@ struct NodeStatus {
   # Every origin the node holds or has heard of from its children.
   alerts @7 :List(Alert);
   # Problems seen since it started, oldest first (at most 100 kept).
+  forks @8 :List(ForkStatus);
+  # Forks recorded in its data dir.
 }
 
 struct Message {
@@ -323,6 +369,10 @@ struct Message {
     fetch @10 :Fetch;
     # Child to parent: events of the child's own origin, back.
     fetchedEvents @11 :FetchedEvents;
+    # Parent to child.
+    chainProbe @12 :ChainProbe;
+    # Child to parent: locating where a fork begins.
+    chainHash @13 :ChainHash;
     # Parent to child.
   }
 }

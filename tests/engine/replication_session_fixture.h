@@ -3,6 +3,8 @@
 // assertions inside; include from that one test file only.
 #pragma once
 
+#include <functional>
+
 #include <catch2/catch.hpp>
 
 #include <capnp/message.h>
@@ -194,6 +196,32 @@ inline wire::ErrorCode error_code_in(const Outbox& out) {
   auto frame = to_frame(out.frames.back());
   REQUIRE(message_of(*frame).isError());
   return message_of(*frame).getError().getCode();
+}
+
+// Answers a child's chain probes (locating a fork) with `parent_hash` (origin, seq -> the
+// parent's chain hash there) until it stops probing; the outbox of the last step. `probes`
+// counts the round trips.
+inline Outbox answer_probes(UplinkSession& up, Outbox out,
+                            const std::function<uint64_t(const std::string&, uint64_t)>& parent_hash,
+                            Timestamp now, int* probes = nullptr) {
+  for (int guard = 0; guard < 100 && !out.frames.empty(); ++guard) {
+    auto frame = to_frame(out.frames.back());
+    auto message = message_of(*frame);
+    if (!message.isChainProbe()) return out;
+    if (probes) ++*probes;
+    const std::string origin = message.getChainProbe().getOrigin().cStr();
+    const uint64_t seq = message.getChainProbe().getSeq();
+    capnp::MallocMessageBuilder answer;
+    auto hash = answer.initRoot<wire::Message>().initChainHash();
+    hash.setOrigin(origin);
+    hash.setSeq(seq);
+    hash.setHeld(true);
+    hash.setHash(parent_hash(origin, seq));
+    Outbox next;
+    up.on_frame(*to_frame(answer), now, next);
+    out = std::move(next);
+  }
+  return out;
 }
 
 // Takes a child's session through the parent's hello and these watermarks; the outbox of the last

@@ -169,13 +169,100 @@ TEST_CASE(
   TestNode ward(kWardA);
   ward.submit_reports(6);
   UplinkSession up(*ward.log, small_map(), small_options());
-  const Outbox out = handshake(up, kDistrict, {{kWardA, 4, ward.chain_hash(kWardA, 4) ^ 1}}, at(0));
+  const Outbox probed = handshake(up, kDistrict, {{kWardA, 4, ward.chain_hash(kWardA, 4) ^ 1}}, at(0));
+  CHECK(up.state() == UplinkSession::State::kLocatingFork);
+  CHECK(batches_in(probed).empty());
+  CHECK(probed.alerts.empty());
+  // The parent's history agrees up to seq 2 and differs from seq 3 on: found in two probes.
+  int probes = 0;
+  const Outbox out = answer_probes(
+      up, probed,
+      [&](const std::string& origin, uint64_t seq) { return ward.chain_hash(origin, seq) ^ (seq >= 3 ? 1 : 0); },
+      at(1), &probes);
+  CHECK(probes == 2);
   CHECK(error_code_in(out) == wire::ErrorCode::FORK);
+  auto error = to_frame(out.frames.back());
+  CHECK(std::string(message_of(*error).getError().getOrigin().cStr()) == kWardA);
+  CHECK(message_of(*error).getError().getSeq() == 3);
   CHECK(batches_in(out).empty());
   REQUIRE(out.alerts.size() == 1);
-  CHECK(out.alerts[0].find("fork: origin 00001") != std::string::npos);
+  CHECK(out.alerts[0].find("fork: origin 00001: parent 001 holds other events than this node from seq 3 on") !=
+        std::string::npos);
+  REQUIRE(out.fork);
+  CHECK(out.fork->origin == code(kWardA));
+  CHECK(out.fork->peer == code(kDistrict));
+  CHECK(out.fork->first_seq == 3);
   CHECK(out.closing());
   CHECK(up.state() == UplinkSession::State::kClosed);
+}
+
+TEST_CASE("UplinkSession: the first differing seq of a long fork is found in a logarithmic number of probes",
+          "[replication]") {
+  TestNode ward(kWardA);
+  ward.submit_reports(100);
+  for (uint64_t first : {1u, 37u, 99u, 100u}) {
+    CAPTURE(first);
+    UplinkSession up(*ward.log, small_map(), small_options());
+    const auto parent = [&](const std::string& origin, uint64_t seq) {
+      return ward.chain_hash(origin, seq) ^ (seq >= first ? 7 : 0);
+    };
+    int probes = 0;
+    const Outbox out =
+        answer_probes(up, handshake(up, kDistrict, {{kWardA, 100, parent(kWardA, 100)}}, at(0)), parent, at(1), &probes);
+    CHECK(probes <= 7);
+    REQUIRE(out.fork);
+    CHECK(out.fork->first_seq == first);
+  }
+}
+
+TEST_CASE("DownlinkSession: answers a child's chain probes within its subtree and records the fork the child reports",
+          "[replication]") {
+  TestNode ward(kWardA), district(kDistrict);
+  ward.submit_reports(4);
+  district.relay(*ward.log, 1, 4);
+  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  accept_child(down, ward, std::nullopt, at(0));
+  const auto probe = [](const std::string& origin, uint64_t seq) {
+    capnp::MallocMessageBuilder m;
+    auto p = m.initRoot<wire::Message>().initChainProbe();
+    p.setOrigin(origin);
+    p.setSeq(seq);
+    return to_frame(m);
+  };
+  Outbox answered;
+  down.on_frame(*probe(kWardA, 3), at(1), answered);
+  REQUIRE(answered.frames.size() == 1);
+  auto hash = to_frame(answered.frames[0]);
+  REQUIRE(message_of(*hash).isChainHash());
+  CHECK(message_of(*hash).getChainHash().getHeld());
+  CHECK(message_of(*hash).getChainHash().getHash() == district.chain_hash(kWardA, 3));
+  Outbox beyond;
+  down.on_frame(*probe(kWardA, 9), at(1), beyond);
+  CHECK_FALSE(message_of(*to_frame(beyond.frames.at(0))).getChainHash().getHeld());
+
+  // The child's error names the fork: the parent records it too.
+  capnp::MallocMessageBuilder m;
+  auto error = m.initRoot<wire::Message>().initError();
+  error.setCode(wire::ErrorCode::FORK);
+  error.setMessage("fork");
+  error.setOrigin(kWardA);
+  error.setSeq(3);
+  Outbox reported;
+  down.on_frame(*to_frame(m), at(2), reported);
+  REQUIRE(reported.fork);
+  CHECK(reported.fork->origin == code(kWardA));
+  CHECK(reported.fork->peer == code(kWardA));
+  CHECK(reported.fork->first_seq == 3);
+  REQUIRE(reported.alerts.size() == 1);
+  CHECK(reported.alerts[0].find("child 00001 (test) holds other events than this node from seq 3 on") !=
+        std::string::npos);
+
+  // A probe for an origin outside the child's subtree is refused.
+  DownlinkSession other(*district.log, small_map(), code(kDistrict), "test", small_options());
+  accept_child(other, ward, std::nullopt, at(0));
+  Outbox refused;
+  other.on_frame(*probe(kWardB, 1), at(1), refused);
+  CHECK(error_code_in(refused) == wire::ErrorCode::BAD_MESSAGE);
 }
 
 TEST_CASE(
@@ -197,7 +284,10 @@ TEST_CASE(
   CHECK(out.alerts[0].find("holds 5 events of this node's own origin 00001") != std::string::npos);
   CHECK(up.recovering());
   CHECK_FALSE(up.own_origin_checked());
-  CHECK(up.events_to_recover() == 5);
+  REQUIRE(up.recovery());
+  CHECK(up.recovery()->from == 1);
+  CHECK(up.recovery()->next == 1);
+  CHECK(up.recovery()->to == 5);
   // Fetch, answer, ingest, until the log has caught up: two rounds of at most 3 events.
   for (int round = 0; round < 2; ++round) {
     std::vector<std::unique_ptr<Frame>> frames;
@@ -210,7 +300,9 @@ TEST_CASE(
     REQUIRE(taken.ingests.size() == 1);
     out = Outbox{};
     up.on_ingested(ward.log->ingest(taken.ingests[0].events), at(2), out);
+    if (round == 0) CHECK(up.recovery()->next == 4);
   }
+  CHECK_FALSE(up.recovery());
   CHECK(up.streaming());
   CHECK(up.own_origin_checked());
   CHECK(batches_in(out).empty());  // the parent holds all of them
@@ -233,10 +325,15 @@ TEST_CASE(
   std::vector<std::unique_ptr<Frame>> frames;
   REQUIRE(kinds(out, frames) == std::vector{wire::Message::FETCH});
   CHECK(message_of(*frames[0]).getFetch().getFromSeq() == 3);
-  Outbox answer, refused;
+  Outbox answer, probed;
   down.on_frame(*frames[0], at(1), answer);
-  up.on_frame(*to_frame(answer.frames.at(0)), at(1), refused);
+  up.on_frame(*to_frame(answer.frames.at(0)), at(1), probed);
+  // Seq 1 already differs (the re-created log numbered other events from 1).
+  const Outbox refused = answer_probes(
+      up, std::move(probed), [&](const std::string& o, uint64_t seq) { return district.chain_hash(o, seq); }, at(1));
   CHECK(error_code_in(refused) == wire::ErrorCode::FORK);
+  REQUIRE(refused.fork);
+  CHECK(refused.fork->first_seq == 1);
   CHECK(refused.ingests.empty());
   REQUIRE(refused.alerts.size() == 1);
   CHECK(refused.alerts[0].find("fork: origin 00001") != std::string::npos);
@@ -264,9 +361,13 @@ TEST_CASE(
   CHECK(!marked.closing());
   CHECK(up.streaming());
   district.relay(*relayed.log, 3, 5);
-  Outbox grew;
-  up.on_log_grew(at(1), grew);
+  Outbox grew_first;
+  up.on_log_grew(at(1), grew_first);
+  const Outbox grew = answer_probes(
+      up, std::move(grew_first), [&](const std::string& o, uint64_t seq) { return old_b.chain_hash(o, seq); }, at(1));
   if (forked) {
+    REQUIRE(grew.fork);
+    CHECK(grew.fork->first_seq == 1);
     CHECK(error_code_in(grew) == wire::ErrorCode::FORK);
     CHECK(batches_in(grew).empty());
     REQUIRE(grew.alerts.size() == 1);

@@ -172,6 +172,10 @@ void ReplicationSim::apply(Connection& c, Side side, Outbox& out) {
     if (!recorded.ok())
       failures_.push_back("node " + here.unit.str() + ": " + recorded.error().message());
   }
+  if (out.fork) {
+    if (auto recorded = here.log->record_fork(*out.fork); !recorded.ok())
+      failures_.push_back("node " + here.unit.str() + ": " + recorded.error().message());
+  }
   // The node's own-origin check, across the sessions of this start (submits wait for it).
   if (side == kChild && c.up && c.up->recovering()) here.must_recover = true;
   if (side == kChild && c.up && c.up->own_origin_checked()) {
