@@ -203,6 +203,9 @@ class EventLog {
   Result<std::map<std::string, uint64_t>> family_bytes() const;
   // Writer: writes every memtable to SST files (what a synced write made durable in the WAL).
   Status flush();
+  // Writer: a consistent copy of the data dir as it is now, in `dir` (which must not exist):
+  // a backup, to be restored as a data dir of the same unit and incarnation.
+  Status checkpoint(const std::string& dir);
 
   // The log incarnation this node last recorded for a child unit (nullopt: never seen).
   Result<std::optional<std::string>> child_incarnation(const UnitCode& child) const;

@@ -38,6 +38,8 @@ Result<std::map<std::string, uint64_t>> EventLog::family_bytes() const {
 
 Status EventLog::flush() { return store_->flush(); }
 
+Status EventLog::checkpoint(const std::string& dir) { return store_->checkpoint(dir); }
+
 Result<std::vector<ForkRecord>> EventLog::forks() const {
   std::vector<ForkRecord> out;
   auto it = store_->iterator(Cf::kMeta);

@@ -192,7 +192,7 @@ void UplinkSession::on_watermarks(wire::Watermarks::Reader marks, Timestamp now,
                          "back from the parent (submits are refused until then)");
     state_ = State::kRecovering;
     streaming_since_ = now;
-    send_fetch(out);
+    send_fetch(now, out);
     return;
   }
   own_checked_ = true;
@@ -246,7 +246,7 @@ bool UplinkSession::same_history(const UnitCode& origin, uint64_t seq, uint64_t 
   }
   if (**hash == parent_hash) return true;
   // A fork. Before reporting it, find the first seq that differs (both agree at seq 0).
-  fork_search_ = ForkSearch{origin, 0, seq, 0};
+  fork_search_ = ForkSearch{origin, 0, seq, 0, now};
   state_ = State::kLocatingFork;
   probe_fork(now, out);
   return false;
@@ -259,6 +259,7 @@ void UplinkSession::probe_fork(Timestamp now, Outbox& out) {
     return;
   }
   search.probing = search.agree + (search.differ - search.agree) / 2;
+  search.sent_at = now;
   capnp::MallocMessageBuilder message;
   auto probe = message.initRoot<wire::Message>().initChainProbe();
   probe.setOrigin(search.origin.str());
@@ -312,13 +313,14 @@ void UplinkSession::report_fork(Timestamp now, Outbox& out) {
   closed(std::string(error_code_name(wire::ErrorCode::FORK)) + ": " + text, out);
 }
 
-void UplinkSession::send_fetch(Outbox& out) {
+void UplinkSession::send_fetch(Timestamp now, Outbox& out) {
   capnp::MallocMessageBuilder message;
   auto fetch = message.initRoot<wire::Message>().initFetch();
   fetch.setOrigin(log_.unit().str());
   fetch.setFromSeq(recover_next_);
   fetch.setMaxEvents(static_cast<uint32_t>(std::min<uint64_t>(options_.max_batch_events, recover_to_ - recover_next_ + 1)));
   out.send(message);
+  fetch_sent_at_ = now;
 }
 
 void UplinkSession::on_fetched(wire::FetchedEvents::Reader fetched, Timestamp now, Outbox& out) {
@@ -364,7 +366,7 @@ void UplinkSession::on_ingested(const Result<IngestReport>& result, Timestamp no
   }
   recover_next_ += std::exchange(ingest_pending_, 0);
   if (recover_next_ <= recover_to_) {
-    send_fetch(out);
+    send_fetch(now, out);
     return;
   }
   own_checked_ = true;
@@ -471,8 +473,26 @@ void UplinkSession::on_tick(Timestamp now, Outbox& out) {
            out);
     return;
   }
-  // Also while taking events back: the parent must not take the wait for our writer for a dead link.
-  if ((state_ == State::kStreaming || state_ == State::kRecovering) &&
+  // A fetch unanswered (and not waiting for this node's writer) for the ack timeout: the session
+  // is stuck; a new one resumes the take-back from what the log holds.
+  fetch_sent_at_ = std::min(fetch_sent_at_, now);
+  if (state_ == State::kRecovering && ingest_pending_ == 0 &&
+      now.micros - fetch_sent_at_.micros > options_.ack_timeout_us) {
+    closed("the parent has not answered the fetch of seq " + std::to_string(recover_next_) + " for " +
+               seconds_text(now.micros - fetch_sent_at_.micros),
+           out);
+    return;
+  }
+  if (state_ == State::kLocatingFork) {
+    fork_search_->sent_at = std::min(fork_search_->sent_at, now);
+    if (now.micros - fork_search_->sent_at.micros > options_.ack_timeout_us) {
+      report_fork(now, out);  // the parent does not answer: report the range known
+      return;
+    }
+  }
+  // Also while taking events back or locating a fork: the parent must not take a wait for our
+  // writer, or for its own answers, for a dead link.
+  if ((state_ == State::kStreaming || state_ == State::kRecovering || state_ == State::kLocatingFork) &&
       now.micros - last_heartbeat_sent_.micros >= options_.heartbeat_interval_us)
     send_heartbeat(now, out);
 }

@@ -161,7 +161,7 @@ class UplinkSession {
   void probe_fork(Timestamp now, Outbox& out);
   void on_chain_hash(wire::ChainHash::Reader answer, Timestamp now, Outbox& out);
   void report_fork(Timestamp now, Outbox& out);
-  void send_fetch(Outbox& out);
+  void send_fetch(Timestamp now, Outbox& out);
   void on_fetched(wire::FetchedEvents::Reader fetched, Timestamp now, Outbox& out);
   void on_ack(uint64_t lsn, Timestamp now, Outbox& out);
   // Sends batches while the window has room and the log has events the parent lacks.
@@ -193,12 +193,14 @@ class UplinkSession {
     uint64_t agree = 0;
     uint64_t differ = 0;
     uint64_t probing = 0;
+    Timestamp sent_at;  // of the probe: unanswered for the ack timeout, the search ends there
   };
   std::optional<ForkSearch> fork_search_;
   uint64_t recover_from_ = 0;  // the first own seq taken back
   uint64_t recover_next_ = 0;  // the next own seq to take back
   uint64_t recover_to_ = 0;    // the parent's watermark of this node's own origin
   size_t ingest_pending_ = 0;  // events handed to the writer and not yet answered
+  Timestamp fetch_sent_at_;    // of the fetch awaiting its answer
 };
 
 // The parent's side of one connection from a child.

@@ -6,6 +6,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 
 namespace rollcall {
 namespace {
@@ -183,6 +184,15 @@ Result<std::vector<std::optional<std::string>>> Store::multi_get(Cf which,
 
 std::unique_ptr<rocksdb::Iterator> Store::iterator(Cf which) const {
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(which)));
+}
+
+Status Store::checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  auto s = rocksdb::Checkpoint::Create(db_, &raw);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  if (s.ok()) s = checkpoint->CreateCheckpoint(dir);
+  if (!s.ok()) return to_error(s, "copying '" + dir_ + "' to '" + dir + "'");
+  return ok_status();
 }
 
 Result<uint64_t> Store::sst_bytes(Cf which) const {

@@ -54,6 +54,9 @@ class Store : public KeyValueReader {
   Result<std::vector<std::optional<std::string>>> multi_get(Cf which,
                                                             const std::vector<std::string>& keys) const override;
   std::unique_ptr<rocksdb::Iterator> iterator(Cf which) const;
+  // Writer: a consistent copy of the database in `dir` (which must not exist yet), openable as
+  // a data dir of its own: what an operator's backup holds.
+  Status checkpoint(const std::string& dir);
   // Bytes of a family's live SST files.
   Result<uint64_t> sst_bytes(Cf which) const;
   // Reader mode: see the writer's newer writes.

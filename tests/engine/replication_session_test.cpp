@@ -678,4 +678,52 @@ TEST_CASE("UplinkSession: a child and a parent connected by hand sync the child'
   CHECK(district.chain_hash(kWardA, 7) == a.chain_hash(kWardA, 7));
 }
 
+TEST_CASE("UplinkSession: a fetch the parent never answers closes the session after the ack timeout",
+          "[replication]") {
+  // Regression: a take-back whose fetch (or its answer) was lost waited forever, heartbeats
+  // keeping both sides alive, and the node refused submits for good.
+  TestNode old_ward(kWardA), district(kDistrict);
+  old_ward.submit_reports(5);
+  district.relay(*old_ward.log, 1, 5);
+  TestNode ward(kWardA);
+  UplinkSession up(*ward.log, small_map(), small_options());
+  const Outbox out = handshake(up, kDistrict, {{kWardA, 5, district.chain_hash(kWardA, 5)}}, at(0));
+  std::vector<std::unique_ptr<Frame>> frames;
+  REQUIRE(kinds(out, frames) == std::vector{wire::Message::FETCH});
+  // The parent's heartbeats keep the link alive, but the fetch stays unanswered.
+  for (int64_t t = 200'000; t <= 2'000'000; t += 200'000) {
+    Outbox beat, ticked;
+    up.on_frame(*heartbeat_frame(t), at(t), beat);
+    up.on_tick(at(t), ticked);
+    REQUIRE_FALSE(ticked.closing());
+  }
+  Outbox late;
+  up.on_tick(at(2'100'000), late);
+  REQUIRE(late.closing());
+  CHECK(late.close->find("has not answered the fetch of seq 1") != std::string::npos);
+  CHECK(up.state() == UplinkSession::State::kClosed);
+}
+
+TEST_CASE("UplinkSession: a chain probe the parent never answers reports the fork with the range known",
+          "[replication]") {
+  TestNode ward(kWardA);
+  ward.submit_reports(8);
+  UplinkSession up(*ward.log, small_map(), small_options());
+  const Outbox probed = handshake(up, kDistrict, {{kWardA, 8, ward.chain_hash(kWardA, 8) ^ 1}}, at(0));
+  REQUIRE(up.state() == UplinkSession::State::kLocatingFork);
+  for (int64_t t = 200'000; t <= 2'000'000; t += 200'000) {
+    Outbox beat, ticked;
+    up.on_frame(*heartbeat_frame(t), at(t), beat);
+    up.on_tick(at(t), ticked);
+    REQUIRE_FALSE(ticked.closing());
+  }
+  Outbox late;
+  up.on_tick(at(2'100'000), late);
+  REQUIRE(late.closing());
+  REQUIRE(late.fork);
+  CHECK(late.fork->first_seq == 0);  // not known
+  REQUIRE(late.alerts.size() == 1);
+  CHECK(late.alerts[0].find("between seqs 1 and 8") != std::string::npos);
+}
+
 }  // namespace rollcall::testing

@@ -22,7 +22,7 @@ double SimRandom::unit() {
 
 bool SimFaults::any() const {
   return drop > 0 || duplicate > 0 || reorder > 0 || cut > 0 || crash_per_s > 0 ||
-         isolate_per_s > 0;
+         isolate_per_s > 0 || restore_per_s > 0;
 }
 
 SimFaults SimFaults::draw(SimRandom& random) {
@@ -34,14 +34,16 @@ SimFaults SimFaults::draw(SimRandom& random) {
   f.cut = rate(0.005);
   f.crash_per_s = rate(0.1);
   f.isolate_per_s = rate(0.05);
+  f.backup_per_s = rate(0.2);
+  f.restore_per_s = f.backup_per_s > 0 ? rate(0.05) : 0.0;
   return f;
 }
 
 std::string SimFaults::describe() const {
   std::ostringstream text;
   text << "drop " << drop << ", duplicate " << duplicate << ", reorder " << reorder << ", cut "
-       << cut << " per frame; crash " << crash_per_s << ", isolate " << isolate_per_s
-       << " per node-second";
+       << cut << " per frame; crash " << crash_per_s << ", isolate " << isolate_per_s << ", backup "
+       << backup_per_s << ", restore " << restore_per_s << " per node-second";
   return text.str();
 }
 
@@ -71,7 +73,8 @@ std::string SimStats::describe() const {
   text << frames << " frames (" << dropped << " dropped, " << duplicated << " duplicated, "
        << reordered << " reordered), " << connections << " connections (" << refused << " refused, "
        << closes << " closed by a session, " << cuts << " cut, " << switches_back
-       << " switches back), " << crashes << " crashes, " << isolations << " isolations, " << ingests
+       << " switches back), " << crashes << " crashes, " << isolations << " isolations, " << backups << " backups, " << restores
+       << " restores, " << ingests
        << " ingests, " << submits << " submits";
   return text.str();
 }
@@ -167,9 +170,13 @@ void ReplicationSim::tick() {
 void ReplicationSim::inject_node_faults(Node& n) {
   const double per_tick = static_cast<double>(options_.tick_us) / 1e6;
   if (!n.up()) return;
+  if (random_.chance(options_.faults.backup_per_s * per_tick)) backup(n.unit);
   if (random_.chance(options_.faults.crash_per_s * per_tick)) {
     ++stats_.crashes;
     crash(n.unit);
+  } else if (n.backup && random_.chance(options_.faults.restore_per_s * per_tick) &&
+             own_events_held_by_every_parent(n.unit) && !restore_pending_within(n.unit)) {
+    restore(n.unit);
   } else if (n.isolated_until_us <= now_ &&
              random_.chance(options_.faults.isolate_per_s * per_tick)) {
     isolate(n, random_.between(300'000, 3'000'000));

@@ -12,7 +12,8 @@
 //   receiving end.
 // - Faults: drop, duplicate or reorder a frame; cut a connection; crash a node (kill -9: its
 //   sessions and queued writer jobs are gone, its log is reopened from the same dir after a
-//   restart delay); isolate a node for a while (its links are cut and it refuses connections).
+//   restart delay); isolate a node for a while (its links are cut and it refuses connections);
+//   back a node's data dir up, and later restore it from that older snapshot.
 //   TCP would never drop, duplicate or reorder inside one connection: the machines must stay
 //   safe anyway (a protocol error or an ack timeout closes the session, a new one resumes).
 // - The driver contract (what node/ must do with an Outbox): send the frames in order; queue
@@ -25,7 +26,10 @@
 //   tick every 100 ms of virtual time. An uplink's IngestJobs (its own events taken back from a
 //   parent) go to the child's writer and are answered with UplinkSession::on_ingested.
 // - Submits after a start wait until a parent's watermarks showed it holds no more of the
-//   node's own origin than the log (own_origin_checked), or for at most 3 s without an answer;
+//   node's own origin than the log (own_origin_checked), or for at most 3 s without an answer
+//   (after a restore() they wait for the answer however long it takes: the operator who restored
+//   a backup keeps clients away until a parent answered, since a restore while every parent
+//   stays away is a fork, a case tested on its own);
 //   once a parent showed more, they wait until a session has taken those events back, across
 //   reconnects (recovering() is per session).
 // - Parents: a child tries its parents in order of preference, backs off 50..500 ms (jittered)
@@ -79,6 +83,12 @@ struct SimFaults {
   double cut = 0;            // per frame: the connection is cut as it is sent (the frame is lost)
   double crash_per_s = 0;    // per node and virtual second: kill -9, restart from the same dir
   double isolate_per_s = 0;  // per node and virtual second: unreachable for 0.3..3 s
+  double backup_per_s = 0;   // per node and virtual second: an operator's backup of its data dir
+  // Per node and virtual second: the data dir is restored from its latest backup (an older
+  // snapshot, same incarnation), when every parent holds every event of the node's own origin
+  // and no restore is pending in its subtree (else events could be lost for good or left only
+  // where the node does not ask: a restore then can be a fork, tested on its own).
+  double restore_per_s = 0;
 
   bool any() const;
   // Rates for one seed: each fault is off for about one seed in four.
@@ -110,7 +120,7 @@ struct SimAlert {
 
 struct SimStats {
   uint64_t frames = 0, dropped = 0, duplicated = 0, reordered = 0, cuts = 0, crashes = 0,
-           isolations = 0, connections = 0, refused = 0, switches_back = 0, closes = 0, ingests = 0,
+           isolations = 0, backups = 0, restores = 0, connections = 0, refused = 0, switches_back = 0, closes = 0, ingests = 0,
            submits = 0;
   std::string describe() const;
 };
@@ -155,6 +165,24 @@ class ReplicationSim {
   void recreate(const UnitCode& unit);
   // The node is unreachable for a while: its links are cut and it refuses connections.
   void isolate(const UnitCode& unit, int64_t duration_us);
+  // An operator's backup of the node's data dir as it is now (a consistent snapshot), replacing
+  // the node's previous one.
+  void backup(const UnitCode& unit);
+  // The node stops and restarts at once from a copy of its latest backup: an older snapshot of
+  // the same data dir (same incarnation), as after a disk restored from last week's backup.
+  // Its clients' submits then wait until a parent answered (`clients_wait_for_parent`), or at
+  // most the usual 3 s. False when it has no backup.
+  bool restore(const UnitCode& unit, bool clients_wait_for_parent = true);
+  // Whether every parent of the node holds every event of its own origin that it holds. A node
+  // takes its events back from the first parent that answers after a restore; a less preferred
+  // parent holding more than that one (the node was on it while the preferred was away) is not
+  // asked, so a restore then can fork (docs/protocol.md, "Restores"): random restores avoid it.
+  bool own_events_held_by_every_parent(const UnitCode& unit) const;
+  // Whether a node of the unit's subtree (itself included) was restored and has not yet heard
+  // from a parent how much of its own origin it holds. Restoring a parent then could lose the
+  // events that node must take back (they would be left only further up): the random restores
+  // follow the operator's rule of one restore at a time along a path (docs/protocol.md).
+  bool restore_pending_within(const UnitCode& unit) const;
 
   int64_t now_us() const { return now_; }
   std::vector<UnitCode> units() const;
@@ -237,7 +265,8 @@ class ReplicationSim {
 struct ReplicationSim::Node {
   UnitCode unit;
   std::vector<UnitCode> parents;  // in order of preference
-  std::unique_ptr<TempDir> dir;   // replaced by recreate()
+  std::unique_ptr<TempDir> dir;   // replaced by recreate() and restore()
+  std::unique_ptr<TempDir> backup;  // the latest backup(), in backup->path() + "/data"
   std::unique_ptr<EventLog> log;  // null while down after a crash
   uint64_t epoch = 0;             // bumped by each crash: scheduled work of an older one is void
   int64_t isolated_until_us = 0;
@@ -254,7 +283,8 @@ struct ReplicationSim::Node {
   // than its log (and while the node takes its events back), or until the gate passes without
   // an answer: a parent that stays away does not stop the node.
   bool own_checked = false;
-  int64_t submit_gate_us = 0;
+  int64_t submit_gate_us = 0;  // no time limit while `restored`
+  bool restored = false;       // restored from a backup, and no parent has answered since
   // A parent showed it holds more of the node's own origin: submits wait until a session has
   // taken those events back (across reconnects, not only while one session is recovering).
   bool must_recover = false;

@@ -181,6 +181,7 @@ void ReplicationSim::apply(Connection& c, Side side, Outbox& out) {
   if (side == kChild && c.up && c.up->own_origin_checked()) {
     here.own_checked = true;
     here.must_recover = false;
+    here.restored = false;
   }
   if (out.close) {
     ++stats_.closes;

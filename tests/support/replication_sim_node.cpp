@@ -2,6 +2,8 @@
 // crashes, re-creations, isolations and the choice of parent.
 #include <capnp/message.h>
 
+#include <filesystem>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -33,7 +35,7 @@ void ReplicationSim::open_log(Node& n) {
   }
   n.log = std::move(*log);
   n.own_checked = n.must_recover = false;  // a start: submits wait for a parent's word
-  n.submit_gate_us = now_ + options_.submit_gate_us;
+  n.submit_gate_us = n.restored ? std::numeric_limits<int64_t>::max() : now_ + options_.submit_gate_us;
 }
 
 void ReplicationSim::schedule_submits(const UnitCode& unit, const std::vector<std::string>& lines,
@@ -176,6 +178,58 @@ void ReplicationSim::recreate(const UnitCode& unit) {
   n.dir = std::make_unique<TempDir>();  // the old dir and everything in it are gone
   open_log(n);
   if (n.up() && !n.parents.empty()) attempt_uplink_later(n, 0, 0);
+}
+
+void ReplicationSim::backup(const UnitCode& unit) {
+  Node& n = node(unit);
+  if (!n.up()) return;
+  auto dir = std::make_unique<TempDir>();
+  if (auto copied = n.log->checkpoint(dir->path() + "/data"); !copied.ok()) {
+    failures_.push_back("node " + n.unit.str() + ": backup: " + copied.error().message());
+    return;
+  }
+  ++stats_.backups;
+  n.backup = std::move(dir);
+}
+
+bool ReplicationSim::restore(const UnitCode& unit, bool clients_wait_for_parent) {
+  Node& n = node(unit);
+  if (!n.backup) return false;
+  ++stats_.restores;
+  stop_node(n);
+  n.dir = std::make_unique<TempDir>();
+  std::error_code ec;
+  std::filesystem::copy(n.backup->path() + "/data", n.dir->path() + "/data", std::filesystem::copy_options::recursive,
+                        ec);
+  if (ec) failures_.push_back("node " + n.unit.str() + ": restoring its backup: " + ec.message());
+  n.restored = clients_wait_for_parent;
+  open_log(n);
+  if (n.up() && !n.parents.empty()) attempt_uplink_later(n, 0, 0);
+  return true;
+}
+
+bool ReplicationSim::restore_pending_within(const UnitCode& unit) const {
+  for (const auto& [code, n] : nodes_)
+    if (n->restored && map_.in_subtree(code, unit)) return true;
+  return false;
+}
+
+bool ReplicationSim::own_events_held_by_every_parent(const UnitCode& unit) const {
+  const Node& n = node(unit);
+  if (!n.up()) return false;
+  const auto seq_at = [&](const EventLog& log) -> uint64_t {
+    auto marks = log.watermarks();
+    if (!marks.ok()) return 0;
+    for (const Watermark& w : *marks)
+      if (w.origin == unit) return w.seq;
+    return 0;
+  };
+  const uint64_t own = seq_at(*n.log);
+  for (const UnitCode& parent : n.parents) {
+    const Node& p = node(parent);
+    if (!p.up() || seq_at(*p.log) < own) return false;
+  }
+  return true;
 }
 
 void ReplicationSim::isolate(const UnitCode& unit, int64_t duration_us) {
