@@ -257,6 +257,7 @@ class EventLog {
   Status check_writable() const;
 
   std::unique_ptr<Store> store_;
+  mutable BatchCache batches_;  // the batches decoded last (load_batch)
   std::optional<EventValidator> validator_;
   std::unique_ptr<RollupPaths> paths_;  // writer: how events roll up under the map
   std::unique_ptr<SpaceGuard> space_;

@@ -64,12 +64,15 @@ Status EventLog::refresh() {
 }
 
 Result<std::shared_ptr<const LogBatchView>> EventLog::load_batch(Lsn first_lsn) const {
+  if (auto cached = batches_.find(first_lsn)) return cached;
   auto value = store_->get(Cf::kLog, keys::log_key(first_lsn.value));
   if (!value.ok()) return value.error();
   if (!value->has_value())
     return Error(ErrorKind::kCorruption,
                  "the index names a log batch at LSN " + std::to_string(first_lsn.value) + " that is missing");
-  return LogBatchView::decode(first_lsn, **value);
+  auto batch = LogBatchView::decode(first_lsn, **value);
+  if (batch.ok()) batches_.put(*batch);
+  return batch;
 }
 
 Result<std::vector<LoggedEvent>> EventLog::read(Lsn from, size_t max_events) const {

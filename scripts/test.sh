@@ -19,7 +19,7 @@ stage asan-test 900 'cd build-asan && ROLLCALL_SIM_SEEDS=8 ASAN_OPTIONS=detect_l
 
 stage tsan-build 1500 'configure_and_build build-tsan -DCMAKE_BUILD_TYPE=Debug -DROLLCALL_SANITIZE=thread'
 stage tsan-test 900 'cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp ctest -j2 --output-on-failure --timeout 600 -R "^rollcalld: " 2>&1 | tee ctest.log'
-stage bench 300 '(build/bench/rollcall_ingest_bench --quick && build/bench/rollcall_tally_bench --quick && build/bench/rollcall_sync_bench --quick) | tee build/bench-quick.jsonl'
+stage bench 300 '(build/bench/rollcall_ingest_bench --quick && build/bench/rollcall_tally_bench --quick && build/bench/rollcall_sync_bench --quick && build/bench/rollcall_exactly_once_bench --quick) | tee build/bench-quick.jsonl'
 
 # One closing line for the three runs.
 passed=0
