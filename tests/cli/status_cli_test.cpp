@@ -50,12 +50,13 @@ capnp::JsonValue::Reader entry(capnp::JsonValue::Reader array, const std::string
 // Checks the top-level keys every --json answer has.
 void check_keys(capnp::JsonValue::Reader root) {
   for (const char* key : {"unit", "name", "incarnation", "lastLsn", "node", "parents", "children",
-                          "origins", "alerts"})
+                          "origins", "forks", "alerts"})
     field(root, key);
   CHECK(field(root, "parents").isArray());
   CHECK(field(root, "children").isArray());
   CHECK(field(root, "origins").isArray());
   CHECK(field(root, "alerts").isArray());
+  CHECK(field(root, "forks").isArray());
 }
 
 // A node 001 that holds sample_submit_lines() (origin 001, seqs 1..5), stopped.
@@ -295,6 +296,14 @@ TEST_CASE(
     parents[1].setAddress("10.0.0.2:7401");
     parents[1].setRank(1);
     parents[1].setLastError("connection refused");
+    parents[1].setTakingBackFrom(41);
+    parents[1].setTakingBackNext(61);
+    parents[1].setTakingBackTo(100);
+    auto fork = s.initForks(1)[0];
+    fork.setOrigin("00004");
+    fork.setPeer("01");
+    fork.setFirstSeq(3);
+    fork.setSeenAt(micros_ago(30));
     auto child = s.initChildren(1)[0];
     child.setUnit("00001");
     child.setAddress("10.1.0.5:51234");
@@ -336,6 +345,10 @@ TEST_CASE(
   CHECK(has_line(out.out, "00001 +Phường Phúc Xá +7 +9 +2 +" + time + " +5s"));
   CHECK(has_line(out.out, "001 +Quận Ba Đình +5 +" + time + " +1m"));
   CHECK_THAT(out.out, Catch::Contains("UTC  fork of origin 00004 at seq 3"));
+  CHECK_THAT(out.out, Catch::Contains("taking back seqs 41..100 of this node's own origin 001 from parent "
+                                      "10.0.0.2:7401: 20 of 60 taken; submits are refused until then"));
+  CHECK_THAT(out.out, Catch::Contains("FORKS: 1"));
+  CHECK(has_line(out.out, "00004 +01 +3 +" + time));
 
   auto json = run_rollcall({"status", "--json", "--data-dir", n.data_dir()});
   REQUIRE(json.exit_code == 0);
@@ -354,6 +367,16 @@ TEST_CASE(
   CHECK(number(field(ward, "headSeq")) == 9);
   CHECK(number(field(ward, "lagEvents")) == 2);
   CHECK(number(field(ward, "parentSeq")) == 7);
+  CHECK(field(parents[0], "takingBack").isNull());
+  auto taking_back = field(parents[1], "takingBack");
+  CHECK(number(field(taking_back, "from")) == 41);
+  CHECK(number(field(taking_back, "next")) == 61);
+  CHECK(number(field(taking_back, "to")) == 100);
+  auto forks = field(doc.root(), "forks").getArray();
+  REQUIRE(forks.size() == 1);
+  CHECK(text(field(forks[0], "origin")) == "00004");
+  CHECK(text(field(forks[0], "peer")) == "01");
+  CHECK(number(field(forks[0], "firstDifferingSeq")) == 3);
   auto alert = field(doc.root(), "alerts").getArray()[0];
   CHECK(text(field(alert, "message")) == "fork of origin 00004 at seq 3");
   CHECK_THAT(text(field(alert, "at")), Catch::EndsWith("Z"));

@@ -390,6 +390,24 @@ TEST_CASE("rollcalld: replication: a re-created ward that took submits while its
   REQUIRE(first->has_value());
   CHECK((*first)->event().which() != schema::Event::ACTIVITY_REPORTED);
   CHECK(watermark_of(tree.ward_a->data_dir(), kWardA) == 1);
+  // Located at its first differing seq (1: the new log numbered from 1) and listed by status at
+  // both ends, from the running nodes and from the data dirs alone once they are stopped.
+  CHECK(tree.ward_a->log().find("parent 001 holds other events than this node from seq 1 on") != std::string::npos);
+  for (bool running : {true, false}) {
+    CAPTURE(running);
+    if (!running)
+      for (NodeProcess* node : {tree.ward_a.get(), tree.ward_b.get(), tree.district.get()}) CHECK(node->stop() == 0);
+    const auto ward_status = run_rollcall({"status", "--data-dir", tree.ward_a->data_dir()});
+    CHECK_THAT(ward_status.out, Catch::Contains("FORKS: 1"));
+    CHECK_THAT(ward_status.out, Catch::Matches("(.|\n)*\n00001 +001 +1 +20(.|\n)*"));
+    const auto district_status = run_rollcall({"status", "--data-dir", tree.district->data_dir()});
+    CHECK_THAT(district_status.out, Catch::Matches("(.|\n)*\n00001 +00001 +1 +20(.|\n)*"));
+  }
+  auto forks = open_log_reader(tree.district->data_dir())->forks().value();
+  REQUIRE(forks.size() == 1);
+  CHECK(forks[0].origin == kWardA);
+  CHECK(forks[0].peer == kWardA);
+  CHECK(forks[0].first_seq == 1);
 }
 
 TEST_CASE("rollcalld: replication: a full parent pushes back and nothing is dropped",
