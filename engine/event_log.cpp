@@ -285,6 +285,7 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
   WriteSet ws(*store_, *paths_);
   ws.now = now;
   uint64_t next_seq = next_own_seq();
+  const uint64_t head_before = next_seq - 1;  // the request window of the whole write
   for (size_t i = 0; i < events.size(); ++i) {
     const schema::Event::Reader e = events[i];
     auto reject = [&](Rejection r) { outcomes[i].rejected = std::move(r); };
@@ -294,7 +295,7 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
     }
     std::optional<RememberedRequest> forgotten;
     if (e.getRequestId().size() != 0) {
-      auto repeat = check_repeat(ws, e, next_seq - 1, now);
+      auto repeat = check_repeat(ws, e, head_before, now);
       if (!repeat.ok()) {
         reject(Rejection{wire::RejectCode::INTERNAL, repeat.error().message()});
         continue;
@@ -413,11 +414,9 @@ Status EventLog::record_child_incarnation(const UnitCode& child, const std::stri
 
 Status EventLog::record_fork(const ForkRecord& fork) {
   ROLLCALL_TRY(check_writable());
-  std::string value;
-  keys::put_be64(value, fork.first_seq);
-  keys::put_be64(value, static_cast<uint64_t>(fork.seen_at.micros));
   rocksdb::WriteBatch batch;
-  batch.Put(store_->cf(Cf::kMeta), keys::fork_key(fork.origin.str(), fork.peer.str()), value);
+  batch.Put(store_->cf(Cf::kMeta), keys::fork_key(fork.origin.str(), fork.peer.str()),
+            keys::encode_fork(fork.first_seq, fork.seen_at.micros));
   return store_->write(batch);
 }
 
@@ -465,7 +464,8 @@ Status EventLog::commit(WriteSet& ws) {
   if (!projected.ok()) return projected.error();
   const auto own = ws.watermarks.find(unit_);
   const uint64_t own_head = own != ws.watermarks.end() ? own->second.seq : next_own_seq() - 1;
-  ROLLCALL_TRY(requests_->add_to_batch(*store_, ws.requests, own_head, ws.now, batch));
+  auto expired_through = requests_->add_to_batch(*store_, ws.requests, own_head, ws.now, batch);
+  if (!expired_through.ok()) return expired_through.error();
   for (const KeyChange& change : *projected) {
     if (change.value) batch.Put(store_->cf(change.cf), change.key, *change.value);
     else batch.Delete(store_->cf(change.cf), change.key);
@@ -481,7 +481,7 @@ Status EventLog::commit(WriteSet& ws) {
   }
   next_lsn_.store(first_lsn + count, std::memory_order_release);
   for (auto& [origin, w] : ws.watermarks) watermarks_[origin] = w;
-  requests_->committed();
+  requests_->committed(*expired_through);
   return ok_status();
 }
 

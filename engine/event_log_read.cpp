@@ -48,10 +48,12 @@ Result<std::vector<ForkRecord>> EventLog::forks() const {
     const auto key = it->key().ToStringView().substr(keys::kForkPrefix.size());
     const auto value = it->value().ToStringView();
     const size_t nul = key.find('\0');
-    if (nul == std::string_view::npos || value.size() != 16)
+    ForkRecord fork;
+    if (nul == std::string_view::npos || !keys::decode_fork(value, &fork.first_seq, &fork.seen_at.micros))
       return Error(ErrorKind::kCorruption, "a fork record of unexpected shape");
-    out.push_back(ForkRecord{UnitCode::trusted(key.substr(0, nul)), UnitCode::trusted(key.substr(nul + 1)),
-                             keys::get_be64(value, 0), Timestamp{static_cast<int64_t>(keys::get_be64(value, 8))}});
+    fork.origin = UnitCode::trusted(key.substr(0, nul));
+    fork.peer = UnitCode::trusted(key.substr(nul + 1));
+    out.push_back(std::move(fork));
   }
   if (!it->status().ok()) return to_error(it->status(), "reading the fork records");
   return out;

@@ -143,6 +143,13 @@ inline std::string transfer_key(std::string_view member, std::string_view from, 
   return k;
 }
 
+// A BE64 number as a whole key (request_expiry: a seq).
+inline std::string be64_key(uint64_t v) {
+  std::string k;
+  put_be64(k, v);
+  return k;
+}
+
 // requests: unit 0x00 requestId -> BE64(seq) BE64(recordedAt micros) of the node's own event
 // that the request appended. request_expiry: BE64(seq) -> BE64(recordedAt micros) followed by
 // the requests key, so the oldest remembered requests are the first keys.
@@ -186,6 +193,18 @@ inline std::string fork_key(std::string_view origin, std::string_view peer) {
   k.push_back('\0');
   k.append(peer);
   return k;
+}
+inline std::string encode_fork(uint64_t first_seq, int64_t seen_at) {
+  std::string v;
+  put_be64(v, first_seq);
+  put_be64(v, static_cast<uint64_t>(seen_at));
+  return v;
+}
+inline bool decode_fork(std::string_view v, uint64_t* first_seq, int64_t* seen_at) {
+  if (v.size() != 16) return false;
+  *first_seq = get_be64(v, 0);
+  *seen_at = static_cast<int64_t>(get_be64(v, 8));
+  return true;
 }
 // BE32 version of the projections' layout and rules; absent while a rebuild is under way.
 inline constexpr std::string_view kProjectionVersionKey = "projection_version";

@@ -81,11 +81,14 @@ Status check_hello(wire::Hello::Reader hello) {
   return ok_status();
 }
 
-std::vector<uint8_t> error_frame(wire::ErrorCode code, const std::string& message) {
+std::vector<uint8_t> error_frame(wire::ErrorCode code, const std::string& message, const std::string& origin,
+                                 uint64_t seq) {
   capnp::MallocMessageBuilder builder;
   auto error = builder.initRoot<wire::Message>().initError();
   error.setCode(code);
   error.setMessage(message);
+  if (!origin.empty()) error.setOrigin(origin);
+  error.setSeq(seq);
   return encode_frame(builder);
 }
 

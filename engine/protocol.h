@@ -37,7 +37,10 @@ void fill_hello(wire::Hello::Builder hello, const std::string& unit, wire::PeerR
 Status check_hello(wire::Hello::Reader hello);
 
 // One frame holding Message{error = {code, message}}.
-std::vector<uint8_t> error_frame(wire::ErrorCode code, const std::string& message);
+// With `fork`, `origin` and `seq` name the origin whose histories differ and the first seq
+// that does (empty and 0 when not known).
+std::vector<uint8_t> error_frame(wire::ErrorCode code, const std::string& message, const std::string& origin = {},
+                                 uint64_t seq = 0);
 
 const char* error_code_name(wire::ErrorCode code);
 

@@ -245,9 +245,12 @@ bool UplinkSession::same_history(const UnitCode& origin, uint64_t seq, uint64_t 
     return false;
   }
   if (**hash == parent_hash) return true;
-  // A fork. Before reporting it, find the first seq that differs (both agree at seq 0).
+  // A fork. Before reporting it, find the first seq that differs (both agree at seq 0). Nothing
+  // more is sent, and batches in flight no longer matter: a later session resumes from the
+  // parent's watermarks.
   fork_search_ = ForkSearch{origin, 0, seq, 0, now};
   state_ = State::kLocatingFork;
+  in_flight_.clear();
   probe_fork(now, out);
   return false;
 }
@@ -292,6 +295,13 @@ void UplinkSession::on_chain_hash(wire::ChainHash::Reader answer, Timestamp now,
 }
 
 void UplinkSession::report_fork(Timestamp now, Outbox& out) {
+  const std::string text = fork_alert(now, out);
+  const ForkSearch& search = *fork_search_;
+  out.frames.push_back(error_frame(wire::ErrorCode::FORK, text, search.origin.str(), out.fork->first_seq));
+  closed(std::string(error_code_name(wire::ErrorCode::FORK)) + ": " + text, out);
+}
+
+std::string UplinkSession::fork_alert(Timestamp now, Outbox& out) {
   const ForkSearch& search = *fork_search_;
   const bool exact = search.differ - search.agree <= 1;
   const std::string where = exact ? "from seq " + std::to_string(search.differ) + " on (the first that differs)"
@@ -303,14 +313,7 @@ void UplinkSession::report_fork(Timestamp now, Outbox& out) {
                            "until an operator resolves the fork";
   out.alerts.push_back(text);
   out.fork = ForkRecord{search.origin, UnitCode::trusted(parent_unit_), exact ? search.differ : 0, now};
-  capnp::MallocMessageBuilder message;
-  auto error = message.initRoot<wire::Message>().initError();
-  error.setCode(wire::ErrorCode::FORK);
-  error.setMessage(text);
-  error.setOrigin(search.origin.str());
-  error.setSeq(exact ? search.differ : 0);
-  out.send(message);
-  closed(std::string(error_code_name(wire::ErrorCode::FORK)) + ": " + text, out);
+  return text;
 }
 
 void UplinkSession::send_fetch(Timestamp now, Outbox& out) {
@@ -523,6 +526,15 @@ void UplinkSession::fail(wire::ErrorCode code, const std::string& message, Outbo
 }
 
 void UplinkSession::closed(const std::string& reason, Outbox& out) {
+  if (state_ == State::kLocatingFork && !out.fork) {
+    // Ended before the search did (the parent refused a probe, the link went): the fork is
+    // reported with the range known, and the reason says fork so the driver backs off.
+    state_ = State::kClosed;
+    const std::string text = fork_alert(fork_search_->sent_at, out);
+    close_reason_ = text + " (" + reason + ")";
+    out.close = close_reason_;
+    return;
+  }
   state_ = State::kClosed;
   close_reason_ = reason;
   out.close = reason;
@@ -724,6 +736,12 @@ void DownlinkSession::on_fetch(wire::Fetch::Reader fetch, Outbox& out) {
 }
 
 void DownlinkSession::on_chain_probe(wire::ChainProbe::Reader probe, Outbox& out) {
+  // A bisection over 64-bit seqs takes at most 64 probes; each costs at most one batch read.
+  if (++chain_probes_ > kMaxChainProbes) {
+    fail(wire::ErrorCode::BAD_MESSAGE,
+         "more than " + std::to_string(kMaxChainProbes) + " chain probes in one session", out);
+    return;
+  }
   auto origin = UnitCode::parse(text_view(probe.getOrigin()));
   if (!origin.ok() || !map_.in_subtree(*origin, child_) || probe.getSeq() == 0) {
     fail(wire::ErrorCode::BAD_MESSAGE, "a chain probe must name an origin of the child's subtree and a seq from 1 on",

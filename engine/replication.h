@@ -160,7 +160,10 @@ class UplinkSession {
   // differ, or reports the fork once they are adjacent.
   void probe_fork(Timestamp now, Outbox& out);
   void on_chain_hash(wire::ChainHash::Reader answer, Timestamp now, Outbox& out);
+  // Reports the fork (alert, error, close) once located.
   void report_fork(Timestamp now, Outbox& out);
+  // The fork's alert and record, with the range known; the alert's text.
+  std::string fork_alert(Timestamp now, Outbox& out);
   void send_fetch(Timestamp now, Outbox& out);
   void on_fetched(wire::FetchedEvents::Reader fetched, Timestamp now, Outbox& out);
   void on_ack(uint64_t lsn, Timestamp now, Outbox& out);
@@ -257,6 +260,8 @@ class DownlinkSession {
   Timestamp connected_since_, last_heard_, last_heartbeat_sent_;
   uint64_t events_applied_ = 0;
   uint64_t events_duplicate_ = 0;
+  uint64_t chain_probes_ = 0;  // answered in this session
+  static constexpr uint64_t kMaxChainProbes = 66;
   std::string close_reason_;
 };
 

@@ -1,7 +1,5 @@
 #include "engine/request_index.h"
 
-#include <algorithm>
-
 #include "engine/keys.h"
 #include "engine/store.h"
 
@@ -16,7 +14,7 @@ std::optional<RememberedRequest> RequestWrites::staged(const std::string& key) c
 void RequestWrites::stage(const std::string& key, RememberedRequest request,
                           std::optional<RememberedRequest> replaced) {
   added_[key] = request;
-  if (replaced) replaced_seqs_.push_back(replaced->seq);
+  if (replaced) replaced_seqs_.insert(replaced->seq);
 }
 
 Result<std::optional<RememberedRequest>> RequestIndex::stored(const Store& store, const std::string& key) {
@@ -35,44 +33,43 @@ bool RequestIndex::remembered(const RememberedRequest& request, uint64_t own_hea
   return recent_enough && young_enough;
 }
 
-Status RequestIndex::add_to_batch(const Store& store, const RequestWrites& writes, uint64_t own_head,
-                                  std::optional<Timestamp> now, rocksdb::WriteBatch& batch) {
-  pending_expired_through_ = expired_through_;
+Result<uint64_t> RequestIndex::add_to_batch(const Store& store, const RequestWrites& writes, uint64_t own_head,
+                                            std::optional<Timestamp> now, rocksdb::WriteBatch& batch) const {
+  uint64_t expired_through = expired_through_;
   // Replaced entries first: their keys are written again below.
-  for (uint64_t seq : writes.replaced_seqs_) batch.Delete(store.cf(Cf::kRequestExpiry), keys::log_key(seq));
+  for (uint64_t seq : writes.replaced_seqs_) batch.Delete(store.cf(Cf::kRequestExpiry), keys::be64_key(seq));
   for (const auto& [key, request] : writes.added_) {
     batch.Put(store.cf(Cf::kRequests), key, keys::encode_request(request.seq, request.recorded_at.micros));
     std::string expiry;
     keys::put_be64(expiry, static_cast<uint64_t>(request.recorded_at.micros));
     expiry.append(key);
-    batch.Put(store.cf(Cf::kRequestExpiry), keys::log_key(request.seq), expiry);
+    batch.Put(store.cf(Cf::kRequestExpiry), keys::be64_key(request.seq), expiry);
   }
-  if (!now) return ok_status();
+  if (!now) return expired_through;
 
   // Expire from the oldest. The seek starts past what earlier writes deleted, so it does not
   // wade through their tombstones.
   const uint64_t budget = kMaxExpiredPerWrite + 2 * writes.added_.size();
   auto it = store.iterator(Cf::kRequestExpiry);
   uint64_t expired = 0;
-  for (it->Seek(keys::log_key(expired_through_ + 1)); it->Valid() && expired < budget; it->Next()) {
+  for (it->Seek(keys::be64_key(expired_through_ + 1)); it->Valid() && expired < budget; it->Next()) {
     const auto key = it->key().ToStringView();
     const auto value = it->value().ToStringView();
     if (key.size() != 8 || value.size() < 8)
       return Error(ErrorKind::kCorruption, "a request_expiry entry of unexpected size");
     const RememberedRequest request{keys::get_be64(key), Timestamp{static_cast<int64_t>(keys::get_be64(value))}};
     if (remembered(request, own_head, *now)) break;
-    const auto replaced = std::find(writes.replaced_seqs_.begin(), writes.replaced_seqs_.end(), request.seq);
-    if (replaced == writes.replaced_seqs_.end()) {
+    if (writes.replaced_seqs_.count(request.seq) == 0) {
       // Not replaced in this write: its requests key still names this seq (a replacement
       // deletes the expiry entry of the seq it replaces).
       batch.Delete(store.cf(Cf::kRequests), value.substr(8));
       batch.Delete(store.cf(Cf::kRequestExpiry), key);
     }
-    pending_expired_through_ = request.seq;
+    expired_through = request.seq;
     ++expired;
   }
   if (!it->status().ok()) return to_error(it->status(), "reading the request ids");
-  return ok_status();
+  return expired_through;
 }
 
 }  // namespace rollcall

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,7 @@ class RequestWrites {
  private:
   friend class RequestIndex;
   std::map<std::string, RememberedRequest> added_;
-  std::vector<uint64_t> replaced_seqs_;
+  std::set<uint64_t> replaced_seqs_;
 };
 
 class RequestIndex {
@@ -71,18 +72,18 @@ class RequestIndex {
 
   // Adds `writes` to `batch`, and the deletion of entries that have fallen out of the window
   // once the node's own head is `own_head` at `now` (nullopt: no expiry in this write). At most
-  // `kMaxExpiredPerWrite` entries plus twice the entries added are expired per write.
-  Status add_to_batch(const Store& store, const RequestWrites& writes, uint64_t own_head,
-                      std::optional<Timestamp> now, rocksdb::WriteBatch& batch);
+  // `kMaxExpiredPerWrite` entries plus twice the entries added are expired per write. Returns
+  // the seq expiry has reached once the batch is written: hand it to committed() then.
+  Result<uint64_t> add_to_batch(const Store& store, const RequestWrites& writes, uint64_t own_head,
+                                std::optional<Timestamp> now, rocksdb::WriteBatch& batch) const;
   // After the batch was written: expiry goes on from where it stopped.
-  void committed() { expired_through_ = pending_expired_through_; }
+  void committed(uint64_t expired_through) { expired_through_ = expired_through; }
 
   static constexpr uint64_t kMaxExpiredPerWrite = 1000;
 
  private:
   RequestWindow window_;
-  uint64_t expired_through_ = 0;          // every expiry entry up to this seq is deleted
-  uint64_t pending_expired_through_ = 0;  // as it will be once the current batch is written
+  uint64_t expired_through_ = 0;  // every expiry entry up to this seq is deleted
 };
 
 }  // namespace rollcall

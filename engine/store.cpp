@@ -1,5 +1,6 @@
 #include "engine/store.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -116,15 +117,32 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, Mode mode, bo
     if (mkdtemp(scratch.data()) == nullptr)
       return Error(ErrorKind::kIo, "cannot make a scratch dir for reading '" + dir + "'");
     store->secondary_dir_ = scratch;
-    s = rocksdb::DB::OpenAsSecondary(db_options, dir, scratch, descriptors, &store->handles_,
-                                     &store->db_);
+    // A reader opens the families the data dir has: one written by an older rollcall lacks
+    // those added since (its writer adds them when it next opens), and they read as empty.
+    std::vector<std::string> present;
+    s = rocksdb::DB::ListColumnFamilies(db_options, dir, &present);
+    if (!s.ok()) return to_error(s, "opening data dir '" + dir + "'");
+    std::vector<size_t> opened;  // Cf of each descriptor opened
+    std::vector<rocksdb::ColumnFamilyDescriptor> existing;
+    for (size_t i = 0; i < descriptors.size(); ++i) {
+      if (std::find(present.begin(), present.end(), descriptors[i].name) == present.end()) continue;
+      opened.push_back(i);
+      existing.push_back(descriptors[i]);
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    s = rocksdb::DB::OpenAsSecondary(db_options, dir, scratch, existing, &handles, &store->db_);
+    if (s.ok()) {
+      store->handles_.assign(descriptors.size(), nullptr);
+      for (size_t i = 0; i < opened.size(); ++i) store->handles_[opened[i]] = handles[i];
+    }
   }
   if (!s.ok()) return to_error(s, "opening data dir '" + dir + "'");
   return store;
 }
 
 Store::~Store() {
-  for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
+  for (auto* handle : handles_)
+    if (handle != nullptr) db_->DestroyColumnFamilyHandle(handle);
   delete db_;
   if (!secondary_dir_.empty()) {
     std::error_code ec;
@@ -158,6 +176,7 @@ Status Store::flush() {
 }
 
 Result<std::optional<std::string>> Store::get(Cf which, std::string_view key) const {
+  if (cf(which) == nullptr) return std::optional<std::string>();  // a family this data dir lacks
   std::string value;
   auto s = db_->Get(rocksdb::ReadOptions(), cf(which), rocksdb::Slice(key.data(), key.size()),
                     &value);
@@ -168,6 +187,7 @@ Result<std::optional<std::string>> Store::get(Cf which, std::string_view key) co
 
 Result<std::vector<std::optional<std::string>>> Store::multi_get(Cf which,
                                                                  const std::vector<std::string>& keys) const {
+  if (cf(which) == nullptr) return std::vector<std::optional<std::string>>(keys.size());
   std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
@@ -183,6 +203,7 @@ Result<std::vector<std::optional<std::string>>> Store::multi_get(Cf which,
 }
 
 std::unique_ptr<rocksdb::Iterator> Store::iterator(Cf which) const {
+  if (cf(which) == nullptr) return std::unique_ptr<rocksdb::Iterator>(rocksdb::NewEmptyIterator());
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(), cf(which)));
 }
 
@@ -197,6 +218,7 @@ Status Store::checkpoint(const std::string& dir) {
 
 Result<uint64_t> Store::sst_bytes(Cf which) const {
   uint64_t bytes = 0;
+  if (cf(which) == nullptr) return bytes;
   if (!db_->GetIntProperty(cf(which), rocksdb::DB::Properties::kLiveSstFilesSize, &bytes))
     return Error(ErrorKind::kIo, std::string("reading the size of family ") + cf_name(which));
   return bytes;

@@ -36,6 +36,8 @@ class Store : public KeyValueReader {
   Store& operator=(const Store&) = delete;
 
   rocksdb::DB* db() const { return db_; }
+  // A reader's handle is null for a family the data dir does not have yet (written by an older
+  // rollcall); get, multi_get and iterator then read it as empty.
   rocksdb::ColumnFamilyHandle* cf(Cf which) const { return handles_[static_cast<size_t>(which)]; }
   const std::string& dir() const { return dir_; }
   Mode mode() const { return mode_; }

@@ -36,6 +36,15 @@ void CommitQueue::record_fork(const ForkRecord& fork) {
   enqueue(std::move(request));
 }
 
+void CommitQueue::record_child_incarnation(const UnitCode& child, const std::string& incarnation) {
+  Request request;
+  request.job = [child, incarnation](EventLog& log) {
+    if (auto s = log.record_child_incarnation(child, incarnation); !s.ok())
+      node_log()->error("recording the incarnation of child {}: {}", child.str(), s.error().message());
+  };
+  enqueue(std::move(request));
+}
+
 void CommitQueue::close(std::function<void()> drained) {
   {
     std::lock_guard lock(mutex_);

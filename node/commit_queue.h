@@ -73,8 +73,10 @@ class CommitQueue {
   // Set before start().
   void on_appended(std::function<void()> callback) { on_appended_ = std::move(callback); }
 
-  // Writes a fork record (a job on the writer thread); a failure is logged.
+  // Writes a fork record, or a child's incarnation (each a job on the writer thread); a failure
+  // is logged.
   void record_fork(const ForkRecord& fork);
+  void record_child_incarnation(const UnitCode& child, const std::string& incarnation);
 
   void start();
   // False once close() was called: the caller answers "shutting down".

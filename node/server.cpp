@@ -300,14 +300,8 @@ void ClientSession::schedule_tick() {
 void ClientSession::apply(Outbox& out) {
   for (auto& frame : out.frames) send(std::move(frame));
   for (auto& alert : out.alerts) server_.alerts().raise(wall_now(), alert);
-  if (out.record_incarnation) {
-    CommitQueue::Request request;
-    request.job = [record = *out.record_incarnation](EventLog& log) {
-      if (auto s = log.record_child_incarnation(record.first, record.second); !s.ok())
-        node_log()->error("recording the incarnation of child {}: {}", record.first.str(), s.error().message());
-    };
-    server_.queue().enqueue(std::move(request));
-  }
+  if (out.record_incarnation)
+    server_.queue().record_child_incarnation(out.record_incarnation->first, out.record_incarnation->second);
   if (out.fork) server_.queue().record_fork(*out.fork);
   for (auto& job : out.ingests) {
     ++in_flight_;

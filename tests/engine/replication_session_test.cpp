@@ -726,4 +726,87 @@ TEST_CASE("UplinkSession: a chain probe the parent never answers reports the for
   CHECK(late.alerts[0].find("between seqs 1 and 8") != std::string::npos);
 }
 
+TEST_CASE("UplinkSession: a parent that refuses a chain probe still gets the fork reported, with the range known",
+          "[replication]") {
+  // An older parent answers a probe with badMessage: the fork must not go unreported, and the
+  // close reason names it so that the driver backs off from that parent.
+  TestNode ward(kWardA);
+  ward.submit_reports(8);
+  UplinkSession up(*ward.log, small_map(), small_options());
+  handshake(up, kDistrict, {{kWardA, 8, ward.chain_hash(kWardA, 8) ^ 1}}, at(0));
+  REQUIRE(up.state() == UplinkSession::State::kLocatingFork);
+  capnp::MallocMessageBuilder m;
+  auto error = m.initRoot<wire::Message>().initError();
+  error.setCode(wire::ErrorCode::BAD_MESSAGE);
+  error.setMessage("unexpected message from a child");
+  Outbox refused;
+  up.on_frame(*to_frame(m), at(1), refused);
+  REQUIRE(refused.closing());
+  CHECK(refused.close->find("fork: origin 00001") != std::string::npos);
+  CHECK(refused.close->find("unexpected message from a child") != std::string::npos);
+  REQUIRE(refused.fork);
+  CHECK(refused.fork->first_seq == 0);
+  REQUIRE(refused.alerts.size() == 1);
+  CHECK(refused.alerts[0].find("between seqs 1 and 8") != std::string::npos);
+}
+
+TEST_CASE("UplinkSession: a fork found while batches are in flight is located, not cut short by their ack timeout",
+          "[replication]") {
+  TestNode old_b(kWardB), new_b(kWardB), district(kDistrict);
+  old_b.submit_reports(5);
+  new_b.submit_reports(6, 99);
+  district.relay(*new_b.log, 1, 2);
+  district.submit_reports(3);  // the district's own events: batches in flight
+  UplinkSession up(*district.log, small_map(), small_options());
+  const Outbox marked = handshake(up, kProvince, {{kWardB, 3, old_b.chain_hash(kWardB, 3)}}, at(0));
+  REQUIRE(!batches_in(marked).empty());
+  district.relay(*new_b.log, 3, 6);
+  Outbox beat, grew;
+  up.on_frame(*heartbeat_frame(1'000'000), at(1'000'000), beat);
+  up.on_log_grew(at(1'000'000), grew);  // a second after the batches went
+  REQUIRE(up.state() == UplinkSession::State::kLocatingFork);
+  // The parent answers nothing for longer than the ack timeout, but keeps the link alive: the
+  // search ends with the range known, as a fork, when the probe times out (the batches sent
+  // before it no longer count).
+  Outbox closed;
+  int64_t closed_at = 0;
+  for (int64_t t = 1'200'000; t <= 4'000'000 && !closed.closing(); t += 100'000) {
+    Outbox alive;
+    up.on_frame(*heartbeat_frame(t), at(t), alive);
+    up.on_tick(at(t), closed);
+    closed_at = t;
+  }
+  REQUIRE(closed.closing());
+  CHECK(closed_at > 3'000'000);  // the probe's timeout, not the batches' (2 s after t = 0)
+  CHECK(closed.close->find("fork: origin 00004") != std::string::npos);
+  REQUIRE(closed.fork);
+  CHECK(closed.fork->origin == code(kWardB));
+}
+
+TEST_CASE("DownlinkSession: a child that keeps probing past what any bisection needs is cut off",
+          "[replication]") {
+  TestNode ward(kWardA), district(kDistrict);
+  ward.submit_reports(4);
+  district.relay(*ward.log, 1, 4);
+  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  accept_child(down, ward, std::nullopt, at(0));
+  for (int i = 0; i < 66; ++i) {
+    capnp::MallocMessageBuilder m;
+    auto p = m.initRoot<wire::Message>().initChainProbe();
+    p.setOrigin(kWardA);
+    p.setSeq(2);
+    Outbox answered;
+    down.on_frame(*to_frame(m), at(1), answered);
+    REQUIRE_FALSE(answered.closing());
+  }
+  capnp::MallocMessageBuilder m;
+  auto p = m.initRoot<wire::Message>().initChainProbe();
+  p.setOrigin(kWardA);
+  p.setSeq(2);
+  Outbox cut;
+  down.on_frame(*to_frame(m), at(1), cut);
+  CHECK(error_code_in(cut) == wire::ErrorCode::BAD_MESSAGE);
+  CHECK(cut.closing());
+}
+
 }  // namespace rollcall::testing

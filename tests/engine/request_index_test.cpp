@@ -3,6 +3,8 @@
 // taken back from a parent.
 #include <catch2/catch.hpp>
 
+#include <rocksdb/db.h>
+
 #include "tests/engine/event_log_fixture.h"
 
 namespace rollcall::log_test {
@@ -255,6 +257,52 @@ TEST_CASE_METHOD(RequestFixture, "EventLog: request ids are remembered for the n
   REQUIRE(outcomes[0].accepted);
   CHECK_FALSE(outcomes[0].repeated);
   CHECK(outcomes[0].accepted->origin == code("001"));
+}
+
+}  // namespace rollcall::log_test
+
+namespace rollcall::log_test {
+
+TEST_CASE_METHOD(RequestFixture, "EventLog: a reader opens a data dir written before the request families existed, and its writer adds them",
+                 "[log][requests]") {
+  TempDir dir;
+  {
+    auto log = open(dir);
+    Events some;
+    some.add(activity("00001", 5));
+    submit_all(*log, some.all());
+  }
+  {
+    // As an older rollcall left it: no requests or request_expiry family.
+    std::vector<std::string> names;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.str(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.str(), descriptors, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    size_t dropped = 0;
+    for (auto* handle : handles) {
+      if (handle->GetName() == "requests" || handle->GetName() == "request_expiry") {
+        REQUIRE(db->DropColumnFamily(handle).ok());
+        ++dropped;
+      }
+      REQUIRE(db->DestroyColumnFamilyHandle(handle).ok());
+    }
+    REQUIRE(dropped == 2);
+  }
+  auto reader = EventLog::open_reader(dir.str());
+  INFO((reader.ok() ? std::string() : reader.error().message()));
+  REQUIRE(reader.ok());
+  CHECK((*reader)->remembered_requests().value() == 0);
+  CHECK(read_all(**reader).size() == 1);
+  reader->reset();
+  auto log = open(dir);
+  Events requested;
+  requested.add(with_request(activity("00001", 5), "r-1"));
+  submit_all(*log, requested.all());
+  CHECK(log->submit(requested.all(), kNow)[0].repeated);
 }
 
 }  // namespace rollcall::log_test
