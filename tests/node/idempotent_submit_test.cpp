@@ -3,6 +3,7 @@
 // to one origin:seq, and the log and tallies hold each line once (DESIGN "Identity and storage").
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -94,8 +95,22 @@ TEST_CASE("rollcalld: a file with requestIds sent again after kill -9 interrupte
   for (int cycle = 0; cycle < 4; ++cycle) {
     REQUIRE(node.start());
     CommandResult interrupted;
-    std::thread submitter([&] { interrupted = run_rollcall({"submit", "--json", "--node", node.address(), file}); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(10, 300)(random)));
+    const uint64_t held_before = watermark_of(node.data_dir(), kDistrict);
+    std::atomic<bool> done{false};
+    std::thread submitter([&] {
+      interrupted = run_rollcall({"submit", "--json", "--node", node.address(), file});
+      done = true;
+    });
+    // Kill while the file is being appended (however fast this build is), or, once it all is,
+    // at a random moment of a run that is mostly repeats.
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 500)(random));
+    while (!done && std::chrono::steady_clock::now() < deadline) {
+      const uint64_t held = watermark_of(node.data_dir(), kDistrict);
+      if (held > held_before && held < lines) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 30)(random)));
     node.kill9();
     submitter.join();
     INFO("cycle " << cycle << ": submit exited " << interrupted.exit_code << "\n" << interrupted.err);
