@@ -15,10 +15,11 @@
 #include "engine/protocol.h"
 #include "engine/unit_map.h"
 #include "node/commit_queue.h"
+#include "node/http_listener.h"
 #include "node/node_config.h"
 #include "node/node_log.h"
-#include "node/wall_clock.h"
 #include "node/node_status.h"
+#include "node/wall_clock.h"
 #include "node/server.h"
 #include "node/uplink.h"
 
@@ -95,9 +96,11 @@ int run(const NodeConfig& config) {
   std::unique_ptr<Uplink> uplink;
   if (!config.parents.empty())
     uplink = std::make_unique<Uplink>(io, **event_log, *units, config.parents, UplinkOptions{}, alerts, queue);
-  server.set_status_filler([&](wire::NodeStatus::Builder status) {
+  const auto fill_status = [&](wire::NodeStatus::Builder status) {
     fill_node_status(status, **event_log, server, uplink.get(), alerts, wall_now());
-  });
+  };
+  server.set_status_filler(fill_status);
+  HttpListener http(io, fill_status);
   queue.on_appended([&] {
     if (uplink) uplink->wake();
   });
@@ -111,6 +114,14 @@ int run(const NodeConfig& config) {
   log->info("rollcalld {} for {} ({}) listening on {}:{}, data dir {}, {} events held, next seq {}",
             kSoftwareVersion, unit->str(), info->name, bound->address().to_string(), bound->port(),
             config.data_dir, (*event_log)->last_lsn().value, (*event_log)->next_own_seq());
+  if (config.http) {
+    auto http_port = http.start(*config.http);
+    if (!http_port.ok()) {
+      log->error("{}", http_port.error().message());
+      return kExitFailure;
+    }
+    log->info("metrics at http://{}:{}/metrics", config.http->host, *http_port);
+  }
   queue.start();
   server.start_accepting();
   if (uplink) uplink->start();
@@ -132,6 +143,7 @@ int run(const NodeConfig& config) {
     if (ec) return;
     log->info("signal {}: draining (no new connections; committing what is queued)", signal);
     if (uplink) uplink->stop();
+    http.stop();
     server.stop_accepting();
     queue.close([&] {
       asio::post(io, [&] {
@@ -188,6 +200,10 @@ int main(int argc, char** argv) {
                                     "events (default 1000000); a repeat within the window gets the original ORIGIN:SEQ");
   auto* days_opt = app.add_option("--request-window-days", flags.request_window_days,
                                   "a remembered requestId is forgotten after this many days (default 30, at most 36500)");
+  std::string http_listen;
+  auto* http_opt = app.add_option("--http", http_listen,
+                                  "HOST:PORT of a read-only HTTP listener serving /metrics (Prometheus text); "
+                                  "none unless given; use a loopback address unless the port is firewalled");
   app.add_option("--port-file", flags.port_file, "write the bound port to this file once listening");
   app.set_version_flag("--version", kSoftwareVersion);
   CLI11_PARSE(app, argc, argv);
@@ -212,6 +228,14 @@ int main(int argc, char** argv) {
   if (*window_opt) config.request_window_events = flags.request_window_events;
   if (*days_opt) config.request_window_days = flags.request_window_days;
   config.port_file = flags.port_file;
+  if (*http_opt) {
+    auto hp = parse_host_port(http_listen);
+    if (!hp.ok()) {
+      std::cerr << "rollcalld: --http: " << hp.error().message() << "\n";
+      return kExitUsage;
+    }
+    config.http = *hp;
+  }
   if (*listen_opt) {
     auto hp = parse_host_port(listen);
     if (!hp.ok()) {

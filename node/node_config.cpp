@@ -18,7 +18,7 @@ Status load_config_file(const std::string& path, NodeConfig& config) {
                                               "units",    "tls_cert", "tls_key",  "tls_ca",
                                               "log_level", "min_free_mb", "max_dir_mb",
                                               "max_in_flight_mb", "request_window_events",
-                                              "request_window_days"};
+                                              "request_window_days", "http"};
   for (const auto& [key, value] : table) {
     if (!kKeys.count(std::string(key.str())))
       return invalid_input("config file '" + path + "': unknown key '" + std::string(key.str()) + "'");
@@ -58,6 +58,13 @@ Status load_config_file(const std::string& path, NodeConfig& config) {
     auto hp = parse_host_port(listen);
     if (!hp.ok()) return invalid_input("config file '" + path + "': listen: " + hp.error().message());
     config.listen = *hp;
+  }
+  std::string http;
+  ROLLCALL_TRY(text("http", http));
+  if (!http.empty()) {
+    auto hp = parse_host_port(http);
+    if (!hp.ok()) return invalid_input("config file '" + path + "': http: " + hp.error().message());
+    config.http = *hp;
   }
   if (auto parents = table["parents"]) {
     auto* array = parents.as_array();

@@ -25,6 +25,7 @@ struct NodeConfig {
   uint64_t max_in_flight_mb = 256;
   uint64_t request_window_events = 1'000'000;  // request ids remembered among the newest N own events
   uint64_t request_window_days = 30;           // and for at most this many days
+  std::optional<HostPort> http;  // the read-only HTTP listener (/metrics); none when unset
   std::string port_file;  // written with the bound port once listening (tests, scripts)
 };
 

@@ -8,7 +8,7 @@ packages=(
   librocksdb-dev rocksdb-tools
   capnproto libcapnp-dev
   libasio-dev libspdlog-dev libfmt-dev
-  catch2 libcli11-dev libtomlplusplus-dev
+  catch2 libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
   libssl-dev
   clang-14 libclang-rt-14-dev
   python3

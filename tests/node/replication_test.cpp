@@ -15,6 +15,7 @@
 #include "tests/support/event_generator.h"
 #include "tests/support/link_proxy.h"
 #include "tests/support/node_harness.h"
+#include "tests/support/ports.h"
 #include "tests/support/test_dirs.h"
 #include "tests/support/tree_checks.h"
 
@@ -408,6 +409,13 @@ TEST_CASE("rollcalld: replication: a re-created ward that took submits while its
   CHECK(forks[0].origin == kWardA);
   CHECK(forks[0].peer == kWardA);
   CHECK(forks[0].first_seq == 1);
+  // And in the ward's metrics, after a restart: the record stays until resolved.
+  const uint16_t http = free_port_below_ephemeral();
+  tree.ward_a->set_extra_args({"--http", "127.0.0.1:" + std::to_string(http)});
+  REQUIRE(tree.ward_a->start());
+  const auto metrics = http_get(http, "/metrics");
+  CHECK(metric_value(metrics.body, "rollcall_forks", R"(unit="00001")") == 1.0);
+  CHECK(metric_value(metrics.body, "rollcall_fork_first_seq", R"(unit="00001",origin="00001",peer="001")") == 1.0);
 }
 
 TEST_CASE("rollcalld: replication: a full parent pushes back and nothing is dropped",

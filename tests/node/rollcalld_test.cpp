@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -18,6 +19,7 @@
 #include "engine/frame_codec.h"
 #include "engine/protocol.h"
 #include "tests/support/node_harness.h"
+#include "tests/support/ports.h"
 #include "tests/support/test_dirs.h"
 
 using namespace rollcall;
@@ -398,4 +400,46 @@ TEST_CASE("rollcalld: with a 1 MiB in-flight budget, many clients sending large 
   for (auto& t : threads) t.join();
   CHECK(accepted == kClients * kSubmits * kEvents);
   CHECK(node.stop() == 0);
+}
+
+TEST_CASE("rollcalld: --http serves /metrics in the Prometheus text format, from the same status rollcall status shows",
+          "[node][integration]") {
+  TempDir dir;
+  const uint16_t port = free_port_below_ephemeral();
+  NodeProcess node("001", dir / "001", units_2024(), {"--http", "127.0.0.1:" + std::to_string(port)});
+  REQUIRE(node.start());
+  auto client = connect_to(node);
+  for (const auto& outcome : submit_lines(*client, sample_submit_lines())) REQUIRE(outcome.accepted);
+
+  const auto metrics = http_get(port, "/metrics");
+  INFO(metrics.body << node.log());
+  REQUIRE(metrics.status == 200);
+  CHECK_THAT(metrics.content_type, Catch::StartsWith("text/plain; version=0.0.4"));
+  CHECK(metric_value(metrics.body, "rollcall_log_last_lsn", R"(unit="001")") == 5.0);
+  CHECK(metric_value(metrics.body, "rollcall_origin_watermark_seq", R"(unit="001",origin="001")") == 5.0);
+  CHECK(metric_value(metrics.body, "rollcall_forks", R"(unit="001")") == 0.0);
+  CHECK(metric_value(metrics.body, "rollcall_children_connected", R"(unit="001")") == 0.0);
+  CHECK_THAT(metrics.body, Catch::Contains("# TYPE rollcall_parent_acked_events_total counter"));
+  // Every sample line is `name{labels} number`, every family has HELP and TYPE.
+  size_t samples = 0;
+  for (const auto& line : split_lines(metrics.body)) {
+    if (line[0] == '#') {
+      CHECK(std::regex_match(line, std::regex(R"(# (HELP|TYPE) rollcall_[a-z_]+ .+)")));
+      continue;
+    }
+    CHECK(std::regex_match(line, std::regex(R"(rollcall_[a-z_]+\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\} -?[0-9.e+-]+)")));
+    ++samples;
+  }
+  CHECK(samples >= 6);
+
+  const auto missing = http_get(port, "/nope");
+  CHECK(missing.status == 404);
+  CHECK_THAT(missing.body, Catch::Contains("no such path: /nope"));
+  CHECK(node.stop() == 0);
+
+  auto taken = NodeProcess("001", dir / "other", units_2024(), {"--http", "127.0.0.1:" + std::to_string(port)});
+  NodeProcess holder("001", dir / "holder", units_2024(), {"--http", "127.0.0.1:" + std::to_string(port)});
+  REQUIRE(holder.start());
+  CHECK_FALSE(taken.start());  // the HTTP port is in use: the node says so and exits
+  CHECK_THAT(taken.log(), Catch::Contains("--http: cannot listen on 127.0.0.1:" + std::to_string(port)));
 }

@@ -17,6 +17,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <httplib.h>
+
 #include "engine/capnp_guard.h"
 #include "engine/types.h"
 
@@ -175,6 +177,27 @@ std::vector<LineOutcome> submit_lines(NodeClient& client, const std::vector<std:
     outcomes.push_back(line);
   }
   return outcomes;
+}
+
+HttpAnswer http_get(uint16_t port, const std::string& path) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(std::chrono::seconds(2));
+  client.set_read_timeout(std::chrono::seconds(5));
+  HttpAnswer answer;
+  if (auto response = client.Get(path.c_str())) {
+    answer.status = response->status;
+    answer.body = response->body;
+    answer.content_type = response->get_header_value("Content-Type");
+  }
+  return answer;
+}
+
+std::optional<double> metric_value(const std::string& text, const std::string& name, const std::string& labels) {
+  const std::string head = name + "{" + labels + "} ";
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind(head, 0) == 0) return std::stod(line.substr(head.size()));
+  return std::nullopt;
 }
 
 }  // namespace rollcall::testing

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,18 @@ class NodeProcess {
   uint16_t port_ = 0;
   std::unique_ptr<cli::ChildProcess> process_;
 };
+
+// GET http://127.0.0.1:PORT/PATH: the status code (-1 when nothing answered) and the body.
+struct HttpAnswer {
+  int status = -1;
+  std::string body;
+  std::string content_type;
+};
+HttpAnswer http_get(uint16_t port, const std::string& path);
+
+// The value of the sample `name{labels}` in Prometheus text (nullopt when absent); `labels`
+// as written, e.g. R"(unit="001")".
+std::optional<double> metric_value(const std::string& text, const std::string& name, const std::string& labels);
 
 // The outcome of one submitted line.
 struct LineOutcome {
