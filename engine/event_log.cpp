@@ -416,7 +416,7 @@ Status EventLog::record_fork(const ForkRecord& fork) {
   ROLLCALL_TRY(check_writable());
   rocksdb::WriteBatch batch;
   batch.Put(store_->cf(Cf::kMeta), keys::fork_key(fork.origin.str(), fork.peer.str()),
-            keys::encode_fork(fork.first_seq, fork.seen_at.micros));
+            keys::encode_seq_at(fork.first_seq, fork.seen_at.micros));
   return store_->write(batch);
 }
 

@@ -49,7 +49,7 @@ Result<std::vector<ForkRecord>> EventLog::forks() const {
     const auto value = it->value().ToStringView();
     const size_t nul = key.find('\0');
     ForkRecord fork;
-    if (nul == std::string_view::npos || !keys::decode_fork(value, &fork.first_seq, &fork.seen_at.micros))
+    if (nul == std::string_view::npos || !keys::decode_seq_at(value, &fork.first_seq, &fork.seen_at.micros))
       return Error(ErrorKind::kCorruption, "a fork record of unexpected shape");
     fork.origin = UnitCode::trusted(key.substr(0, nul));
     fork.peer = UnitCode::trusted(key.substr(nul + 1));

@@ -143,6 +143,20 @@ inline std::string transfer_key(std::string_view member, std::string_view from, 
   return k;
 }
 
+// A seq and a time: BE64(seq) BE64(micros) (requests, fork records).
+inline std::string encode_seq_at(uint64_t seq, int64_t micros) {
+  std::string v;
+  put_be64(v, seq);
+  put_be64(v, static_cast<uint64_t>(micros));
+  return v;
+}
+inline bool decode_seq_at(std::string_view v, uint64_t* seq, int64_t* micros) {
+  if (v.size() != 16) return false;
+  *seq = get_be64(v, 0);
+  *micros = static_cast<int64_t>(get_be64(v, 8));
+  return true;
+}
+
 // A BE64 number as a whole key (request_expiry: a seq).
 inline std::string be64_key(uint64_t v) {
   std::string k;
@@ -158,18 +172,6 @@ inline std::string request_key(std::string_view unit, std::string_view request_i
   k.push_back('\0');
   k.append(request_id);
   return k;
-}
-inline std::string encode_request(uint64_t seq, int64_t recorded_at) {
-  std::string v;
-  put_be64(v, seq);
-  put_be64(v, static_cast<uint64_t>(recorded_at));
-  return v;
-}
-inline bool decode_request(std::string_view v, uint64_t* seq, int64_t* recorded_at) {
-  if (v.size() != 16) return false;
-  *seq = get_be64(v, 0);
-  *recorded_at = static_cast<int64_t>(get_be64(v, 8));
-  return true;
 }
 
 // meta keys (column family "default")
@@ -193,18 +195,6 @@ inline std::string fork_key(std::string_view origin, std::string_view peer) {
   k.push_back('\0');
   k.append(peer);
   return k;
-}
-inline std::string encode_fork(uint64_t first_seq, int64_t seen_at) {
-  std::string v;
-  put_be64(v, first_seq);
-  put_be64(v, static_cast<uint64_t>(seen_at));
-  return v;
-}
-inline bool decode_fork(std::string_view v, uint64_t* first_seq, int64_t* seen_at) {
-  if (v.size() != 16) return false;
-  *first_seq = get_be64(v, 0);
-  *seen_at = static_cast<int64_t>(get_be64(v, 8));
-  return true;
 }
 // BE32 version of the projections' layout and rules; absent while a rebuild is under way.
 inline constexpr std::string_view kProjectionVersionKey = "projection_version";

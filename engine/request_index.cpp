@@ -22,7 +22,7 @@ Result<std::optional<RememberedRequest>> RequestIndex::stored(const Store& store
   if (!value.ok()) return value.error();
   if (!value->has_value()) return std::optional<RememberedRequest>();
   RememberedRequest request;
-  if (!keys::decode_request(**value, &request.seq, &request.recorded_at.micros))
+  if (!keys::decode_seq_at(**value, &request.seq, &request.recorded_at.micros))
     return Error(ErrorKind::kCorruption, "a requests entry of unexpected size");
   return std::optional<RememberedRequest>(request);
 }
@@ -39,7 +39,7 @@ Result<uint64_t> RequestIndex::add_to_batch(const Store& store, const RequestWri
   // Replaced entries first: their keys are written again below.
   for (uint64_t seq : writes.replaced_seqs_) batch.Delete(store.cf(Cf::kRequestExpiry), keys::be64_key(seq));
   for (const auto& [key, request] : writes.added_) {
-    batch.Put(store.cf(Cf::kRequests), key, keys::encode_request(request.seq, request.recorded_at.micros));
+    batch.Put(store.cf(Cf::kRequests), key, keys::encode_seq_at(request.seq, request.recorded_at.micros));
     std::string expiry;
     keys::put_be64(expiry, static_cast<uint64_t>(request.recorded_at.micros));
     expiry.append(key);

@@ -224,6 +224,17 @@ inline Outbox answer_probes(UplinkSession& up, Outbox out,
   return out;
 }
 
+// The parent's heartbeats every 200 ms from `from_us` to `to_us`, each followed by a tick: the
+// link stays alive while the session waits for something else. REQUIREs it stays open.
+inline void keep_alive(UplinkSession& up, int64_t from_us, int64_t to_us) {
+  for (int64_t t = from_us; t <= to_us; t += 200'000) {
+    Outbox beat, ticked;
+    up.on_frame(*heartbeat_frame(t), at(t), beat);
+    up.on_tick(at(t), ticked);
+    REQUIRE_FALSE(ticked.closing());
+  }
+}
+
 // Takes a child's session through the parent's hello and these watermarks; the outbox of the last
 // step.
 inline Outbox handshake(UplinkSession& up, const std::string& parent,

@@ -691,12 +691,7 @@ TEST_CASE("UplinkSession: a fetch the parent never answers closes the session af
   std::vector<std::unique_ptr<Frame>> frames;
   REQUIRE(kinds(out, frames) == std::vector{wire::Message::FETCH});
   // The parent's heartbeats keep the link alive, but the fetch stays unanswered.
-  for (int64_t t = 200'000; t <= 2'000'000; t += 200'000) {
-    Outbox beat, ticked;
-    up.on_frame(*heartbeat_frame(t), at(t), beat);
-    up.on_tick(at(t), ticked);
-    REQUIRE_FALSE(ticked.closing());
-  }
+  keep_alive(up, 200'000, 2'000'000);
   Outbox late;
   up.on_tick(at(2'100'000), late);
   REQUIRE(late.closing());
@@ -711,12 +706,7 @@ TEST_CASE("UplinkSession: a chain probe the parent never answers reports the for
   UplinkSession up(*ward.log, small_map(), small_options());
   const Outbox probed = handshake(up, kDistrict, {{kWardA, 8, ward.chain_hash(kWardA, 8) ^ 1}}, at(0));
   REQUIRE(up.state() == UplinkSession::State::kLocatingFork);
-  for (int64_t t = 200'000; t <= 2'000'000; t += 200'000) {
-    Outbox beat, ticked;
-    up.on_frame(*heartbeat_frame(t), at(t), beat);
-    up.on_tick(at(t), ticked);
-    REQUIRE_FALSE(ticked.closing());
-  }
+  keep_alive(up, 200'000, 2'000'000);
   Outbox late;
   up.on_tick(at(2'100'000), late);
   REQUIRE(late.closing());
