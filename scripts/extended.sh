@@ -11,4 +11,4 @@ cd "$ROOT"
 stage build 1200 'configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo'
 stage sim 3600 'ROLLCALL_SIM_SEEDS=${ROLLCALL_SIM_SEEDS:-500} build/tests/rollcall_testdata_tests "[sim]"'
 stage replication-repeat 3600 'for i in $(seq 1 20); do echo "round $i"; build/tests/rollcall_node_tests "[replication]"; done'
-stage bench 3600 '(build/bench/rollcall_ingest_bench && build/bench/rollcall_tally_bench && build/bench/rollcall_sync_bench) | tee build/bench-full.jsonl'
+stage bench 3600 '(build/bench/rollcall_ingest_bench && build/bench/rollcall_tally_bench && build/bench/rollcall_sync_bench && build/bench/rollcall_exactly_once_bench) | tee build/bench-full.jsonl'

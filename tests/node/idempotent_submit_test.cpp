@@ -101,10 +101,12 @@ TEST_CASE("rollcalld: a file with requestIds sent again after kill -9 interrupte
       interrupted = run_rollcall({"submit", "--json", "--node", node.address(), file});
       done = true;
     });
-    // Kill while the file is being appended (however fast this build is), or, once it all is,
-    // at a random moment of a run that is mostly repeats.
+    // Kill while the file is being appended (however slow this build is to start), or, once it
+    // all is, at a random moment of a run that is mostly repeats.
     const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 500)(random));
+        std::chrono::steady_clock::now() +
+        (held_before < lines ? std::chrono::milliseconds(30000)
+                             : std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 500)(random)));
     while (!done && std::chrono::steady_clock::now() < deadline) {
       const uint64_t held = watermark_of(node.data_dir(), kDistrict);
       if (held > held_before && held < lines) break;

@@ -108,7 +108,8 @@ TEST_CASE("rollcalld: after kill -9 in the middle of a large stream of submits t
   CHECK_THAT(verify.out, Catch::Contains("no differences"));
   // Kill rebuilds ever later until one dies halfway: rollcalld then refuses the data dir.
   bool refused = false;
-  for (int delay_ms : {30, 80, 150, 250, 400, 600, 900, 1300}) {
+  // (Later delays for slow builds: under ThreadSanitizer a rebuild takes seconds to start.)
+  for (int delay_ms : {30, 80, 150, 250, 400, 600, 900, 1300, 1800, 2500, 3500, 5000, 7000}) {
     auto rebuild = cli::ChildProcess::spawn({rollcall_path(), "rebuild", "--data-dir", dir / "001"}, dir / "rebuild.log");
     REQUIRE(rebuild.ok());
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
