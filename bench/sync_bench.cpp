@@ -23,7 +23,7 @@
 #include "cli/json_out.h"
 #include "cli/node_client.h"
 #include "engine/types.h"
-#include "tests/support/link_proxy.h"
+#include "cli/link_proxy.h"
 #include "tests/support/node_harness.h"
 #include "tests/support/test_dirs.h"
 #include "tests/support/tree_checks.h"
@@ -32,6 +32,7 @@ namespace {
 
 using namespace rollcall;
 using namespace rollcall::testing;
+using rollcall::cli::LinkProxy;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 

@@ -45,5 +45,8 @@ void add_status_command(CLI::App& app, int& exit_code);
 void add_member_commands(CLI::App& app, int& exit_code);
 // verify and rebuild
 void add_verify_commands(CLI::App& app, int& exit_code);
+void add_units_command(CLI::App& app, int& exit_code);
+// export and import
+void add_export_import_commands(CLI::App& app, int& exit_code);
 
 }  // namespace rollcall::cli

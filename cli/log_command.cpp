@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 #include <thread>
+#include <tuple>
 
 #include "cli/commands.h"
 #include "cli/event_text.h"
@@ -21,7 +22,8 @@ struct TailOptions {
   std::string data_dir;
   size_t n = 20;
   bool follow = false;
-  std::string unit, origin, type;
+  std::string unit, origin, type, member, from, to;
+  bool subtree = false;
   bool json = false;
 };
 
@@ -64,13 +66,31 @@ Result<std::unique_ptr<EventLog>> open_log(const std::string& dir) {
   return EventLog::open_reader(dir);
 }
 
-Result<LogFilter> make_filter(const TailOptions& o) {
+// `map`: the data dir's, for --subtree.
+Result<LogFilter> make_filter(const TailOptions& o, const UnitMap& map) {
   LogFilter filter;
+  if (o.subtree && o.unit.empty()) return invalid_input("--subtree needs --unit");
   if (!o.unit.empty()) {
     auto unit = UnitCode::parse(o.unit);
     if (!unit.ok()) return invalid_input("--unit: " + unit.error().message());
-    filter.unit = *unit;
+    if (o.subtree) {
+      if (!map.contains(*unit)) return invalid_input("--unit: unknown unit '" + o.unit + "' in this data dir's map");
+      filter.units.emplace();
+      for (const UnitCode& u : map.subtree(*unit)) filter.units->insert(u.str());
+    } else {
+      filter.unit = *unit;
+    }
   }
+  if (!o.member.empty()) filter.member = o.member;
+  for (const auto& [text, name, out] : {std::tuple{&o.from, "--from", &filter.from_date},
+                                        std::tuple{&o.to, "--to", &filter.to_date}}) {
+    if (text->empty()) continue;
+    auto day = Date::parse(*text);
+    if (!day.ok()) return invalid_input(std::string(name) + ": " + day.error().message());
+    *out = day->to_string();
+  }
+  if (filter.from_date && filter.to_date && *filter.from_date > *filter.to_date)
+    return invalid_input("--from " + *filter.from_date + " is after --to " + *filter.to_date);
   if (!o.origin.empty()) {
     auto origin = UnitCode::parse(o.origin);
     if (!origin.ok()) return invalid_input("--origin: " + origin.error().message());
@@ -85,10 +105,12 @@ Result<LogFilter> make_filter(const TailOptions& o) {
 }
 
 int run_tail(const TailOptions& o) {
-  auto filter = make_filter(o);
-  if (!filter.ok()) return report("log tail", filter.error().message());
   auto log = open_log(o.data_dir);
   if (!log.ok()) return report("log tail", log.error().message());
+  auto map = (*log)->seed_map();
+  if (!map.ok()) return report("log tail", map.error().message());
+  auto filter = make_filter(o, *map);
+  if (!filter.ok()) return report("log tail", filter.error().message());
   EventPrinter printer(o.json);
   printer.header();
   auto events = (*log)->tail(o.n, *filter);
@@ -157,7 +179,11 @@ void add_log_command(CLI::App& app, int& exit_code) {
   tail_cmd->add_option("--data-dir", tail->data_dir, "the node's data dir")->required();
   tail_cmd->add_option("-n", tail->n, "how many events (default 20)");
   tail_cmd->add_flag("--follow,-f", tail->follow, "keep printing events as the node appends them (Ctrl-C stops)");
-  tail_cmd->add_option("--unit", tail->unit, "only events of this unit");
+  tail_cmd->add_option("--unit", tail->unit, "only events of this unit (with --subtree: and of the units below it)");
+  tail_cmd->add_flag("--subtree", tail->subtree, "with --unit: the units below it too, by the data dir's map");
+  tail_cmd->add_option("--member", tail->member, "only events about this memberId (admission, transfers, ratings...)");
+  tail_cmd->add_option("--from", tail->from, "only events effective on or after this day (YYYY-MM-DD)");
+  tail_cmd->add_option("--to", tail->to, "only events effective on or before this day (YYYY-MM-DD)");
   tail_cmd->add_option("--origin", tail->origin, "only events first appended by this unit's node");
   tail_cmd->add_option("--type", tail->type, "only events of this kind, e.g. memberAdmitted");
   tail_cmd->add_flag("--json", tail->json, "one JSON object per event (the event JSON with its lsn)");

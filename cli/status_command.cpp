@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/data_dir_reader.h"
 #include "cli/status_query.h"
+#include "cli/status_tree.h"
 #include "cli/status_view.h"
 #include "engine/replication.h"
 
@@ -30,6 +31,7 @@ struct StatusOptions {
   std::string data_dir;
   std::string node;
   bool json = false;
+  bool tree = false;
   int timeout_ms = 2000;
 };
 
@@ -152,6 +154,16 @@ int run_status(const StatusOptions& o) {
 
   const bool explicit_node = !o.node.empty();
   std::optional<std::string> address = explicit_node ? o.node : address_from_file(o.data_dir);
+  if (o.tree) {
+    if (!address) return report(kCommand, "--tree asks the running node: no " + std::string(kAddressFile) + " in " + o.data_dir + " (is the node running?); give --node");
+    const StatusTree tree = ask_status_tree(*address, std::chrono::milliseconds(o.timeout_ms));
+    if (!tree.top.reachable) return report(kCommand, tree.top.problem);
+    if (o.json)
+      print_status_tree_json(tree, view.name_of, std::cout);
+    else
+      print_status_tree(tree, view.name_of, std::cout);
+    return kExitOk;
+  }
   if (address)
     ask_node(view, *address, reader.has_value(), explicit_node,
              std::chrono::milliseconds(o.timeout_ms));
@@ -196,6 +208,13 @@ void add_status_command(CLI::App& app, int& exit_code) {
                 "headRecordedAt, lagEvents, parentSeq}), forks ({origin, peer, firstDifferingSeq, "
                 "seenAt}) and alerts ({at, message}); a parent's takingBack is {from, next, to} or "
                 "null; times are ISO-8601 UTC or null");
+  cmd->add_flag("--tree", o->tree,
+                "the node's whole subtree of nodes: each child node connected to it is asked in turn (at the "
+                "address it says it serves clients on), and so on down; one line per node (connected since, "
+                "events behind its parent, how current its data is, forks, alerts), then the origins held whose "
+                "node is not connected now, stalest first. Needs the running node. --json: {now, nodesReached, "
+                "top: {unit, name, address, reachable, error, connectedSince, lagEvents, dataAsOf, forks, "
+                "alerts, children: [...]}, unreached: [{origin, seq, dataAsOf}]}");
   cmd->add_option("--timeout-ms", o->timeout_ms,
                   "how long to wait for the node's answer, connecting included (default 2000)")
       ->type_name("MS");

@@ -153,7 +153,7 @@ NodeState copy_status(wire::NodeStatus::Reader s) {
   for (auto c : s.getChildren())
     out.children.push_back({c.getUnit().cStr(), c.getAddress().cStr(), bytes_of(c.getIncarnation()),
                             at(c.getConnectedSince()), at(c.getLastMessageAt()),
-                            c.getEventsApplied(), c.getEventsDuplicate()});
+                            c.getEventsApplied(), c.getEventsDuplicate(), c.getListenAddress().cStr()});
   for (auto o : s.getOrigins())
     out.origins.push_back({o.getOrigin().cStr(), o.getSeq(), at(o.getNewestRecordedAt()),
                            o.getHeadSeq(), at(o.getHeadRecordedAt()), o.getParentSeq(),

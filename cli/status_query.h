@@ -44,6 +44,7 @@ struct ChildLinkState {
   Timestamp last_message_at;
   uint64_t events_applied = 0;
   uint64_t events_duplicate = 0;
+  std::string listen_address;  // where it serves clients, as it said; "" when not said
 };
 
 // How much of one origin the node holds, and how much exists below and above it.

@@ -18,52 +18,12 @@ std::string hex64(uint64_t value) {
   return buf;
 }
 
-// "2026-11-25 12:30:00"; "-" for 0 (never, unknown).
-std::string when(Timestamp t) {
-  if (t.micros == 0) return "-";
-  std::string text = t.to_string().substr(0, 19);
-  text[10] = ' ';
-  return text;
-}
-
-// "45s", "12m", "3h 05m", "2d 04h": how long before `now`; "-" for 0.
-std::string age(Timestamp t, Timestamp now) {
-  if (t.micros == 0) return "-";
-  const int64_t s = std::max<int64_t>(0, (now.micros - t.micros) / 1'000'000);
-  char buf[32];
-  if (s < 60)
-    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
-  else if (s < 3600)
-    std::snprintf(buf, sizeof buf, "%lldm", static_cast<long long>(s / 60));
-  else if (s < 86400)
-    std::snprintf(buf, sizeof buf, "%lldh %02lldm", static_cast<long long>(s / 3600),
-                  static_cast<long long>(s / 60 % 60));
-  else
-    std::snprintf(buf, sizeof buf, "%lldd %02lldh", static_cast<long long>(s / 86400),
-                  static_cast<long long>(s / 3600 % 24));
-  return buf;
-}
-
-std::string ago(Timestamp t, Timestamp now) {
-  return t.micros == 0 ? "never" : age(t, now) + " ago";
-}
-
-std::string iso_or_null(Timestamp t) {
-  return t.micros == 0 ? "null" : json_string(t.to_string());
-}
 std::string null_if_empty(const std::string& text) {
   return text.empty() ? "null" : json_string(text);
 }
 
 uint64_t origin_lag(const OriginState& o) {
   return o.head_seq > o.seq ? o.head_seq - o.seq : 0;
-}
-
-// The newest event held of any origin: how current the node's data is.
-Timestamp data_as_of(const NodeState& s) {
-  Timestamp newest;
-  for (const OriginState& o : s.origins) newest = std::max(newest, o.newest_recorded_at);
-  return newest;
 }
 
 const ParentLinkState* connected_parent(const NodeState& s) {
@@ -178,6 +138,46 @@ std::string array(const std::vector<std::string>& items) {
 }
 
 }  // namespace
+
+// "2026-11-25 12:30:00"; "-" for 0 (never, unknown).
+std::string when(Timestamp t) {
+  if (t.micros == 0) return "-";
+  std::string text = t.to_string().substr(0, 19);
+  text[10] = ' ';
+  return text;
+}
+
+// "45s", "12m", "3h 05m", "2d 04h": how long before `now`; "-" for 0.
+std::string age(Timestamp t, Timestamp now) {
+  if (t.micros == 0) return "-";
+  const int64_t s = std::max<int64_t>(0, (now.micros - t.micros) / 1'000'000);
+  char buf[32];
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%lldm", static_cast<long long>(s / 60));
+  else if (s < 86400)
+    std::snprintf(buf, sizeof buf, "%lldh %02lldm", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lldd %02lldh", static_cast<long long>(s / 86400),
+                  static_cast<long long>(s / 3600 % 24));
+  return buf;
+}
+
+std::string ago(Timestamp t, Timestamp now) {
+  return t.micros == 0 ? "never" : age(t, now) + " ago";
+}
+
+std::string iso_or_null(Timestamp t) {
+  return t.micros == 0 ? "null" : json_string(t.to_string());
+}
+// The newest event held of any origin: how current the node's data is.
+Timestamp data_as_of(const NodeState& s) {
+  Timestamp newest;
+  for (const OriginState& o : s.origins) newest = std::max(newest, o.newest_recorded_at);
+  return newest;
+}
 
 uint64_t parent_lag_events(const NodeState& state) {
   uint64_t lag = 0;

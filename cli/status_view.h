@@ -36,6 +36,17 @@ struct StatusView {
 // the parent does not.
 uint64_t parent_lag_events(const NodeState& state);
 
+// "2026-11-25 12:30:00" (UTC); "-" for 0 (never, unknown).
+std::string when(Timestamp t);
+// "45s", "12m", "3h 05m", "2d 04h": how long before `now`; "-" for 0.
+std::string age(Timestamp t, Timestamp now);
+// "never" or "12m ago".
+std::string ago(Timestamp t, Timestamp now);
+// The ISO-8601 text as a JSON string, or null for 0.
+std::string iso_or_null(Timestamp t);
+// The newest event held of any origin: how current the node's data is.
+Timestamp data_as_of(const NodeState& s);
+
 // Header, node line, then the parents, children, origins and alerts sections.
 void print_status_text(const StatusView& view, std::ostream& out);
 // One JSON object (see `rollcall status --help`) and a newline.

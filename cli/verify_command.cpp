@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/data_dir_reader.h"
 #include "cli/json_out.h"
+#include "cli/progress_line.h"
 #include "engine/event_log.h"
 
 namespace rollcall::cli {
@@ -33,36 +34,6 @@ struct RebuildOptions {
   bool json = false;
 };
 
-// Prints "rebuilt 120000 of 500000 events (24%)" on stderr at most once a second, and not at all
-// for a replay that ends within its first second (or when stderr is not a terminal and the log
-// is small), so short runs and scripts stay quiet.
-class ProgressLine {
- public:
-  explicit ProgressLine(std::string verb)
-      : verb_(std::move(verb)), start_(Clock::now()), last_(start_) {}
-
-  ReplayProgress callback() {
-    return [this](uint64_t done, uint64_t total) { update(done, total); };
-  }
-  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
-
- private:
-  static constexpr uint64_t kLargeLog = 1'000'000;
-
-  void update(uint64_t done, uint64_t total) {
-    const auto now = Clock::now();
-    if (now - last_ < std::chrono::seconds(1) || done >= total) return;
-    if (!isatty(STDERR_FILENO) && total < kLargeLog) return;
-    last_ = now;
-    std::fprintf(stderr, "%s %llu of %llu events (%llu%%)\n", verb_.c_str(),
-                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
-                 static_cast<unsigned long long>(total == 0 ? 100 : done * 100 / total));
-  }
-
-  std::string verb_;
-  Clock::time_point start_;
-  Clock::time_point last_;
-};
 
 int run_verify(const VerifyOptions& o) {
   constexpr std::string_view kCommand = "verify";

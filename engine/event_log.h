@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -118,8 +119,13 @@ struct ForkRecord {
 // What `tail` keeps; unset fields match everything.
 struct LogFilter {
   std::optional<UnitCode> unit;
+  // Instead of `unit`: events of any of these units (a unit and its subtree).
+  std::optional<std::set<std::string>> units;
   std::optional<UnitCode> origin;
-  std::optional<std::string> kind;  // JSON name, e.g. "memberAdmitted"
+  std::optional<std::string> kind;    // JSON name, e.g. "memberAdmitted"
+  std::optional<std::string> member;  // events about this memberId (transfers included)
+  // Effective dates, both inclusive, as `YYYY-MM-DD` (which sorts as the dates do).
+  std::optional<std::string> from_date, to_date;
 
   bool matches(schema::Event::Reader event) const;
 };

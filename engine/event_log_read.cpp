@@ -10,8 +10,13 @@
 namespace rollcall {
 bool LogFilter::matches(schema::Event::Reader e) const {
   if (unit && text_view(e.getUnit()) != unit->str()) return false;
+  if (units && units->count(std::string(text_view(e.getUnit()))) == 0) return false;
   if (origin && text_view(e.getOrigin()) != origin->str()) return false;
   if (kind && event_kind_name(e) != *kind) return false;
+  if (member && event_member_id(e) != std::optional<std::string_view>(*member)) return false;
+  const std::string_view date = text_view(e.getEffectiveDate());
+  if (from_date && date < *from_date) return false;
+  if (to_date && date > *to_date) return false;
   return true;
 }
 

@@ -22,9 +22,11 @@ std::string seconds_text(int64_t micros) {
   return std::to_string(micros / 1'000'000) + "." + std::to_string(micros / 100'000 % 10) + " s";
 }
 
-void send_hello(const EventLog& log, wire::PeerRole role, Outbox& out) {
+void send_hello(const EventLog& log, wire::PeerRole role, const std::string& listen_address, Outbox& out) {
   capnp::MallocMessageBuilder message;
-  fill_hello(message.initRoot<wire::Message>().initHello(), log.unit().str(), role, log.incarnation());
+  auto hello = message.initRoot<wire::Message>().initHello();
+  fill_hello(hello, log.unit().str(), role, log.incarnation());
+  if (!listen_address.empty()) hello.setListenAddress(listen_address);
   out.send(message);
 }
 
@@ -68,6 +70,16 @@ std::string incarnation_hex(const std::string& incarnation) {
   return hex;
 }
 
+std::optional<std::string> outside_subtree(const UnitMap& map, const UnitCode& below, schema::Event::Reader e) {
+  auto origin = UnitCode::parse(text_view(e.getOrigin()));
+  auto unit = UnitCode::parse(text_view(e.getUnit()));
+  if (origin.ok() && unit.ok() && map.in_subtree(*origin, below) && map.in_subtree(*unit, *origin))
+    return std::nullopt;
+  return "event " + std::string(text_view(e.getOrigin())) + ":" + std::to_string(e.getSeq()) + " of unit '" +
+         std::string(text_view(e.getUnit())) + "' is not from the subtree of " + below.str() +
+         " (a forged origin or a foreign unit)";
+}
+
 wire::ErrorCode ingest_error_code(const Error& error) {
   switch (error.kind()) {
     case ErrorKind::kConflict: return wire::ErrorCode::FORK;
@@ -88,7 +100,7 @@ void UplinkSession::start(Timestamp now, Outbox& out) {
   state_ = State::kHelloSent;
   last_heard_ = now;
   last_heartbeat_sent_ = now;
-  send_hello(log_, wire::PeerRole::CHILD, out);
+  send_hello(log_, wire::PeerRole::CHILD, options_.listen_address, out);
 }
 
 void UplinkSession::on_frame(Frame& frame, Timestamp now, Outbox& out) {
@@ -564,6 +576,7 @@ void DownlinkSession::on_hello(wire::Hello::Reader hello, const std::optional<st
     }
     child_ = *child;
     incarnation_ = data_string(hello.getIncarnation());
+    if (hello.getListenAddress().size() <= 300) listen_address_ = text_view(hello.getListenAddress());
     if (incarnation_.size() != 16) return invalid_input("a child's hello must carry its 16-byte incarnation id");
     if (known_incarnation && *known_incarnation != incarnation_) {
       out.alerts.push_back("child " + child_.str() + " (" + peer_ + ") came back with a new log incarnation " +
@@ -582,7 +595,7 @@ void DownlinkSession::on_hello(wire::Hello::Reader hello, const std::optional<st
     std::vector<const Watermark*> below;
     for (const auto& w : *marks)
       if (map_.in_subtree(w.origin, child_)) below.push_back(&w);
-    send_hello(log_, wire::PeerRole::PARENT, out);
+    send_hello(log_, wire::PeerRole::PARENT, {}, out);
     capnp::MallocMessageBuilder message;
     auto entries = message.initRoot<wire::Message>().initWatermarks().initEntries(static_cast<unsigned>(below.size()));
     for (unsigned i = 0; i < below.size(); ++i) {
@@ -663,14 +676,8 @@ void DownlinkSession::on_batch(wire::EventBatch::Reader batch, Outbox& out) {
   }
   IngestJob job;
   auto refused = copy_into_job(events, job, [&](schema::Event::Reader e) -> std::optional<Refusal> {
-    auto origin = UnitCode::parse(text_view(e.getOrigin()));
-    auto unit = UnitCode::parse(text_view(e.getUnit()));
-    if (origin.ok() && unit.ok() && map_.in_subtree(*origin, child_) && map_.in_subtree(*unit, *origin))
-      return std::nullopt;
-    return Refusal{wire::ErrorCode::NOT_IN_SUBTREE,
-                   "event " + std::string(text_view(e.getOrigin())) + ":" + std::to_string(e.getSeq()) + " of unit '" +
-                       std::string(text_view(e.getUnit())) + "' is not from the subtree of child " + child_.str() +
-                       " (a forged origin or a foreign unit)"};
+    if (auto outside = outside_subtree(map_, child_, e)) return Refusal{wire::ErrorCode::NOT_IN_SUBTREE, *outside};
+    return std::nullopt;
   });
   if (refused) {
     fail(refused->code, refused->message, out);

@@ -62,6 +62,8 @@ struct ReplicationOptions {
   // The oldest batch unacknowledged this long: the session is stuck (a lost frame, a parent that
   // cannot write); close it and resume from the watermarks in a new one.
   int64_t ack_timeout_us = 300'000'000;
+  // A child's own HOST:PORT for clients, said in its hello (`rollcall status --tree`).
+  std::string listen_address;
 };
 
 // A batch of a child's events for the parent's writer: ingest them all or none, then call
@@ -231,6 +233,8 @@ class DownlinkSession {
   const UnitCode& child() const { return child_; }
   const std::string& incarnation() const { return incarnation_; }
   const std::string& peer() const { return peer_; }
+  // Where the child says it serves clients ("" when it did not say).
+  const std::string& listen_address() const { return listen_address_; }
   size_t ingests_in_flight() const { return pending_acks_.size(); }
   Timestamp connected_since() const { return connected_since_; }
   Timestamp last_heard() const { return last_heard_; }
@@ -254,6 +258,7 @@ class DownlinkSession {
   State state_ = State::kAwaitHello;
   UnitCode child_;
   std::string incarnation_;
+  std::string listen_address_;
   uint64_t last_batch_lsn_ = 0;         // the child's lastLsn of the newest batch taken
   std::deque<uint64_t> pending_acks_;   // ack LSNs of ingests handed out, oldest first
   std::map<UnitCode, OriginHead> heads_;
@@ -264,6 +269,11 @@ class DownlinkSession {
   static constexpr uint64_t kMaxChainProbes = 66;
   std::string close_reason_;
 };
+
+// Why a relayed or imported event may not enter a node below `below`: its origin must be in
+// that subtree and its unit in its origin's subtree (else a forged origin or a foreign unit).
+// nullopt when it may.
+std::optional<std::string> outside_subtree(const UnitMap& map, const UnitCode& below, schema::Event::Reader event);
 
 // The wire code a failed ingest is reported with.
 wire::ErrorCode ingest_error_code(const Error& error);

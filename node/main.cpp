@@ -93,9 +93,7 @@ int run(const NodeConfig& config) {
   ServerOptions server_options;
   server_options.max_in_flight_bytes = std::max<uint64_t>(1, config.max_in_flight_mb) << 20;
   Server server(io, **event_log, *units, queue, server_options, alerts);
-  std::unique_ptr<Uplink> uplink;
-  if (!config.parents.empty())
-    uplink = std::make_unique<Uplink>(io, **event_log, *units, config.parents, UplinkOptions{}, alerts, queue);
+  std::unique_ptr<Uplink> uplink;  // made once the node listens: its hello says where
   const auto fill_status = [&](wire::NodeStatus::Builder status) {
     fill_node_status(status, **event_log, server, uplink.get(), alerts, wall_now());
   };
@@ -108,6 +106,14 @@ int run(const NodeConfig& config) {
   if (!bound.ok()) {
     log->error("{}", bound.error().message());
     return kExitFailure;
+  }
+  const std::string listen_address =
+      (bound->address().is_v6() ? "[" + bound->address().to_string() + "]" : bound->address().to_string()) + ":" +
+      std::to_string(bound->port());
+  if (!config.parents.empty()) {
+    UplinkOptions uplink_options;
+    uplink_options.replication.listen_address = listen_address;
+    uplink = std::make_unique<Uplink>(io, **event_log, *units, config.parents, uplink_options, alerts, queue);
   }
   const Unit* info = units->find(*unit);
   // Before the writer thread starts: next_own_seq() reads the writer's state.
@@ -130,11 +136,7 @@ int run(const NodeConfig& config) {
   }
   // `rollcall status --data-dir` finds the running node here.
   const auto address_file = std::filesystem::path(config.data_dir) / "rollcalld.address";
-  {
-    const std::string host = bound->address().is_v6() ? "[" + bound->address().to_string() + "]"
-                                                      : bound->address().to_string();
-    std::ofstream(address_file) << host << ":" << bound->port() << "\n";
-  }
+  std::ofstream(address_file) << listen_address << "\n";
   for (const auto& parent : config.parents) log->info("parent (in order of preference): {}", parent.to_string());
 
   auto work = asio::make_work_guard(io);

@@ -121,6 +121,7 @@ void Server::fill_children(capnp::List<wire::ChildLinkStatus>::Builder list) con
     out.setLastMessageAt(child->last_heard().micros);
     out.setEventsApplied(child->events_applied());
     out.setEventsDuplicate(child->events_duplicate());
+    out.setListenAddress(child->listen_address());
   }
 }
 
@@ -228,6 +229,10 @@ void ClientSession::on_frame(std::unique_ptr<Frame> frame) {
       case wire::Message::SUBMIT:
         if (state_ != State::kClient) return invalid_input("submit before hello");
         on_submit(message.getSubmit());
+        return ok_status();
+      case wire::Message::IMPORT:
+        if (state_ != State::kClient) return invalid_input("import before hello");
+        on_import(message.getImport());
         return ok_status();
       case wire::Message::STATUS_REQUEST:
         if (state_ != State::kClient) return invalid_input("status request before hello");
@@ -347,16 +352,7 @@ void ClientSession::on_ingest_done(size_t bytes, Result<IngestReport> result) {
   maybe_finish_closing();
 }
 
-void ClientSession::on_submit(wire::Submit::Reader submit) {
-  const uint64_t tag = submit.getRequestTag();
-  auto events = submit.getEvents();
-  if (events.size() > server_.options().max_events_per_submit) {
-    fail(wire::ErrorCode::BAD_MESSAGE, "a submit of " + std::to_string(events.size()) +
-                                           " events; at most " +
-                                           std::to_string(server_.options().max_events_per_submit) +
-                                           " per submit");
-    return;
-  }
+CommitQueue::Request ClientSession::copied_request(capnp::List<schema::Event>::Reader events) {
   // Copy the events into a message the node owns, here on the session's thread (inside the
   // caller's guard_capnp). The copy reads every field under the frame's traversal limit, so a
   // malformed or amplified message fails here, on its own connection; the writer then reads
@@ -369,6 +365,70 @@ void ClientSession::on_submit(wire::Submit::Reader submit) {
   request.bytes = capnp::computeSerializedSizeInWords(*owned) * sizeof(capnp::word);
   request.events.reserve(events.size());
   for (auto event : list.asReader()) request.events.push_back(event);
+  return request;
+}
+
+bool ClientSession::within_submit_cap(size_t events, const char* what) {
+  if (events <= server_.options().max_events_per_submit) return true;
+  fail(wire::ErrorCode::BAD_MESSAGE, std::to_string(events) + " events in one " + what + "; at most " +
+                                         std::to_string(server_.options().max_events_per_submit) + " per " + what);
+  return false;
+}
+
+void ClientSession::on_import(wire::Import::Reader import) {
+  const uint64_t tag = import.getRequestTag();
+  auto events = import.getEvents();
+  if (!within_submit_cap(events.size(), "import")) return;
+  CommitQueue::Request request = copied_request(events);
+  // Only events of this node's subtree, as from a child; the rest of the checks are ingest's.
+  for (auto e : request.events) {
+    if (auto outside = outside_subtree(server_.map(), server_.unit(), e)) {
+      answer_import(tag, Result<IngestReport>(Error(ErrorKind::kUnauthorized, *outside)));
+      return;
+    }
+  }
+  ++in_flight_;
+  server_.take_budget(request.bytes);
+  const size_t taken = request.bytes;
+  request.ingested = [self = shared_from_this(), tag, taken](Result<IngestReport> result) mutable {
+    auto executor = self->executor_;
+    asio::post(executor, [self = std::move(self), tag, taken, result = std::move(result)]() mutable {
+      --self->in_flight_;
+      self->server_.return_budget(taken);
+      self->answer_import(tag, result);
+      self->process_frames();
+      self->read_more();
+      self->maybe_finish_closing();
+    });
+  };
+  if (!server_.queue().enqueue(std::move(request))) {
+    --in_flight_;
+    server_.return_budget(taken);
+    fail(wire::ErrorCode::SHUTTING_DOWN, "the node is shutting down; import again later");
+  }
+}
+
+void ClientSession::answer_import(uint64_t tag, const Result<IngestReport>& result) {
+  capnp::MallocMessageBuilder builder;
+  auto answer = builder.initRoot<wire::Message>().initImportResult();
+  answer.setRequestTag(tag);
+  answer.setOk(result.ok());
+  if (result.ok()) {
+    answer.setApplied(static_cast<uint32_t>(result->applied));
+    answer.setDuplicates(static_cast<uint32_t>(result->duplicates));
+  } else {
+    answer.setCode(result.error().kind() == ErrorKind::kUnauthorized ? wire::ErrorCode::NOT_IN_SUBTREE
+                                                                     : ingest_error_code(result.error()));
+    answer.setMessage(result.error().message());
+  }
+  send(encode_frame(builder));
+}
+
+void ClientSession::on_submit(wire::Submit::Reader submit) {
+  const uint64_t tag = submit.getRequestTag();
+  auto events = submit.getEvents();
+  if (!within_submit_cap(events.size(), "submit")) return;
+  CommitQueue::Request request = copied_request(events);
   ++in_flight_;
   server_.take_budget(request.bytes);
   const size_t taken = request.bytes;

@@ -128,7 +128,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool budget_available();
   void on_frame(std::unique_ptr<Frame> frame);
   void on_hello(wire::Hello::Reader hello);
+  // The events of a submit or import, copied into memory the node owns, as a writer request.
+  static CommitQueue::Request copied_request(capnp::List<schema::Event>::Reader events);
+  // False (and the session failing) past the node's events-per-message cap.
+  bool within_submit_cap(size_t events, const char* what);
   void on_submit(wire::Submit::Reader submit);
+  // Events numbered elsewhere, ingested as a child's batch would be; answered importResult.
+  void on_import(wire::Import::Reader import);
+  void answer_import(uint64_t tag, const Result<IngestReport>& result);
   void on_submit_done(uint64_t tag, size_t bytes, std::vector<SubmitOutcome> outcomes);
   void on_status_request();
   // Child nodes: the hello, then every frame through the DownlinkSession.

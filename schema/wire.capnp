@@ -35,6 +35,9 @@ struct Hello {
   # What the sender is.
   software @5 :Text;
   # Free text, e.g. `rollcall 0.1.0`, for logs.
+  listenAddress @6 :Text;
+  # A child node's HOST:PORT where it serves clients, so that `rollcall status --tree` can ask
+  # it in turn (empty: not said; it may not be reachable from the parent's side).
 }
 
 struct Watermark {
@@ -113,6 +116,34 @@ enum RejectCode {
   # The node cannot append now (shutting down, recovering); retry later.
   internal @7;
   # A bug or storage failure at the node.
+}
+
+struct Import {
+  # A client hands a node events numbered elsewhere: an export of another node's log (carried
+  # by hand while a link is down for days, or to refill a node). They are ingested as a child's
+  # batch is: all or nothing, an origin:seq already held skipped when its content is the same, a
+  # fork or a gap refused.
+  requestTag @0 :UInt64;
+  # Chosen by the client to match the result; echoed back.
+  events @1 :List(Event);
+  # With origin, seq and recordedAt; each origin's events in seq order, from the node's
+  # subtree.
+}
+
+struct ImportResult {
+  # The node's answer to an `Import`, after its synced write.
+  requestTag @0 :UInt64;
+  # As sent.
+  applied @1 :UInt32;
+  # Events written.
+  duplicates @2 :UInt32;
+  # Events the node already held, with the same content.
+  ok @3 :Bool;
+  # False: nothing of this import was written; `code` and `message` say why.
+  code @4 :ErrorCode;
+  # With ok false: fork, gap, notInSubtree, badMessage, storageFull, shuttingDown or internal.
+  message @5 :Text;
+  # With ok false: what is wrong, naming the event.
 }
 
 struct EventRef {
@@ -295,6 +326,8 @@ struct ChildLinkStatus {
   # Events of this session applied here (duplicates excluded).
   eventsDuplicate @6 :UInt64;
   # Events of this session this node already held.
+  listenAddress @7 :Text;
+  # Where the child says it serves clients (its hello's listenAddress; empty: not said).
 }
 
 struct OriginStatus {
@@ -374,5 +407,9 @@ struct Message {
     # Child to parent: locating where a fork begins.
     chainHash @13 :ChainHash;
     # Parent to child.
+    import @14 :Import;
+    # Client to node: events numbered elsewhere.
+    importResult @15 :ImportResult;
+    # Node to client.
   }
 }

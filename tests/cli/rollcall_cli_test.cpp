@@ -157,7 +157,7 @@ TEST_CASE("rollcall log: bad filters and absent events on a stopped node's data 
 TEST_CASE("rollcall: --help of every command tells what it does", "[cli]") {
   for (const auto& argv : std::vector<std::vector<std::string>>{
            {"--help"}, {"submit", "--help"}, {"log", "--help"}, {"log", "tail", "--help"}, {"log", "show", "--help"},
-           {"demo", "--help"}}) {
+           {"demo", "--help"}, {"units", "--help"}, {"export", "--help"}, {"import", "--help"}, {"status", "--help"}}) {
     std::vector<std::string> full = {rollcall_path()};
     full.insert(full.end(), argv.begin(), argv.end());
     auto result = run_command(full);
@@ -167,7 +167,8 @@ TEST_CASE("rollcall: --help of every command tells what it does", "[cli]") {
   }
   auto daemon = run_command({rollcalld_path(), "--help"});
   CHECK(daemon.exit_code == 0);
-  CHECK_THAT(daemon.out, Catch::Contains("--parent") && Catch::Contains("SIGTERM"));
+  CHECK_THAT(daemon.out, Catch::Contains("--parent") && Catch::Contains("SIGTERM") && Catch::Contains("--http") &&
+                            Catch::Contains("--request-window-events"));
 }
 
 TEST_CASE("rollcall log tail --follow prints events as the running node appends them", "[cli][integration]") {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include "cli/child_process.h"
 
@@ -106,10 +107,16 @@ TEST_CASE("rollcalld: after kill -9 in the middle of a large stream of submits t
   INFO(verify.out << verify.err);
   CHECK(verify.exit_code == 0);
   CHECK_THAT(verify.out, Catch::Contains("no differences"));
-  // Kill rebuilds ever later until one dies halfway: rollcalld then refuses the data dir.
+  // Kill rebuilds ever later until one dies halfway: rollcalld then refuses the data dir. The
+  // delays are fractions of how long a whole rebuild takes in this build (a sanitizer build
+  // takes many times longer to start and to run).
+  const auto timed_start = std::chrono::steady_clock::now();
+  REQUIRE(run_command({rollcall_path(), "rebuild", "--data-dir", dir / "001"}).exit_code == 0);
+  const auto whole = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - timed_start);
   bool refused = false;
-  // (Later delays for slow builds: under ThreadSanitizer a rebuild takes seconds to start.)
-  for (int delay_ms : {30, 80, 150, 250, 400, 600, 900, 1300, 1800, 2500, 3500, 5000, 7000}) {
+  std::vector<int> delays;
+  for (int percent = 20; percent <= 98; percent += 6) delays.push_back(static_cast<int>(whole.count() * percent / 100));
+  for (int delay_ms : delays) {
     auto rebuild = cli::ChildProcess::spawn({rollcall_path(), "rebuild", "--data-dir", dir / "001"}, dir / "rebuild.log");
     REQUIRE(rebuild.ok());
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));

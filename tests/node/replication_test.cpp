@@ -13,14 +13,16 @@
 
 #include "engine/unit_map.h"
 #include "tests/support/event_generator.h"
-#include "tests/support/link_proxy.h"
+#include "cli/link_proxy.h"
+#include "cli/ports.h"
 #include "tests/support/node_harness.h"
-#include "tests/support/ports.h"
 #include "tests/support/test_dirs.h"
 #include "tests/support/tree_checks.h"
 
 using namespace rollcall;
 using namespace rollcall::testing;
+using rollcall::cli::free_port_below_ephemeral;
+using rollcall::cli::LinkProxy;
 using namespace std::chrono_literals;
 
 namespace {

@@ -19,11 +19,12 @@
 #include "engine/frame_codec.h"
 #include "engine/protocol.h"
 #include "tests/support/node_harness.h"
-#include "tests/support/ports.h"
+#include "cli/ports.h"
 #include "tests/support/test_dirs.h"
 
 using namespace rollcall;
 using namespace rollcall::testing;
+using rollcall::cli::free_port_below_ephemeral;
 
 namespace {
 

@@ -1,6 +1,6 @@
 #include "tests/support/node_harness.h"
 
-#include "tests/support/ports.h"
+#include "cli/ports.h"
 
 #include <algorithm>
 
@@ -109,7 +109,7 @@ NodeProcess::~NodeProcess() {
 }
 
 bool NodeProcess::start() {
-  if (port_ == 0) port_ = free_port_below_ephemeral();
+  if (port_ == 0) port_ = cli::free_port_below_ephemeral();
   std::remove(port_file_.c_str());
   // A restart listens on the port the node had, so that its children find it again.
   const std::string listen = "127.0.0.1:" + std::to_string(port_);

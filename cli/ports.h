@@ -6,10 +6,10 @@
 
 #include <cstdint>
 
-namespace rollcall::testing {
+namespace rollcall::cli {
 
 // A port of 127.0.0.1 in [20000, 32000) that was free when checked (random, so that parallel
 // test processes rarely collide; a caller that fails to bind it asks again).
 uint16_t free_port_below_ephemeral();
 
-}  // namespace rollcall::testing
+}  // namespace rollcall::cli

@@ -1,6 +1,6 @@
-#include "tests/support/link_proxy.h"
+#include "cli/link_proxy.h"
 
-#include "tests/support/ports.h"
+#include "cli/ports.h"
 
 #include <atomic>
 #include <exception>
@@ -17,7 +17,7 @@
 
 #include "engine/protocol.h"
 
-namespace rollcall::testing {
+namespace rollcall::cli {
 namespace {
 
 using asio::ip::tcp;
@@ -368,4 +368,4 @@ uint64_t LinkProxy::bytes_down() const { return impl_->bytes_down_; }
 size_t LinkProxy::connections_accepted() const { return impl_->accepted_; }
 size_t LinkProxy::live_connections() const { return impl_->live_; }
 
-}  // namespace rollcall::testing
+}  // namespace rollcall::cli

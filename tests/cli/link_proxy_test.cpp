@@ -1,4 +1,4 @@
-// Tests of LinkProxy against a small echo server in this process: forwarding, cut (existing
+// Tests of LinkProxy (cli/link_proxy.h) against a small echo server in this process: forwarding, cut (existing
 // connections end, new connects are refused), heal on the same port, the counters and times, an
 // unreachable target, added delay, and destruction with live connections.
 #include <catch2/catch.hpp>
@@ -12,9 +12,9 @@
 
 #include <asio.hpp>
 
-#include "tests/support/link_proxy.h"
+#include "cli/link_proxy.h"
 
-using namespace rollcall::testing;
+using rollcall::cli::LinkProxy;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
 

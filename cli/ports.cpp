@@ -1,11 +1,11 @@
-#include "tests/support/ports.h"
+#include "cli/ports.h"
 
 #include <random>
 #include <stdexcept>
 
 #include <asio.hpp>
 
-namespace rollcall::testing {
+namespace rollcall::cli {
 
 uint16_t free_port_below_ephemeral() {
   static std::mt19937 random{std::random_device{}()};
@@ -23,4 +23,4 @@ uint16_t free_port_below_ephemeral() {
   throw std::runtime_error("no free port of 127.0.0.1 in [20000, 32000)");
 }
 
-}  // namespace rollcall::testing
+}  // namespace rollcall::cli

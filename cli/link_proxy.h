@@ -24,7 +24,7 @@
 #include <optional>
 #include <string>
 
-namespace rollcall::testing {
+namespace rollcall::cli {
 
 class LinkProxy {
  public:
@@ -79,4 +79,4 @@ class LinkProxy {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace rollcall::testing
+}  // namespace rollcall::cli
