@@ -1,15 +1,21 @@
-// rollcall demo: a real tree of nodes on loopback with real data. Starts rollcalld for VN (the
-// national unit), Thành phố Hà Nội (01) under it and Quận Ba Đình (001) under that (cli/
-// demo_tree.h), submits a year of the events of Ba Đình's wards (shared/examples/
-// ba-dinh-2024.jsonl) at the district's node, waits until they have been pushed up to VN, and
-// shows what VN holds: the log, the roll-ups of wards, district, province and nation, and that
-// they are the figures the district's own node keeps. Then the status of the middle node, a
-// verify at every node, and a clean stop, children first. The data dirs are kept for
-// `rollcall log|tally|members|status ...`.
+// rollcall demo: a real tree of nodes on loopback with real units and a year of their events.
+//
+// VN <- 01 Thành phố Hà Nội <- districts 001 Quận Ba Đình and 002 Quận Hoàn Kiếm <- three wards
+// of each, every ward's link to its district through a LinkProxy (cli/link_proxy.h). Each ward's
+// node takes its own events (cli/demo_stream.h): the first half of the year, watched as it
+// converges level by level; then, with one ward's link cut, the second half, showing that ward
+// fall behind everywhere above it while the others go on (its transfers stay in transit); then
+// the link returns and everything converges. At the end: the roll-ups at VN, a check that every
+// ward's and district's figures are the same at every level as at its own node, the tree's
+// status, a verify at every node and a clean stop, children first. Ctrl-C (or SIGTERM) at any
+// moment stops every node, children first, and leaves nothing running.
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -20,9 +26,10 @@
 
 #include "cli/child_process.h"
 #include "cli/commands.h"
+#include "cli/demo_stream.h"
 #include "cli/demo_tree.h"
+#include "cli/link_proxy.h"
 #include "cli/text_table.h"
-#include "engine/event_fields.h"
 #include "engine/event_log.h"
 #include "engine/period.h"
 #include "engine/unit_map.h"
@@ -37,20 +44,45 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kReplicationTimeout = std::chrono::seconds(30);
-// The tree, top first: each node pushes its log to the one before it.
-constexpr const char* kTree[] = {"VN", "01", "001"};
+constexpr auto kConvergeTimeout = std::chrono::seconds(60);
+constexpr int kYear = 2024;
+const char* const kProvince = "01";
+const char* const kDistricts[] = {"001", "002"};
+constexpr size_t kWardsEach = 3;
+
+std::atomic<bool> g_interrupted{false};
 
 struct DemoOptions {
   std::string shared_dir;
   std::string work_dir;
+  uint64_t seed = 2024;
 };
 
-// One level of the tree: its node and a reader of its data dir.
-struct Level {
+// One node of the tree: its process, a reader of its data dir, and (a ward) its link's proxy.
+struct Node {
   DemoNode node;
   std::string name;
   std::unique_ptr<EventLog> log;
+  std::unique_ptr<LinkProxy> link;  // wards only: between it and its district
+  uint64_t submitted = 0;           // wards: its own events accepted
+  std::string submitted_until;      // wards: the last effective date submitted
+};
+
+// The tree, top first: VN, the province, the districts, then the wards.
+struct Tree {
+  std::vector<Node> nodes;
+  Node& top() { return nodes.front(); }
+  std::vector<Node*> wards() {
+    std::vector<Node*> out;
+    for (Node& n : nodes)
+      if (n.link) out.push_back(&n);
+    return out;
+  }
+  Node* find(const UnitCode& unit) {
+    for (Node& n : nodes)
+      if (n.node.unit == unit) return &n;
+    return nullptr;
+  }
 };
 
 std::string find_shared_dir(const std::string& given) {
@@ -61,8 +93,7 @@ std::string find_shared_dir(const std::string& given) {
     candidates = {ROLLCALL_SHARED_DIR, "../shared", executable_dir() + "/../../../shared"};
   for (const auto& c : candidates) {
     std::error_code ec;
-    if (fs::exists(fs::path(c) / "data" / "vn-units-2024.csv", ec))
-      return fs::canonical(c, ec).string();
+    if (fs::exists(fs::path(c) / "data" / "vn-units-2024.csv", ec)) return fs::canonical(c, ec).string();
   }
   return "";
 }
@@ -98,263 +129,260 @@ int run_self(const std::vector<std::string>& args) {
   return child.ok() ? child->wait() : kExitCannotRun;
 }
 
-// Starts the tree's nodes, the top first, each once its parent listens.
-bool start_tree(DemoTree& tree, const UnitMap& map, std::vector<Level>& levels) {
-  for (const char* code : kTree) {
-    const UnitCode unit = UnitCode::trusted(code);
-    auto node = tree.start(unit);
-    if (!node.ok()) {
-      report("demo", node.error().message());
-      return false;
-    }
-    const Unit* u = map.find(unit);
-    levels.push_back(Level{*node, u ? u->name : "", nullptr});
-    std::cout << "== started rollcalld for " << code << " (" << levels.back().name << ") on "
-              << node->address;
-    if (levels.size() > 1) std::cout << ", parent " << levels[levels.size() - 2].node.address;
-    std::cout << " (pid " << node->pid << ", log " << node->log_file << ")\n";
-  }
-  return true;
+// Has every node's reader catch up with its node's newest writes.
+void refresh_all(Tree& tree) {
+  for (Node& n : tree.nodes)
+    if (n.log) (void)n.log->refresh();  // a failed refresh keeps the reader's last view
 }
 
-// The seq of `origin` that `log` holds with no gap below it (0: none), once it has seen the
-// node's newest writes.
-uint64_t held_seq(EventLog& log, const UnitCode& origin) {
-  if (!log.refresh().ok()) return 0;
-  auto marks = log.watermarks();
+// The seq of `origin` the node holds with no gap below it, as of its reader's last refresh.
+uint64_t held_seq(Node& n, const UnitCode& origin) {
+  if (!n.log) return 0;
+  auto marks = n.log->watermarks();
   if (!marks.ok()) return 0;
   for (const Watermark& w : *marks)
     if (w.origin == origin) return w.seq;
   return 0;
 }
 
-// Waits, at most kReplicationTimeout, until every level holds `origin` up to `seq`, with a
-// progress line a second. Per level, how long after `since` it was seen holding them all
-// (nullopt: not within the timeout).
-std::vector<std::optional<Clock::duration>> wait_for_origin(std::vector<Level>& levels,
-                                                            const UnitCode& origin, uint64_t seq,
-                                                            Clock::time_point since) {
-  std::cout << "\n== replication: waiting (at most " << kReplicationTimeout.count() << " s) until "
-            << levels.front().node.unit.str() << " holds " << origin.str() << ":1.." << seq << "\n";
-  std::vector<std::optional<Clock::duration>> took(levels.size());
-  const auto deadline = Clock::now() + kReplicationTimeout;
-  auto next_progress = Clock::now() + std::chrono::seconds(1);
-  for (;;) {
-    bool all = true;
-    for (size_t i = levels.size(); i-- > 0;) {  // bottom first: a parent never looks sooner
-      if (!took[i] && held_seq(*levels[i].log, origin) >= seq) took[i] = Clock::now() - since;
-      all = all && took[i];
-    }
-    if (all || Clock::now() > deadline) return took;
-    if (Clock::now() >= next_progress) {
-      std::cout << "   after " << seconds_text(Clock::now() - since) << ":";
-      for (Level& l : levels)
-        std::cout << "  " << l.node.unit.str() << " holds " << held_seq(*l.log, origin);
-      std::cout << std::endl;
-      next_progress += std::chrono::seconds(1);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+// Starts every node, top first; each ward behind a proxy to its district.
+bool start_tree(DemoTree& demo, const UnitMap& map, Tree& tree) {
+  std::vector<std::pair<UnitCode, UnitCode>> plan = {{UnitCode::trusted("VN"), {}},
+                                                     {UnitCode::trusted(kProvince), UnitCode::trusted("VN")}};
+  for (const char* d : kDistricts) plan.emplace_back(UnitCode::trusted(d), UnitCode::trusted(kProvince));
+  for (const char* d : kDistricts) {
+    const auto& wards = map.children(UnitCode::trusted(d));
+    for (size_t i = 0; i < kWardsEach && i < wards.size(); ++i) plan.emplace_back(wards[i], UnitCode::trusted(d));
   }
+  tree.nodes.reserve(plan.size());
+  for (const auto& [unit, parent] : plan) {
+    std::string parent_address;
+    std::unique_ptr<LinkProxy> link;
+    if (!parent.empty()) {
+      parent_address = tree.find(parent)->node.address;
+      if (map.children(unit).empty()) {  // a ward: through a proxy that can cut the link
+        link = std::make_unique<LinkProxy>(parent_address);
+        parent_address = link->address();
+      }
+    }
+    auto node = demo.start(unit, parent_address);
+    if (!node.ok()) {
+      report("demo", node.error().message());
+      return false;
+    }
+    const Unit* u = map.find(unit);
+    std::cout << "== started rollcalld for " << std::left << std::setw(5) << unit.str() << std::right << " "
+              << u->name << " on " << node->address;
+    if (!parent.empty())
+      std::cout << ", parent " << parent.str() << (link ? " through link " + link->address() : "");
+    std::cout << " (pid " << node->pid << ")\n";
+    tree.nodes.push_back(Node{*node, u->name, nullptr, std::move(link), 0, ""});
+  }
+  for (Node& n : tree.nodes) {
+    auto log = EventLog::open_reader(n.node.data_dir);
+    if (!log.ok()) {
+      report("demo", log.error().message());
+      return false;
+    }
+    n.log = std::move(log).value();
+  }
+  return true;
 }
 
-// Watches the district's own events go up the tree: waits until every level holds them, then
-// prints per level, bottom first, the events it holds and how soon it had them all. True when
-// every level has them.
-bool watch_replication(std::vector<Level>& levels, Clock::duration submit_took,
-                       Clock::time_point answered) {
-  const UnitCode& origin = levels.back().node.unit;
-  const uint64_t seq = held_seq(*levels.back().log, origin);
-  const auto took = wait_for_origin(levels, origin, seq, answered);
-  TextTable table;
-  table.align_right(2);
+// Submits each ward's lines dated up to `to` and not yet submitted at its node, through
+// `rollcall submit`; false when a line was rejected. A ward's count of own events is then what
+// its node holds of its own origin.
+bool submit_until(Tree& tree, const std::map<UnitCode, std::vector<DemoLine>>& year, const std::string& to,
+                  const std::string& work) {
   bool all = true;
-  for (size_t i = levels.size(); i-- > 0;) {
-    Level& l = levels[i];
-    std::string when;
-    if (i + 1 == levels.size())
-      when = "submitted here, answered in " + seconds_text(submit_took);
-    else if (took[i])
-      when = "all within " + seconds_text(*took[i]) + " of the answer";
-    else
-      when = "only " + origin.str() + ":1.." + std::to_string(held_seq(*l.log, origin)) +
-             " after " + std::to_string(kReplicationTimeout.count()) + " s";
-    table.add({"   " + l.node.unit.str(), l.name,
-               std::to_string(l.log->last_lsn().value) + " events", when});
-    all = all && took[i];
+  size_t events = 0;
+  for (Node* ward : tree.wards()) {
+    const std::string file = work + "/" + ward->node.unit.str() + "-until-" + to + ".jsonl";
+    size_t lines = 0;
+    {
+      std::ofstream out(file);
+      for (const DemoLine& line : year.at(ward->node.unit))
+        if (line.date > ward->submitted_until && line.date <= to) {
+          out << line.json << "\n";
+          ++lines;
+        }
+    }
+    SubmitOptions submit;
+    submit.node = ward->node.address;
+    submit.file = file;
+    submit.quiet = true;
+    all = run_submit(submit) == kExitOk && all;
+    ward->submitted_until = to;
+    (void)ward->log->refresh();
+    ward->submitted = held_seq(*ward, ward->node.unit);
+    events += lines;
   }
-  table.print(std::cout);
+  std::cout << "   " << events << " events submitted at " << tree.wards().size() << " ward nodes\n";
   return all;
 }
 
-// What a log holds: its events by kind, and its newest events as `rollcall log tail` shows them.
-void print_log(const Level& level) {
-  auto all = level.log->read(Lsn{1}, 1 << 20);
-  if (!all.ok()) return;
-  std::map<std::string, size_t> by_kind;
-  std::map<std::string, size_t> by_unit;
-  std::map<std::string, size_t> by_origin;
-  for (const auto& e : *all) {
-    by_kind[std::string(event_kind_name(e.event()))]++;
-    by_unit[e.event().getUnit().cStr()]++;
-    by_origin[e.event().getOrigin().cStr()]++;
-  }
-  std::cout << "\n== " << level.node.unit.str() << "'s log holds " << all->size() << " events of "
-            << by_unit.size() << " wards, from origin";
-  for (const auto& [origin, n] : by_origin) std::cout << " " << origin << " (" << n << ")";
-  std::cout << ", by kind:\n";
-  for (const auto& [kind, n] : by_kind)
-    std::cout << "   " << std::left << std::setw(30) << kind << std::right << std::setw(6) << n
-              << "\n";
-  std::cout << "\n== the newest events at " << level.node.unit.str()
-            << " (rollcall log tail -n 5 --data-dir " << level.node.data_dir << "):\n";
-  run_self({"log", "tail", "-n", "5", "--data-dir", level.node.data_dir});
+// How many of the wards' own events a node holds (of the wards below it).
+uint64_t wards_events_held(Tree& tree, Node& at, const UnitMap& map) {
+  uint64_t n = 0;
+  for (Node* ward : tree.wards())
+    if (map.in_subtree(ward->node.unit, at.node.unit)) n += held_seq(at, ward->node.unit);
+  return n;
+}
+uint64_t wards_events_submitted(Tree& tree, Node& at, const UnitMap& map) {
+  uint64_t n = 0;
+  for (Node* ward : tree.wards())
+    if (map.in_subtree(ward->node.unit, at.node.unit)) n += ward->submitted;
+  return n;
 }
 
-// The roll-ups the top node keeps: every ward of the district, the district and each level
-// above it, for 2024, with members.active as of the year's end. The wards' sum is shown beside
-// the district's own tally (C3).
-void print_rollups(const EventLog& log, const UnitMap& map, const std::vector<Level>& levels) {
-  const DateRange year = parse_period("2024").value();
-  const DateRange year_end = DateRange::as_of(Date::parse("2024-12-31").value());
-  std::cout << "\n== roll-ups at " << log.unit().str() << " (rollcall tally --data-dir "
-            << levels.front().node.data_dir
-            << " --unit U --period 2024; active as of 2024-12-31)\n";
-  TextTable table({"   unit", "name", "active", "admitted", "in", "out", "reports", "eID lvl 1"});
-  for (size_t c = 2; c < 8; ++c) table.align_right(c);
-  std::vector<int64_t> wards_sum(6, 0);
-  const auto add_row = [&](const std::string& unit, const std::string& name,
-                           const std::vector<int64_t>& values) {
-    std::vector<std::string> cells = {"   " + unit, name};
-    for (int64_t v : values) cells.push_back(std::to_string(v));
-    table.add(std::move(cells));
-  };
-  const auto row = [&](const UnitCode& unit, bool add_to_sum) {
-    auto sums = log.tally(unit, year);
-    auto level = log.tally(unit, year_end);
-    if (!sums.ok() || !level.ok()) return;
-    int64_t reports = 0;
-    for (const auto& [name, value] : *sums)
-      if (name.starts_with("activity.") && name.ends_with(".reports")) reports += value;
-    const std::vector<int64_t> values = {metric(*level, "members.active"),
-                                         metric(*sums, "members.admitted"),
-                                         metric(*sums, "members.transferredIn"),
-                                         metric(*sums, "members.transferredOut"),
-                                         reports,
-                                         metric(*sums, "activity.eidLevel1.count")};
-    if (add_to_sum)
-      for (size_t i = 0; i < values.size(); ++i) wards_sum[i] += values[i];
-    const Unit* u = map.find(unit);
-    add_row(unit.str(), u ? u->name : "", values);
-  };
-  const UnitCode& district = levels.back().node.unit;
-  for (const UnitCode& ward : map.children(district)) row(ward, true);
-  add_row("", "(sum of the wards)", wards_sum);
-  for (size_t i = levels.size(); i-- > 0;) row(levels[i].node.unit, false);
+// Waits until every level above the wards holds each ward's events, except `left_out`'s (a
+// ward whose link is cut), printing a line a second of what each node holds. The time it took,
+// or nullopt on timeout or Ctrl-C.
+std::optional<Clock::duration> watch_convergence(Tree& tree, const UnitMap& map, const Node* left_out) {
+  const auto start = Clock::now();
+  auto next_line = start + std::chrono::seconds(1);
+  for (;;) {
+    refresh_all(tree);
+    bool done = true;
+    for (size_t i = 0; i < tree.nodes.size() && done; ++i) {
+      Node& n = tree.nodes[i];
+      if (n.link) continue;
+      for (Node* ward : tree.wards())
+        if (ward != left_out && map.in_subtree(ward->node.unit, n.node.unit) &&
+            held_seq(n, ward->node.unit) < ward->submitted)
+          done = false;
+    }
+    if (done) return Clock::now() - start;
+    if (g_interrupted || Clock::now() - start > kConvergeTimeout) return std::nullopt;
+    if (Clock::now() >= next_line) {
+      std::cout << "   after " << seconds_text(Clock::now() - start) << ":";
+      for (Node& n : tree.nodes)
+        if (!n.link)
+          std::cout << "  " << n.node.unit.str() << " " << wards_events_held(tree, n, map) << "/"
+                    << wards_events_submitted(tree, n, map);
+      std::cout << std::endl;
+      next_line += std::chrono::seconds(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// Per ward: its own events, and how many of them each node above it holds.
+void print_holdings(Tree& tree, const UnitMap& map) {
+  std::vector<std::string> header = {"   ward", "name", "own events"};
+  std::vector<Node*> above;
+  for (Node& n : tree.nodes)
+    if (!n.link) above.push_back(&n);
+  for (auto it = above.rbegin(); it != above.rend(); ++it) header.push_back("at " + (*it)->node.unit.str());
+  TextTable table(header);
+  for (size_t c = 2; c < header.size(); ++c) table.align_right(c);
+  for (Node* ward : tree.wards()) {
+    std::vector<std::string> row = {"   " + ward->node.unit.str(), ward->name, std::to_string(ward->submitted)};
+    for (auto it = above.rbegin(); it != above.rend(); ++it)
+      row.push_back(map.in_subtree(ward->node.unit, (*it)->node.unit) ? std::to_string(held_seq(**it, ward->node.unit))
+                                                                       : "");
+    table.add(std::move(row));
+  }
   table.print(std::cout);
 }
 
-// The district's 2024 by quarter, as `log` holds it.
-void print_quarters(const EventLog& log, const UnitCode& district, const std::string& title) {
-  std::cout << "\n== " << title << " by quarter at " << log.unit().str()
-            << " (rollcall tally --unit " << district.str() << " --period 2024-Qn)\n";
-  TextTable quarters({"   period", "admitted", "matured", "removed", "rated", "net active"});
-  for (size_t c = 1; c < 6; ++c) quarters.align_right(c);
-  for (const char* q : {"2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4"}) {
-    auto sums = log.tally(district, parse_period(q).value());
-    if (!sums.ok()) return;
-    int64_t rated = 0;
-    for (const auto& [name, value] : *sums)
+// The year's figures of every unit of the tree, as `at` holds them.
+void print_rollups(Node& at, Tree& tree, const std::string& title) {
+  const DateRange year = parse_period(std::to_string(kYear)).value();
+  const DateRange year_end = DateRange::as_of(Date::parse(std::to_string(kYear) + "-12-31").value());
+  std::cout << "\n== " << title << " (rollcall tally --data-dir " << at.node.data_dir << " --unit U --period "
+            << kYear << ")\n";
+  TextTable table({"   unit", "name", "active", "admitted", "in", "out", "matured", "rated", "in transit", "reports"});
+  for (size_t c = 2; c < 10; ++c) table.align_right(c);
+  for (auto it = tree.nodes.rbegin(); it != tree.nodes.rend(); ++it) {
+    const UnitCode& unit = it->node.unit;
+    auto sums = at.log->tally(unit, year);
+    auto level = at.log->tally(unit, year_end);
+    auto transit = at.log->in_transit(unit);
+    if (!sums.ok() || !level.ok() || !transit.ok()) continue;
+    int64_t reports = 0, rated = 0;
+    for (const auto& [name, value] : *sums) {
+      if (name.starts_with("activity.") && name.ends_with(".reports")) reports += value;
       if (name.starts_with("members.rated.")) rated += value;
-    const int64_t net = metric(*sums, "members.active");
-    quarters.add({std::string("   ") + q, std::to_string(metric(*sums, "members.admitted")),
-                  std::to_string(metric(*sums, "members.matured")),
-                  std::to_string(metric(*sums, "members.removed")), std::to_string(rated),
-                  (net > 0 ? "+" : "") + std::to_string(net)});
+    }
+    table.add({"   " + unit.str(), it->name, std::to_string(metric(*level, "members.active")),
+               std::to_string(metric(*sums, "members.admitted")), std::to_string(metric(*sums, "members.transferredIn")),
+               std::to_string(metric(*sums, "members.transferredOut")), std::to_string(metric(*sums, "members.matured")),
+               std::to_string(rated), std::to_string(*transit), std::to_string(reports)});
   }
-  quarters.print(std::cout);
+  table.print(std::cout);
 }
 
-// Every metric a log holds for the district and each of its wards over 2024, its quarters and
-// as of its end, keyed "UNIT PERIOD METRIC". A tally that cannot be read is a key of its own.
-std::map<std::string, int64_t> district_figures(const EventLog& log, const UnitMap& map,
-                                                const UnitCode& district) {
-  std::vector<UnitCode> units = map.children(district);
-  units.push_back(district);
+// Every metric of `unit` for the year, each quarter and as of its end, keyed "PERIOD METRIC".
+std::map<std::string, int64_t> figures(const EventLog& log, const UnitCode& unit) {
+  std::map<std::string, int64_t> out;
   std::vector<std::pair<std::string, DateRange>> periods;
-  for (const char* p : {"2024", "2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4"})
-    periods.emplace_back(p, parse_period(p).value());
-  periods.emplace_back("as-of-2024-12-31", DateRange::as_of(Date::parse("2024-12-31").value()));
-  std::map<std::string, int64_t> figures;
-  for (const UnitCode& unit : units)
-    for (const auto& [period, range] : periods) {
-      auto sums = log.tally(unit, range);
-      if (!sums.ok())
-        figures[unit.str() + " " + period + " (unreadable: " + sums.error().message() + ")"] = 0;
-      else
-        for (const auto& [name, value] : *sums)
-          figures[unit.str() + " " + period + " " + name] = value;
+  for (const std::string p : {"", "-Q1", "-Q2", "-Q3", "-Q4"})
+    periods.emplace_back(std::to_string(kYear) + p, parse_period(std::to_string(kYear) + p).value());
+  periods.emplace_back("as-of-end", DateRange::as_of(Date::parse(std::to_string(kYear) + "-12-31").value()));
+  for (const auto& [name, range] : periods) {
+    auto sums = log.tally(unit, range);
+    if (!sums.ok()) {
+      out[name + " (unreadable: " + sums.error().message() + ")"] = 0;
+      continue;
     }
-  return figures;
+    for (const auto& [metric_name, value] : *sums) out[name + " " + metric_name] = value;
+  }
+  return out;
 }
 
-// Compares the figures of the district and its wards at every level with those of the
-// district's own node; prints "identical at ..." or the differences. True when identical.
-bool compare_levels(const std::vector<Level>& levels, const UnitMap& map) {
-  const Level& own = levels.back();
-  const std::string& code = own.node.unit.str();
-  const auto expected = district_figures(*own.log, map, own.node.unit);
-  std::cout << "\n== the same figures at every node? every metric of " << code << " and its "
-            << map.children(own.node.unit).size() << " wards for 2024, each quarter and as of\n"
-            << "   2024-12-31 (" << expected.size() << " figures), at each node against " << code
-            << "'s own:\n";
+// Each ward's and district's figures at every node above it against its own node's; true when
+// identical everywhere.
+bool compare_levels(Tree& tree, const UnitMap& map) {
+  std::cout << "\n== the same figures at every level? every metric of each ward and district for " << kYear
+            << ", its quarters and as of its end, at every node above it, against the unit's own node:\n";
+  size_t compared = 0;
   std::vector<std::string> differences;
-  for (size_t i = 0; i + 1 < levels.size(); ++i) {
-    auto got = district_figures(*levels[i].log, map, own.node.unit);
-    const std::string& here = levels[i].node.unit.str();
-    for (const auto& [key, value] : expected) {
-      auto it = got.find(key);
-      if (it == got.end() || it->second != value)
-        differences.push_back(here + ": " + key + " is " +
-                              (it == got.end() ? "absent" : std::to_string(it->second)) + ", " +
-                              std::to_string(value) + " at " + code);
-      if (it != got.end()) got.erase(it);
+  for (Node& own : tree.nodes) {
+    if (own.node.unit == tree.top().node.unit || own.node.unit.str() == kProvince) continue;
+    const auto expected = figures(*own.log, own.node.unit);
+    for (Node& above : tree.nodes) {
+      if (&above == &own || !map.in_subtree(own.node.unit, above.node.unit)) continue;
+      const auto got = figures(*above.log, own.node.unit);
+      ++compared;
+      if (got == expected) continue;
+      for (const auto& [key, value] : expected) {
+        auto it = got.find(key);
+        if (it == got.end() || it->second != value)
+          differences.push_back(own.node.unit.str() + " at " + above.node.unit.str() + ": " + key + " is " +
+                                (it == got.end() ? "absent" : std::to_string(it->second)) + ", " +
+                                std::to_string(value) + " at its own node");
+      }
+      for (const auto& [key, value] : got)
+        if (!expected.count(key))
+          differences.push_back(own.node.unit.str() + " at " + above.node.unit.str() + ": " + key + " is " +
+                                std::to_string(value) + ", absent at its own node");
     }
-    for (const auto& [key, value] : got)
-      differences.push_back(here + ": " + key + " is " + std::to_string(value) + ", absent at " +
-                            code);
   }
   if (differences.empty()) {
-    std::cout << "   identical at";
-    for (size_t i = levels.size(); i-- > 0;)
-      std::cout << " " << levels[i].node.unit.str() << (i == 1 ? " and" : i > 1 ? "," : "\n");
+    std::cout << "   identical: " << compared << " unit and node pairs\n";
     return true;
   }
-  for (size_t i = 0; i < differences.size() && i < 10; ++i)
-    std::cout << "   " << differences[i] << "\n";
-  std::cout << "   " << differences.size()
-            << (differences.size() == 1 ? " difference" : " differences") << " from " << code
-            << "\n";
+  for (size_t i = 0; i < differences.size() && i < 10; ++i) std::cout << "   " << differences[i] << "\n";
+  std::cout << "   " << differences.size() << " differences\n";
   return false;
 }
 
-// `rollcall verify` at every node, top first; true when all are clean.
-bool verify_all(const std::vector<Level>& levels) {
+bool verify_all(Tree& tree) {
   std::cout << "\n== rollcall verify --data-dir DIR at every node\n";
   bool clean = true;
-  for (const Level& l : levels) {
-    std::cout << "   " << std::left << std::setw(5) << l.node.unit.str() << std::right;
-    clean = run_self({"verify", "--data-dir", l.node.data_dir}) == kExitOk && clean;
+  for (Node& n : tree.nodes) {
+    std::cout << "   " << std::left << std::setw(6) << n.node.unit.str() << std::right;
+    clean = run_self({"verify", "--data-dir", n.node.data_dir}) == kExitOk && clean;
   }
   return clean;
 }
 
-// Stops the nodes with SIGTERM, children first, and prints their exit codes; true when all
-// exited 0.
-bool stop_tree(DemoTree& tree) {
+bool stop_tree(DemoTree& demo) {
   std::cout << "\n== stopping the nodes with SIGTERM, children first:";
   bool clean = true;
   const char* separator = " ";
-  for (const DemoNodeExit& e : tree.stop_all()) {
+  for (const DemoNodeExit& e : demo.stop_all()) {
     std::cout << separator << e.unit.str() << " exit " << e.exit_code;
     separator = ", ";
     clean = clean && e.exit_code == 0;
@@ -363,67 +391,96 @@ bool stop_tree(DemoTree& tree) {
   return clean;
 }
 
-void print_explore(const std::vector<Level>& levels) {
+void print_explore(Tree& tree) {
   const std::string self = executable_dir() + "/rollcall";
-  const std::string& top = levels.front().node.data_dir;
-  std::cout << "\n== the data dirs stay for you to explore:";
-  for (const Level& l : levels) std::cout << " " << l.node.data_dir;
-  std::cout << "\n   " << self << " tally --data-dir " << top << " --unit 001 --period 2024\n"
-            << "   " << self << " status --data-dir " << levels[1].node.data_dir << "\n"
-            << "   " << self << " log tail --data-dir " << top << " -n 5\n";
+  const std::string& top = tree.top().node.data_dir;
+  std::cout << "\n== the data dirs stay for you to explore, e.g.:\n"
+            << "   " << self << " units --data-dir " << top << " --unit " << kProvince << "\n"
+            << "   " << self << " tally --data-dir " << top << " --unit " << kDistricts[1] << " --period " << kYear << "-Q4\n"
+            << "   " << self << " log tail --data-dir " << top << " --type memberTransferredIn\n"
+            << "   " << self << " members --data-dir " << top << " --unit " << kDistricts[1] << " --subtree\n";
+}
+
+int interrupted(DemoTree& demo) {
+  std::cout << "\n== interrupted";
+  stop_tree(demo);
+  return 130;
 }
 
 int run_demo(const DemoOptions& o) {
   const std::string shared = find_shared_dir(o.shared_dir);
   if (shared.empty())
-    return report("demo", o.shared_dir.empty()
-                              ? "cannot find shared/data/vn-units-2024.csv; pass --shared DIR"
-                              : "no data/vn-units-2024.csv under --shared " + o.shared_dir);
+    return report("demo", o.shared_dir.empty() ? "cannot find shared/data/vn-units-2024.csv; pass --shared DIR"
+                                               : "no data/vn-units-2024.csv under --shared " + o.shared_dir);
   const std::string units = shared + "/data/vn-units-2024.csv";
-  const std::string events = shared + "/examples/ba-dinh-2024.jsonl";
   auto map = UnitMap::load_csv_file(units);
   if (!map.ok()) return report("demo", map.error().message());
   const std::string work = make_work_dir(o.work_dir);
   if (work.empty()) return report("demo", "cannot make a work dir");
+  g_interrupted = false;
+  std::signal(SIGINT, [](int) { g_interrupted = true; });
+  std::signal(SIGTERM, [](int) { g_interrupted = true; });
 
-  std::cout << "== rollcall demo: three nodes on loopback, VN <- 01 <- 001; real units, a year of "
-               "real-shaped events, real roll-ups\n"
+  std::cout << "== rollcall demo: a tree of real units on loopback, VN <- 01 <- 001, 002 <- three wards each;\n"
+            << "   a year of their events, a link cut and restored, roll-ups at every level (Ctrl-C stops it all)\n"
             << "   units file: " << units << "\n   work dir:   " << work << "\n\n";
-  DemoTree tree(find_rollcalld(), units, work);
-  std::vector<Level> levels;
-  if (!start_tree(tree, *map, levels)) return kExitCannotRun;
-  for (Level& l : levels) {
-    auto log = EventLog::open_reader(l.node.data_dir);
-    if (!log.ok()) return report("demo", log.error().message());
-    l.log = std::move(log).value();
-  }
-  const Level& district = levels.back();
+  DemoTree demo(find_rollcalld(), units, work);
+  Tree tree;
+  if (!start_tree(demo, *map, tree)) return kExitCannotRun;
+  std::vector<UnitCode> districts;
+  for (const char* d : kDistricts) districts.push_back(UnitCode::trusted(d));
+  const auto year = demo_year(*map, districts, kWardsEach, kYear, o.seed);
+  const std::string y = std::to_string(kYear);
+  bool ok = true;
 
-  std::cout << "\n== submitting " << events << " at the district's node "
-            << district.node.unit.str() << "\n";
-  SubmitOptions submit;
-  submit.node = district.node.address;
-  submit.file = events;
-  submit.quiet = true;
-  const Clock::time_point submit_start = Clock::now();
-  const int submitted = run_submit(submit);
-  const Clock::time_point answered = Clock::now();
-  const bool replicated = watch_replication(levels, answered - submit_start, answered);
-  print_log(levels.front());
-  print_rollups(*levels.front().log, *map, levels);
-  print_quarters(*levels.front().log, district.node.unit, district.name);
-  const bool identical = compare_levels(levels, *map);
+  // 1. The first half of the year, at every ward; watched until every level holds it.
+  std::cout << "\n== each ward's node takes its own events: its roster (admitted in earlier years) and January to June\n";
+  ok = submit_until(tree, year, y + "-06-30", work) && ok;
+  if (g_interrupted) return interrupted(demo);
+  std::cout << "== replication: what each node holds of the wards' events, until every level has them all\n";
+  auto took = watch_convergence(tree, *map, nullptr);
+  if (g_interrupted) return interrupted(demo);
+  std::cout << (took ? "   every level holds them all, " + seconds_text(*took) + " after the last submit\n"
+                     : "   not converged within " + std::to_string(kConvergeTimeout.count()) + " s\n");
+  ok = ok && took.has_value();
+  print_rollups(tree.top(), tree, "roll-ups at VN after June");
 
-  const Level& middle = levels[1];
-  std::cout << "\n== rollcall status --data-dir " << middle.node.data_dir << " (the middle node, "
-            << middle.name << ")\n";
-  run_self({"status", "--data-dir", middle.node.data_dir});
-  const bool verified = verify_all(levels);
+  // 2. A ward's link is cut; the second half goes on everywhere.
+  Node* cut = tree.find(map->children(districts[1]).front());
+  std::cout << "\n== cutting the link from " << cut->node.unit.str() << " " << cut->name << " to its district "
+            << districts[1].str() << "; July to December at every ward\n";
+  cut->link->cut();
+  ok = submit_until(tree, year, y + "-12-31", work) && ok;
+  if (g_interrupted) return interrupted(demo);
+  took = watch_convergence(tree, *map, cut);
+  if (g_interrupted) return interrupted(demo);
+  std::cout << "   the other wards' events are everywhere" << (took ? " after " + seconds_text(*took) : " (not in time)")
+            << "; " << cut->node.unit.str() << "'s wait at its own node:\n";
+  print_holdings(tree, *map);
+  print_rollups(tree.top(), tree,
+                "roll-ups at VN with " + cut->node.unit.str() +
+                    " cut off (its arrivals are missing: in transit counts transfers VN holds one half of)");
+  std::cout << "\n== rollcall status --tree --data-dir " << tree.top().node.data_dir << "\n";
+  run_self({"status", "--tree", "--data-dir", tree.top().node.data_dir});
 
-  const bool stopped = stop_tree(tree);
-  print_explore(levels);
-  return submitted == kExitOk && replicated && identical && verified && stopped ? kExitOk
-                                                                                : kExitProblem;
+  // 3. The link returns.
+  std::cout << "\n== the link from " << cut->node.unit.str() << " returns\n";
+  cut->link->heal();
+  took = watch_convergence(tree, *map, nullptr);
+  if (g_interrupted) return interrupted(demo);
+  std::cout << (took ? "   every level holds every event, " + seconds_text(*took) + " after the link returned\n"
+                     : "   not converged within " + std::to_string(kConvergeTimeout.count()) + " s\n");
+  ok = ok && took.has_value();
+  print_holdings(tree, *map);
+  print_rollups(tree.top(), tree, "roll-ups at VN for " + y);
+  ok = compare_levels(tree, *map) && ok;
+  std::cout << "\n== rollcall status --tree --data-dir " << tree.top().node.data_dir << "\n";
+  run_self({"status", "--tree", "--data-dir", tree.top().node.data_dir});
+  ok = verify_all(tree) && ok;
+  if (g_interrupted) return interrupted(demo);
+  ok = stop_tree(demo) && ok;
+  print_explore(tree);
+  return ok ? kExitOk : kExitProblem;
 }
 
 }  // namespace
@@ -432,23 +489,24 @@ void add_demo_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<DemoOptions>();
   auto* cmd = app.add_subcommand(
       "demo",
-      "Start a tree of three rollcalld nodes on loopback, VN (national) <- 01 (Thành phố Hà Nội) "
-      "<- 001 (Quận Ba Đình), each pushing its log to its parent. Submit a year of the events of "
-      "Ba Đình's wards at 001, wait until VN holds them all, show VN's log and its roll-ups of "
-      "wards, district, province and nation, check they are the figures 001 itself keeps, show "
-      "01's status, verify every node, and stop the nodes cleanly, children first. The data dirs "
+      "Start a tree of rollcalld nodes on loopback with real units: VN (national) <- 01 (Thành phố Hà Nội) <- "
+      "001 (Quận Ba Đình) and 002 (Quận Hoàn Kiếm) <- three wards of each, every ward's link to its district "
+      "through a proxy that can cut it. Each ward's node takes a generated year of its events (admissions, "
+      "campaign reports, members transferred across the districts, maturing, year-end ratings): the first half "
+      "watched as it converges level by level; then, with one ward's link cut, the second half, that ward "
+      "falling behind; then the link returns and everything converges. Shows roll-ups at VN, checks every ward's "
+      "and district's figures are the same at every level as at its own node, shows status --tree, verifies "
+      "every node and stops them cleanly, children first. Ctrl-C stops every node at any moment. The data dirs "
       "are kept.");
-  cmd->add_option("--shared", o->shared_dir,
-                  "the shared/ folder with data/ and examples/ (found by default)")
-      ->type_name("DIR");
+  cmd->add_option("--shared", o->shared_dir, "the shared/ folder with data/ (found by default)")->type_name("DIR");
   cmd->add_option("--dir", o->work_dir,
-                  "work dir for the nodes' data dirs (DIR/VN, DIR/01, DIR/001), logs and port "
-                  "files (default: a new temp dir)")
+                  "work dir for the nodes' data dirs (DIR/UNIT), logs and port files (default: a new temp dir)")
       ->type_name("DIR");
+  cmd->add_option("--seed", o->seed, "seed of the generated year (default 2024)");
   cmd->footer(
-      "Exit codes: 0 every step succeeded; 1 a line was rejected, the events did not reach VN "
-      "within 30 s, the levels' figures differ, a verify found differences or a node did not "
-      "exit 0; 2 could not run (no shared/ data, a node did not start).");
+      "Exit codes: 0 every step succeeded; 1 a line was rejected, the tree did not converge within 60 s, the "
+      "levels' figures differ, a verify found differences or a node did not exit 0; 2 could not run (no shared/ "
+      "data, a node did not start); 130 interrupted (every node stopped).");
   cmd->callback([o, &exit_code] { exit_code = run_demo(*o); });
 }
 

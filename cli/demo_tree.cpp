@@ -17,7 +17,7 @@ DemoTree::~DemoTree() {
   stop_all();
 }
 
-Result<DemoNode> DemoTree::start(const UnitCode& unit) {
+Result<DemoNode> DemoTree::start(const UnitCode& unit, const std::string& parent) {
   DemoNode node;
   node.unit = unit;
   node.data_dir = work_dir_ + "/" + unit.str();
@@ -30,9 +30,9 @@ Result<DemoNode> DemoTree::start(const UnitCode& unit) {
                                    node.data_dir, "--listen",    "127.0.0.1:0", "--units",
                                    units_file_,   "--port-file", port_file,     "--min-free-mb",
                                    "64"};
-  if (!nodes_.empty()) {
+  if (!parent.empty()) {
     argv.push_back("--parent");
-    argv.push_back(nodes_.back().address);
+    argv.push_back(parent);
   }
   auto process = ChildProcess::spawn(argv, node.log_file);
   if (!process.ok()) return process.error();

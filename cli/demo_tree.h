@@ -1,5 +1,5 @@
-// DemoTree: the rollcalld nodes `rollcall demo` runs on loopback, a chain from the top unit
-// down: each node after the first gets the one started before it as its --parent. Every node
+// DemoTree: the rollcalld nodes `rollcall demo` runs on loopback, started top first, each with
+// the parent it is given. Every node
 // listens on 127.0.0.1 at a port the OS picks, and keeps its data dir (WORK/UNIT), log file
 // (WORK/UNIT.log) and port file (WORK/UNIT.port) under the work dir.
 //
@@ -41,9 +41,9 @@ class DemoTree {
   DemoTree(const DemoTree&) = delete;
   DemoTree& operator=(const DemoTree&) = delete;
 
-  // Starts rollcalld for `unit` under the last started node (the first has no parent) and
+  // Starts rollcalld for `unit` with `parent` (HOST:PORT; none for the top) as its --parent and
   // waits up to 15 s for it to listen. A data dir left by an earlier run is used as it is.
-  Result<DemoNode> start(const UnitCode& unit);
+  Result<DemoNode> start(const UnitCode& unit, const std::string& parent);
   // Stops the running nodes with SIGTERM, the last started first, each waiting for its exit.
   std::vector<DemoNodeExit> stop_all();
 

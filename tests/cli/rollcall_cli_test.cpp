@@ -4,6 +4,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -237,63 +238,161 @@ TEST_CASE("rollcalld: settings come from a TOML config file, flags win, unknown 
   CHECK_THAT(refused.err, Catch::Contains("unknown key 'listen_port'"));
 }
 
-TEST_CASE("rollcall demo runs VN <- 01 <- 001 on loopback: the Ba Dinh year submitted at 001 "
-          "reaches VN, whose roll-ups add up, equal 001's own and verify at every node",
+namespace {
+
+// The pid in a "== started rollcalld for ..." line of the demo.
+pid_t started_pid(const std::string& line) { return std::stoi(line.substr(line.find("(pid ") + 5)); }
+
+// The cells of a text table's row: runs of text split by two or more spaces.
+std::vector<std::string> cells(const std::string& row) {
+  std::vector<std::string> out;
+  size_t at = row.find_first_not_of(' ');
+  while (at != std::string::npos) {
+    size_t end = row.find("  ", at);
+    out.push_back(row.substr(at, end == std::string::npos ? std::string::npos : end - at));
+    at = end == std::string::npos ? end : row.find_first_not_of(' ', end);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("rollcall demo: ten nodes of real units on loopback take a year of events, one ward's link is cut and "
+          "returns, and the roll-ups at VN equal what the submitted files hold, the same at every level",
           "[cli][integration]") {
   TempDir dir;
   const std::string work = dir / "demo";
-  auto demo = run_command({rollcall_path(), "demo", "--dir", work}, "", 120);
+  auto demo = run_command({rollcall_path(), "demo", "--dir", work}, "", 180);
   INFO(demo.out << demo.err);
   REQUIRE(demo.exit_code == 0);
   const auto lines = split_lines(demo.out);
-  // The first line that starts with `prefix` and contains `part`; "" when none.
-  const auto line = [&lines](const std::string& prefix, const std::string& part = "") {
+  // The lines that start with `prefix` and contain `part`.
+  const auto matching = [&lines](const std::string& prefix, const std::string& part = "") {
+    std::vector<std::string> out;
     for (const auto& l : lines)
-      if (l.starts_with(prefix) && l.find(part) != std::string::npos) return l;
-    return std::string();
+      if (l.starts_with(prefix) && l.find(part) != std::string::npos) out.push_back(l);
+    return out;
   };
-  // The three nodes start, the top first, each child given the node above it as its parent.
-  const std::string started[] = {line("== started rollcalld for VN "),
-                                 line("== started rollcalld for 01 "),
-                                 line("== started rollcalld for 001 ")};
-  for (const auto& s : started) REQUIRE_FALSE(s.empty());
+  const auto line = [&](const std::string& prefix, const std::string& part = "") {
+    auto all = matching(prefix, part);
+    return all.empty() ? std::string() : all.front();
+  };
   const auto address = [](const std::string& s) {
     const size_t at = s.find(" on 127.0.0.1:") + 4;
     return s.substr(at, s.find_first_of(", ", at) - at);
   };
-  CHECK_THAT(started[0], !Catch::Contains("parent"));
-  CHECK_THAT(started[1], Catch::Contains(", parent " + address(started[0]) + " "));
-  CHECK_THAT(started[2], Catch::Contains(", parent " + address(started[1]) + " "));
 
-  // Submitted at 001, the 400 events reach 01 and VN.
-  CHECK_THAT(demo.err, Catch::Contains("400 accepted, 0 rejected (node 001 at " + address(started[2])));
-  CHECK_THAT(line("   001 ", " events "), Catch::Contains(" 400 events  submitted here"));
-  CHECK_THAT(line("   01 ", " events "), Catch::Contains(" 400 events  all within"));
-  CHECK_THAT(line("   VN ", " events "), Catch::Contains(" 400 events  all within"));
-  CHECK_THAT(demo.out, Catch::Contains("== VN's log holds 400 events of 13 wards, from origin 001 (400)"));
+  // Ten nodes, the top first; each district's parent is the province, each ward's a proxy to its
+  // district (so that its link can be cut).
+  const auto started = matching("== started rollcalld for ");
+  REQUIRE(started.size() == 10);
+  CHECK_THAT(started[0], Catch::StartsWith("== started rollcalld for VN ") && !Catch::Contains("parent"));
+  CHECK_THAT(started[1], Catch::Contains("01    Thành phố Hà Nội") && Catch::Contains(", parent VN "));
+  CHECK_THAT(started[2], Catch::Contains("001   Quận Ba Đình") && Catch::Contains(", parent 01 "));
+  CHECK_THAT(started[3], Catch::Contains("002   Quận Hoàn Kiếm") && Catch::Contains(", parent 01 "));
+  CHECK_THAT(line("== started rollcalld for 00001 "), Catch::Contains("Phường Phúc Xá") && Catch::Contains(", parent 001 through link 127.0.0.1:"));
+  CHECK_THAT(line("== started rollcalld for 00037 "), Catch::Contains("Phường Phúc Tân") && Catch::Contains(", parent 002 through link 127.0.0.1:"));
 
-  // At VN, the wards' sum, the district, the province and the nation agree with the
-  // independently computed file: 193 active at the end of 2024 (all time: nothing is dated
-  // later), 40 admitted, 23 in and out, 74 reports, 395 eID level 1.
-  CHECK_THAT(demo.out, Catch::Contains("== roll-ups at VN (rollcall tally --data-dir " + work + "/VN "));
-  const std::string figures = "193        40  23   23       74        395";
-  CHECK_THAT(demo.out, Catch::Contains("(sum of the wards)     " + figures));
-  CHECK_THAT(demo.out, Catch::Contains("001    Quận Ba Đình           " + figures));
-  CHECK_THAT(demo.out, Catch::Contains("01     Thành phố Hà Nội       " + figures));
-  CHECK_THAT(demo.out, Catch::Contains("VN     Trung ương Đoàn        " + figures));
-  // Every metric of the district and its wards is the same at 001, 01 and VN.
-  CHECK_THAT(demo.out, Catch::Contains("   identical at 001, 01 and VN"));
-
-  // 01's status, asked of the running node; verify clean at every node; a clean stop.
-  CHECK_THAT(demo.out, Catch::Contains("== rollcall status --data-dir " + work + "/01 "));
-  CHECK_THAT(demo.out, Catch::Contains("unit 01 Thành phố Hà Nội, last LSN 400"));
-  for (const std::string unit : {"VN ", "01 ", "001 "})
-    CHECK_THAT(line("   " + unit, "verified: "),
-               Catch::Contains("verified: 400 events replayed") && Catch::EndsWith("no differences"));
-  CHECK_THAT(demo.out, Catch::Contains("children first: 001 exit 0, 01 exit 0, VN exit 0"));
-  for (const auto& s : started) {  // no node is left running
-    const pid_t pid = std::stoi(s.substr(s.find("(pid ") + 5));
-    CHECK(kill(pid, 0) == -1);
+  // Two submits at each ward, every line accepted.
+  for (const auto& s : std::vector<std::string>(started.begin() + 4, started.end())) {
+    const std::string node = s.substr(25, 5) + " at " + address(s);
+    size_t submits = 0;
+    for (const auto& e : split_lines(demo.err))
+      if (e.find("(node " + node + ")") != std::string::npos) {
+        ++submits;
+        CHECK_THAT(e, Catch::Contains(", 0 rejected"));
+      }
+    CHECK(submits == 2);
   }
-  for (const char* unit : {"VN", "01", "001"}) CHECK(std::filesystem::exists(work + "/" + unit));
+  CHECK(matching("   every level holds them all, ").size() == 1);
+
+  // With 00037's link cut: its district and everything above hold less of it than it has.
+  const auto cut_row = [&](size_t which) { return cells(matching("   00037  Phường Phúc Tân  ")[which]); };
+  REQUIRE(matching("   00037  Phường Phúc Tân  ").size() == 5);  // holdings, roll-ups, holdings, roll-ups... see below
+  const auto held_cut = cut_row(1);  // the holdings table while cut: ward, name, own, at 002, at 01, at VN
+  REQUIRE(held_cut.size() == 6);
+  CHECK(std::stoi(held_cut[3]) < std::stoi(held_cut[2]));
+  CHECK(held_cut[3] == held_cut[5]);
+  CHECK_THAT(demo.out, Catch::Contains("origins VN holds whose node is not connected to the tree now") &&
+                           Catch::Contains("   00037 Phường Phúc Tân: holds seq " + held_cut[3]));
+  // Once it returns, every node holds all of it.
+  const auto held_after = cut_row(3);
+  REQUIRE(held_after.size() == 6);
+  CHECK(held_after[3] == held_after[2]);
+  CHECK(held_after[5] == held_after[2]);
+  CHECK(matching("   every level holds every event, ").size() == 1);
+
+  // The final roll-ups at VN against the files the demo submitted, counted here: admissions,
+  // transfers in and out, maturings, ratings and reports dated 2024; nothing in transit.
+  std::map<std::string, int> counted;
+  for (const auto& entry : std::filesystem::directory_iterator(work))
+    if (entry.path().extension() == ".jsonl") {
+      std::ifstream in(entry.path());
+      for (std::string l; std::getline(in, l);) {
+        if (l.find("\"effectiveDate\":\"2024-") == std::string::npos) continue;
+        for (const char* type : {"memberAdmitted", "memberTransferredIn", "memberTransferredOut", "memberMatured",
+                                 "memberRated", "activityReported"})
+          if (l.find(std::string("\"") + type + "\":") != std::string::npos) ++counted[type];
+      }
+    }
+  REQUIRE(counted["memberAdmitted"] > 0);
+  REQUIRE(counted["memberTransferredIn"] > 0);
+  const auto final_vn = cells(matching("   VN     Trung ương Đoàn  ").back());
+  REQUIRE(final_vn.size() == 10);  // unit, name, active, admitted, in, out, matured, rated, in transit, reports
+  CHECK(std::stoi(final_vn[3]) == counted["memberAdmitted"]);
+  CHECK(std::stoi(final_vn[4]) == counted["memberTransferredIn"]);
+  CHECK(std::stoi(final_vn[5]) == counted["memberTransferredOut"]);
+  CHECK(std::stoi(final_vn[6]) == counted["memberMatured"]);
+  CHECK(std::stoi(final_vn[7]) == counted["memberRated"]);
+  CHECK(final_vn[8] == "0");
+  CHECK(std::stoi(final_vn[9]) == counted["activityReported"]);
+  // The province is the whole of VN's tree here.
+  auto final_01 = cells(matching("   01     Thành phố Hà Nội  ").back());
+  final_01[0] = final_vn[0], final_01[1] = final_vn[1];
+  CHECK(final_01 == final_vn);
+  // And VN agrees with rollcall tally run afresh on its data dir.
+  auto tally = run_rollcall({"tally", "--data-dir", work + "/VN", "--unit", "VN", "--period", "2024", "--json"});
+  CHECK(tally.exit_code == 0);
+  CHECK_THAT(tally.out, Catch::Contains("\"members.admitted\":" + final_vn[3]));
+
+  // Every ward's and district's figures are the same at every node above it; the tree's status
+  // shows all ten; verify is clean at every node; every node exits 0 and none is left running.
+  CHECK_THAT(demo.out, Catch::Contains("   identical: 22 unit and node pairs"));
+  CHECK_THAT(demo.out, Catch::Contains("10 nodes answered"));
+  const auto verified = matching("   ", " verified: ");
+  CHECK(verified.size() == 10);
+  for (const auto& v : verified) CHECK_THAT(v, Catch::EndsWith("no differences"));
+  CHECK_THAT(demo.out, Catch::Contains("children first: 00043 exit 0, 00040 exit 0, 00037 exit 0, 00006 exit 0, "
+                                       "00004 exit 0, 00001 exit 0, 002 exit 0, 001 exit 0, 01 exit 0, VN exit 0"));
+  for (const auto& s : started) CHECK(kill(started_pid(s), 0) == -1);
+  for (const char* unit : {"VN", "01", "001", "002", "00001", "00043"}) CHECK(std::filesystem::exists(work + "/" + unit));
+}
+
+TEST_CASE("rollcall demo: SIGINT (Ctrl-C) while it runs stops every node, children first, and exits 130",
+          "[cli][integration]") {
+  TempDir dir;
+  const std::string log = dir / "demo.log";
+  auto demo = rollcall::cli::ChildProcess::spawn({rollcall_path(), "demo", "--dir", dir / "demo"}, log);
+  REQUIRE(demo.ok());
+  const auto read_log = [&log] {
+    std::ifstream in(log);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (read_log().find("== started rollcalld for 00043 ") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(kill(demo->pid(), SIGINT) == 0);
+  CHECK(demo->wait(std::chrono::seconds(60)) == 130);
+  const std::string out = read_log();
+  INFO(out);
+  CHECK_THAT(out, Catch::Contains("== interrupted\n== stopping the nodes with SIGTERM, children first: 00043 exit 0"));
+  CHECK_THAT(out, Catch::Contains("01 exit 0, VN exit 0"));
+  size_t pids = 0;
+  for (const auto& l : split_lines(out))
+    if (l.starts_with("== started rollcalld for ")) {
+      ++pids;
+      CHECK(kill(started_pid(l), 0) == -1);
+    }
+  CHECK(pids == 10);
 }
