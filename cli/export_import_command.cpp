@@ -54,14 +54,17 @@ constexpr size_t kImportBatchBytes = 1u << 20;
 int run_export(const ExportOptions& o) {
   constexpr std::string_view kCommand = "export";
   if (o.data_dir.empty()) return report(kCommand, "--data-dir is required");
+  auto log = EventLog::open_reader(o.data_dir);
+  if (!log.ok()) return report(kCommand, log.error().message());
   std::set<std::string> origins;
   for (const std::string& text : o.origins) {
     auto origin = UnitCode::parse(text);
     if (!origin.ok()) return report(kCommand, "--origin: " + origin.error().message());
+    auto map = (*log)->seed_map();
+    if (!map.ok()) return report(kCommand, map.error().message());
+    if (!map->contains(*origin)) return report(kCommand, "--origin: unknown unit '" + text + "' in this data dir's map");
     origins.insert(origin->str());
   }
-  auto log = EventLog::open_reader(o.data_dir);
-  if (!log.ok()) return report(kCommand, log.error().message());
   std::ofstream file;
   std::ostream* out = &std::cout;
   if (o.output != "-") {
@@ -94,7 +97,7 @@ int run_export(const ExportOptions& o) {
   }
   out->flush();
   if (!*out) return report(kCommand, "writing '" + o.output + "' failed");
-  std::cerr << "rollcall export: " << written << " events of " << seen.size() << " origins from node "
+  std::cerr << "rollcall export: " << written << " events of " << seen.size() << (seen.size() == 1 ? " origin" : " origins") << " from node "
             << (*log)->unit().str() << " (LSN 1.." << last << ")\n";
   return kExitOk;
 }

@@ -66,15 +66,15 @@ Result<std::unique_ptr<EventLog>> open_log(const std::string& dir) {
   return EventLog::open_reader(dir);
 }
 
-// `map`: the data dir's, for --subtree.
+// `map`: the data dir's, for --subtree and to name a unit it does not know.
 Result<LogFilter> make_filter(const TailOptions& o, const UnitMap& map) {
   LogFilter filter;
   if (o.subtree && o.unit.empty()) return invalid_input("--subtree needs --unit");
   if (!o.unit.empty()) {
     auto unit = UnitCode::parse(o.unit);
     if (!unit.ok()) return invalid_input("--unit: " + unit.error().message());
+    if (!map.contains(*unit)) return invalid_input("--unit: unknown unit '" + o.unit + "' in this data dir's map");
     if (o.subtree) {
-      if (!map.contains(*unit)) return invalid_input("--unit: unknown unit '" + o.unit + "' in this data dir's map");
       filter.units.emplace();
       for (const UnitCode& u : map.subtree(*unit)) filter.units->insert(u.str());
     } else {
@@ -94,6 +94,8 @@ Result<LogFilter> make_filter(const TailOptions& o, const UnitMap& map) {
   if (!o.origin.empty()) {
     auto origin = UnitCode::parse(o.origin);
     if (!origin.ok()) return invalid_input("--origin: " + origin.error().message());
+    if (!map.contains(*origin))
+      return invalid_input("--origin: unknown unit '" + o.origin + "' in this data dir's map");
     filter.origin = *origin;
   }
   if (!o.type.empty()) {

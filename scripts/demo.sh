@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job: installs what is needed, builds, and runs `rollcall demo`: a real tree of
-# rollcalld nodes on loopback (VN <- 01 <- 001), real units and a year of real-shaped events
-# submitted at the district and pushed up to VN, and the roll-ups as every level holds them.
+# The main job: installs what is needed, builds, and runs `rollcall demo`: a real tree of ten
+# rollcalld nodes on loopback (VN <- 01 <- 001, 002 <- three wards each), real units, a
+# generated year of each ward's events, one ward's link cut and restored, and the roll-ups as
+# every level holds them. Arguments go to `rollcall demo` (e.g. --dir DIR, --seed N).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/scripts/lib.sh"

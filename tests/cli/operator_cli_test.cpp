@@ -72,6 +72,8 @@ TEST_CASE("rollcall log tail: filters by a unit's subtree, member, origin and ef
        std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"--subtree"}, "--subtree needs --unit"},
            {{"--unit", "99999", "--subtree"}, "unknown unit '99999'"},
+           {{"--unit", "99999"}, "unknown unit '99999'"},
+           {{"--origin", "99999"}, "--origin: unknown unit '99999'"},
            {{"--from", "2024-13-01"}, "--from"},
            {{"--from", "2024-03-01", "--to", "2024-02-01"}, "--from 2024-03-01 is after --to 2024-02-01"}}) {
     auto bad = tail(args);
@@ -125,7 +127,7 @@ TEST_CASE("rollcall export and import: a node's log carried to another node, ide
   auto exported = run_rollcall({"export", "--data-dir", n.node.data_dir(), "-o", file});
   INFO(exported.err);
   REQUIRE(exported.exit_code == 0);
-  CHECK_THAT(exported.err, Catch::Contains("5 events of 1 origins from node 001"));
+  CHECK_THAT(exported.err, Catch::Contains("5 events of 1 origin from node 001"));
   CHECK(ids_in(read_text(file)) == std::vector<std::string>{"001:1", "001:2", "001:3", "001:4", "001:5"});
 
   // Into the province's node, running: then again (nothing new), then a forked copy.
@@ -244,4 +246,61 @@ TEST_CASE("rollcall status --tree: every node of a chain asked in turn, with its
   auto down = run_rollcall({"status", "--tree", "--node", "127.0.0.1:1"});
   CHECK(down.exit_code == 2);
   CHECK_THAT(down.err, Catch::Contains("cannot reach node at 127.0.0.1:1"));
+}
+
+TEST_CASE("rollcall: every command exits 2 naming the problem for a missing data dir, an unreachable node, an "
+          "unknown unit and a bad period, on a running node's data dir and a stopped one's",
+          "[cli][integration]") {
+  RunningNode n;
+  const std::string dir = n.node.data_dir();
+  const std::string lines = n.dir / "lines.jsonl";
+  {
+    std::ofstream out(lines);
+    for (const auto& l : sample_submit_lines()) out << l << "\n";
+  }
+  const auto expect = [](const std::vector<std::string>& args, const std::string& message) {
+    auto result = run_rollcall(args);
+    CAPTURE(args, result.out, result.err);
+    CHECK(result.exit_code == 2);
+    CHECK_THAT(result.err, Catch::StartsWith("rollcall ") && Catch::Contains(message));
+  };
+  const std::string nowhere = n.dir / "nowhere";
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"log", "tail"}, {"log", "show", "001:1"}, {"tally", "--unit", "001"},
+        {"member", "00001-000001"}, {"members", "--unit", "001"}, {"units"}, {"status"}, {"status", "--tree"},
+        {"export"}, {"verify"}, {"rebuild"}, {"import", lines}}) {
+    auto args = command;
+    args.insert(args.end(), {"--data-dir", nowhere});
+    expect(args, "no rollcall data dir at '" + nowhere + "'");
+  }
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"submit", lines}, {"import", lines}, {"status"}}) {
+    auto args = command;
+    args.insert(args.end(), {"--node", "127.0.0.1:1", "--timeout-ms", "2000"});
+    expect(args, "cannot reach node at 127.0.0.1:1");
+  }
+  // Unknown units and bad periods, while the node runs and after it stopped.
+  for (bool running : {true, false}) {
+    CAPTURE(running);
+    if (!running) REQUIRE(n.node.stop() == 0);
+    for (const std::vector<std::string>& command :
+         {std::vector<std::string>{"tally", "--unit", "99999"}, {"members", "--unit", "99999"},
+          {"units", "--unit", "99999"}, {"log", "tail", "--unit", "99999"}, {"export", "--origin", "99999"}}) {
+      auto args = command;
+      args.insert(args.end(), {"--data-dir", dir});
+      expect(args, "99999");
+    }
+    expect({"tally", "--unit", "001", "--period", "2024-Q5", "--data-dir", dir}, "period '2024-Q5'");
+    expect({"tally", "--unit", "001", "--as-of", "2024-02-30", "--data-dir", dir}, "--as-of");
+    expect({"log", "tail", "--to", "2024-00-10", "--data-dir", dir}, "--to");
+    // And the same commands with good arguments succeed, with their JSON shapes.
+    auto tally = run_rollcall({"tally", "--unit", "001", "--period", "2024", "--json", "--data-dir", dir});
+    CHECK(tally.exit_code == 0);
+    JsonDoc doc(tally.out);
+    CHECK(std::string(field(doc.root(), "unit").getString().cStr()) == "001");
+    CHECK(field(field(doc.root(), "metrics"), "members.admitted").getNumber() == 2);
+    auto units = run_rollcall({"units", "--unit", "001", "--json", "--data-dir", dir});
+    CHECK(units.exit_code == 0);
+    CHECK_THAT(units.out, Catch::Contains("\"code\":\"00004\""));
+  }
 }
