@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 #include "cli/child_process.h"
@@ -98,15 +99,20 @@ std::string find_shared_dir(const std::string& given) {
   return "";
 }
 
-// --dir (created when missing), else a new temp dir; "" when neither can be made.
-std::string make_work_dir(const std::string& given) {
+// --dir (created when missing; it must be empty, as a second year submitted into the same data dirs
+// would be taken as more events), else a new temp dir. The error names the problem.
+Result<std::string> make_work_dir(const std::string& given) {
   if (!given.empty()) {
     std::error_code ec;
+    if (fs::exists(given, ec) && !fs::is_empty(given, ec))
+      return invalid_input("--dir " + given + " is not empty (an earlier demo?); give a new or empty dir");
     fs::create_directories(given, ec);
-    return ec ? "" : given;
+    if (ec) return Error(ErrorKind::kIo, "cannot make --dir " + given + ": " + ec.message());
+    return given;
   }
   std::string tmpl = (fs::temp_directory_path() / "rollcall-demo-XXXXXX").string();
-  return mkdtemp(tmpl.data()) == nullptr ? "" : tmpl;
+  if (mkdtemp(tmpl.data()) == nullptr) return Error(ErrorKind::kIo, "cannot make a temp work dir " + tmpl);
+  return tmpl;
 }
 
 std::string seconds_text(Clock::duration d) {
@@ -156,12 +162,18 @@ bool start_tree(DemoTree& demo, const UnitMap& map, Tree& tree) {
   }
   tree.nodes.reserve(plan.size());
   for (const auto& [unit, parent] : plan) {
+    if (g_interrupted) return false;
     std::string parent_address;
     std::unique_ptr<LinkProxy> link;
     if (!parent.empty()) {
       parent_address = tree.find(parent)->node.address;
       if (map.children(unit).empty()) {  // a ward: through a proxy that can cut the link
-        link = std::make_unique<LinkProxy>(parent_address);
+        try {
+          link = std::make_unique<LinkProxy>(parent_address);
+        } catch (const std::system_error& e) {
+          report("demo", "cannot start the link proxy of " + unit.str() + ": " + e.what());
+          return false;
+        }
         parent_address = link->address();
       }
     }
@@ -175,7 +187,7 @@ bool start_tree(DemoTree& demo, const UnitMap& map, Tree& tree) {
               << u->name << " on " << node->address;
     if (!parent.empty())
       std::cout << ", parent " << parent.str() << (link ? " through link " + link->address() : "");
-    std::cout << " (pid " << node->pid << ")\n";
+    std::cout << " (pid " << node->pid << ")" << std::endl;  // flushed: a watcher may act on it
     tree.nodes.push_back(Node{*node, u->name, nullptr, std::move(link), 0, ""});
   }
   for (Node& n : tree.nodes) {
@@ -415,8 +427,9 @@ int run_demo(const DemoOptions& o) {
   const std::string units = shared + "/data/vn-units-2024.csv";
   auto map = UnitMap::load_csv_file(units);
   if (!map.ok()) return report("demo", map.error().message());
-  const std::string work = make_work_dir(o.work_dir);
-  if (work.empty()) return report("demo", "cannot make a work dir");
+  const auto made = make_work_dir(o.work_dir);
+  if (!made.ok()) return report("demo", made.error().message());
+  const std::string& work = *made;
   g_interrupted = false;
   std::signal(SIGINT, [](int) { g_interrupted = true; });
   std::signal(SIGTERM, [](int) { g_interrupted = true; });
@@ -426,7 +439,7 @@ int run_demo(const DemoOptions& o) {
             << "   units file: " << units << "\n   work dir:   " << work << "\n\n";
   DemoTree demo(find_rollcalld(), units, work);
   Tree tree;
-  if (!start_tree(demo, *map, tree)) return kExitCannotRun;
+  if (!start_tree(demo, *map, tree)) return g_interrupted ? interrupted(demo) : kExitCannotRun;
   std::vector<UnitCode> districts;
   for (const char* d : kDistricts) districts.push_back(UnitCode::trusted(d));
   const auto year = demo_year(*map, districts, kWardsEach, kYear, o.seed);
@@ -500,13 +513,14 @@ void add_demo_command(CLI::App& app, int& exit_code) {
       "are kept.");
   cmd->add_option("--shared", o->shared_dir, "the shared/ folder with data/ (found by default)")->type_name("DIR");
   cmd->add_option("--dir", o->work_dir,
-                  "work dir for the nodes' data dirs (DIR/UNIT), logs and port files (default: a new temp dir)")
+                  "work dir for the nodes' data dirs (DIR/UNIT), logs and port files; new or empty (default: a new "
+                  "temp dir)")
       ->type_name("DIR");
   cmd->add_option("--seed", o->seed, "seed of the generated year (default 2024)");
   cmd->footer(
       "Exit codes: 0 every step succeeded; 1 a line was rejected, the tree did not converge within 60 s, the "
       "levels' figures differ, a verify found differences or a node did not exit 0; 2 could not run (no shared/ "
-      "data, a node did not start); 130 interrupted (every node stopped).");
+      "data, --dir not empty, a node did not start); 130 interrupted (every node stopped).");
   cmd->callback([o, &exit_code] { exit_code = run_demo(*o); });
 }
 

@@ -42,18 +42,29 @@ class WardYear {
     members_.push_back(Member{id, true});
     return id;
   }
+  // Every draw in its own statement: the order of a seed's draws must not depend on the compiler.
   std::string name() {
-    return std::string(kFamily[pick(0, 9)]) + " " + kMiddle[pick(0, 7)] + " " + kGiven[pick(0, 19)];
+    const char* family = kFamily[pick(0, 9)];
+    const char* middle = kMiddle[pick(0, 7)];
+    const char* given = kGiven[pick(0, 19)];
+    return std::string(family) + " " + middle + " " + given;
+  }
+  std::string day_in(int year, int first_day = 1, int last_day = 28) {
+    const int month = pick(1, 12);
+    return day(year, month, pick(first_day, last_day));
   }
   void add(const std::string& date, const std::string& payload) {
     lines_.push_back(DemoLine{date, R"({"unit":")" + ward_.str() + R"(","effectiveDate":")" + date + "\"," + payload + "}"});
   }
-  void admit(const std::string& date) {
+  // Admitted on `date` (of `year`), aged 16 to 22 then.
+  void admit(int year, const std::string& date) {
     const std::string id = new_member();
-    add(date, R"("memberAdmitted":{"memberId":")" + id + R"(","fullName":")" + name() + R"(","birthDate":")" +
-                  day(year_ - pick(17, 27), pick(1, 12), pick(1, 28)) + "\"}");
+    const std::string full_name = name();
+    const std::string born = day_in(year - pick(16, 22));
+    add(date, R"("memberAdmitted":{"memberId":")" + id + R"(","fullName":")" + full_name + R"(","birthDate":")" +
+                  born + "\"}");
   }
-  // A present member, not one of the last `keep` admitted (so there are always some).
+  // A present member, not one of the `skip_newest` last admitted (so there are always some).
   Member* someone(size_t skip_newest = 0) {
     std::vector<Member*> present;
     for (size_t i = 0; i + skip_newest < members_.size(); ++i)
@@ -87,15 +98,19 @@ std::map<UnitCode, std::vector<DemoLine>> demo_year(const UnitMap& map, const st
   for (auto& [ward, y] : years) {
     // The roster, admitted over the years before.
     const int roster = y->pick(10, 16);
-    for (int i = 0; i < roster; ++i) y->admit(day(year - 1 - i % 8, y->pick(1, 12), y->pick(1, 28)));
-    std::sort(y->lines_.begin(), y->lines_.end(), [](const DemoLine& a, const DemoLine& b) { return a.date < b.date; });
+    for (int i = 0; i < roster; ++i) {
+      const int admitted = year - 1 - i % 8;
+      y->admit(admitted, y->day_in(admitted));
+    }
     // The year, month by month.
     for (int month = 1; month <= 12; ++month) {
-      if (month % 3 == 1) y->admit(day(year, month, y->pick(2, 8)));
+      if (month % 3 == 1) y->admit(year, day(year, month, y->pick(2, 8)));
       const auto& [campaign_month, kind] = kCampaigns[month - 1];
-      y->add(day(year, campaign_month, y->pick(10, 20)),
-             std::string(R"("activityReported":{"kind":")") + kind + R"(","count":)" + std::to_string(y->pick(20, 160)) +
-                 R"(,"participants":)" + std::to_string(y->pick(4, 25)) + "}");
+      const std::string reported = day(year, campaign_month, y->pick(10, 20));
+      const int count = y->pick(20, 160);
+      const int participants = y->pick(4, 25);
+      y->add(reported, std::string(R"("activityReported":{"kind":")") + kind + R"(","count":)" + std::to_string(count) +
+                           R"(,"participants":)" + std::to_string(participants) + "}");
       if (month == 5) {
         if (Member* m = y->someone(3)) {
           m->present = false;
@@ -134,9 +149,12 @@ std::map<UnitCode, std::vector<DemoLine>> demo_year(const UnitMap& map, const st
   std::map<UnitCode, std::vector<DemoLine>> out;
   for (auto& [ward, y] : years) {
     for (const Member& m : y->members_)
-      if (m.present)
-        y->add(day(year, 12, y->pick(15, 28)), R"("memberRated":{"memberId":")" + m.id + R"(","year":)" +
-                                                   std::to_string(year) + R"(,"rating":")" + kRatings[y->pick(0, 6)] + "\"}");
+      if (m.present) {
+        const std::string rated = day(year, 12, y->pick(15, 28));
+        const char* rating = kRatings[y->pick(0, 6)];
+        y->add(rated, R"("memberRated":{"memberId":")" + m.id + R"(","year":)" + std::to_string(year) +
+                          R"(,"rating":")" + rating + "\"}");
+      }
     std::stable_sort(y->lines_.begin(), y->lines_.end(),
                      [](const DemoLine& a, const DemoLine& b) { return a.date < b.date; });
     out[ward] = std::move(y->lines_);

@@ -368,6 +368,16 @@ TEST_CASE("rollcall demo: ten nodes of real units on loopback take a year of eve
   for (const char* unit : {"VN", "01", "001", "002", "00001", "00043"}) CHECK(std::filesystem::exists(work + "/" + unit));
 }
 
+TEST_CASE("rollcall demo refuses a --dir that is not empty (its data dirs would take the year twice)",
+          "[cli]") {
+  TempDir dir;
+  std::ofstream(dir / "earlier") << "x";
+  auto demo = run_command({rollcall_path(), "demo", "--dir", dir.path()}, "", 30);
+  CHECK(demo.exit_code == 2);
+  CHECK_THAT(demo.err, Catch::Contains("--dir " + dir.path() + " is not empty"));
+  CHECK_THAT(demo.out, !Catch::Contains("== started"));
+}
+
 TEST_CASE("rollcall demo: SIGINT (Ctrl-C) while it runs stops every node, children first, and exits 130",
           "[cli][integration]") {
   TempDir dir;
@@ -382,6 +392,7 @@ TEST_CASE("rollcall demo: SIGINT (Ctrl-C) while it runs stops every node, childr
   while (read_log().find("== started rollcalld for 00043 ") == std::string::npos &&
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE_THAT(read_log(), Catch::Contains("== started rollcalld for 00043 "));  // the last node, mid-run
   REQUIRE(kill(demo->pid(), SIGINT) == 0);
   CHECK(demo->wait(std::chrono::seconds(60)) == 130);
   const std::string out = read_log();
