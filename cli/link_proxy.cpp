@@ -2,6 +2,7 @@
 
 #include "cli/ports.h"
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <future>
@@ -25,10 +26,18 @@ using asio::ip::tcp;
 constexpr size_t kChunkBytes = 64 * 1024;
 constexpr std::chrono::seconds kConnectTimeout{5};
 constexpr std::chrono::milliseconds kAcceptBackoff{50};
+// How often a held connection looks whether the blackhole is gone.
+constexpr std::chrono::milliseconds kBlackholePoll{20};
+// Under a throttle, chunks of about a twentieth of a second's bytes (at least this many).
+constexpr size_t kMinThrottledChunk = 512;
 
-void close_socket(tcp::socket& socket) {
+// An orderly close (FIN), or with `reset` an abortive one (RST: SO_LINGER with a zero timeout).
+void close_socket(tcp::socket& socket, bool reset = false) {
   asio::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  if (reset)
+    socket.set_option(asio::socket_base::linger(true, 0), ignored);
+  else
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
   socket.close(ignored);
 }
 
@@ -56,7 +65,8 @@ struct LinkProxy::Impl {
   void close_listener();
   void accept_next();
   void on_accepted(tcp::socket socket, Clock::time_point when);
-  void close_connections();
+  // FIN or, with `reset`, RST on both sides of every live connection.
+  void close_connections(bool reset = false);
   void forget(const std::shared_ptr<Connection>& connection);
   void note_upstream_read();
 
@@ -79,6 +89,8 @@ struct LinkProxy::Impl {
   // Read from any thread.
   std::atomic<bool> cut_{false};
   std::atomic<std::chrono::milliseconds::rep> delay_ms_{0};
+  std::atomic<uint64_t> throttle_bytes_per_second_{0};
+  std::atomic<bool> blackhole_{false};
   std::atomic<uint64_t> bytes_up_{0};
   std::atomic<uint64_t> bytes_down_{0};
   std::atomic<size_t> accepted_{0};
@@ -103,10 +115,10 @@ class LinkProxy::Connection : public std::enable_shared_from_this<Connection> {
         up_(client_, target_, true, proxy.io_),
         down_(target_, client_, false, proxy.io_) {}
 
-  // Connects to the target, then forwards both ways.
+  // Connects to the target (once no blackhole holds it), then forwards both ways.
   void start();
-  // Closes both sockets and leaves the proxy's set. Idempotent.
-  void close();
+  // Closes both sockets (with `reset`, by RST) and leaves the proxy's set. Idempotent.
+  void close(bool reset = false);
 
  private:
   struct Direction {
@@ -119,7 +131,10 @@ class LinkProxy::Connection : public std::enable_shared_from_this<Connection> {
     asio::steady_timer delay;
   };
 
+  void connect();
   void read(Direction& direction);
+  // Forwards a chunk read: after the delay and throttle pause, once no blackhole holds it.
+  void forward(Direction& direction, size_t size);
   void write(Direction& direction, size_t size);
 
   Impl& proxy_;
@@ -133,6 +148,19 @@ class LinkProxy::Connection : public std::enable_shared_from_this<Connection> {
 };
 
 void LinkProxy::Connection::start() {
+  if (!proxy_.blackhole_) {
+    connect();
+    return;
+  }
+  // Accepted, and left waiting as a SYN into a blackhole would be (the client's own timeout
+  // decides when it gives up).
+  connect_timer_.expires_after(kBlackholePoll);
+  connect_timer_.async_wait([self = shared_from_this()](asio::error_code ec) {
+    if (!ec && !self->closed_) self->start();
+  });
+}
+
+void LinkProxy::Connection::connect() {
   auto self = shared_from_this();
   connect_timer_.expires_after(kConnectTimeout);
   connect_timer_.async_wait([self](asio::error_code ec) {
@@ -155,24 +183,41 @@ void LinkProxy::Connection::start() {
 }
 
 void LinkProxy::Connection::read(Direction& direction) {
+  size_t chunk = kChunkBytes;
+  if (const uint64_t rate = proxy_.throttle_bytes_per_second_; rate > 0)
+    chunk = std::clamp<size_t>(static_cast<size_t>(rate / 20), kMinThrottledChunk, kChunkBytes);
   direction.from.async_read_some(
-      asio::buffer(direction.buffer), [self = shared_from_this(), &direction](asio::error_code ec, size_t size) {
+      asio::buffer(direction.buffer.data(), chunk),
+      [self = shared_from_this(), &direction](asio::error_code ec, size_t size) {
         if (self->closed_) return;
         if (ec) {  // EOF or error on either side ends the whole connection
           self->close();
           return;
         }
         if (direction.upstream) self->proxy_.note_upstream_read();
-        const auto delay = std::chrono::milliseconds(self->proxy_.delay_ms_.load());
-        if (delay.count() <= 0) {
-          self->write(direction, size);
+        std::chrono::microseconds pause = std::chrono::milliseconds(self->proxy_.delay_ms_.load());
+        if (const uint64_t rate = self->proxy_.throttle_bytes_per_second_; rate > 0)
+          pause += std::chrono::microseconds(size * 1'000'000 / rate);
+        if (pause.count() <= 0) {
+          self->forward(direction, size);
           return;
         }
-        direction.delay.expires_after(delay);
+        direction.delay.expires_after(pause);
         direction.delay.async_wait([self, &direction, size](asio::error_code timer_ec) {
-          if (!timer_ec && !self->closed_) self->write(direction, size);
+          if (!timer_ec && !self->closed_) self->forward(direction, size);
         });
       });
+}
+
+void LinkProxy::Connection::forward(Direction& direction, size_t size) {
+  if (!proxy_.blackhole_) {
+    write(direction, size);
+    return;
+  }
+  direction.delay.expires_after(kBlackholePoll);
+  direction.delay.async_wait([self = shared_from_this(), &direction, size](asio::error_code ec) {
+    if (!ec && !self->closed_) self->forward(direction, size);
+  });
 }
 
 void LinkProxy::Connection::write(Direction& direction, size_t size) {
@@ -188,14 +233,14 @@ void LinkProxy::Connection::write(Direction& direction, size_t size) {
                     });
 }
 
-void LinkProxy::Connection::close() {
+void LinkProxy::Connection::close(bool reset) {
   if (closed_) return;
   closed_ = true;
   connect_timer_.cancel();
   up_.delay.cancel();
   down_.delay.cancel();
-  close_socket(client_);
-  close_socket(target_);
+  close_socket(client_, reset);
+  close_socket(target_, reset);
   proxy_.forget(shared_from_this());
 }
 
@@ -271,9 +316,9 @@ void LinkProxy::Impl::on_accepted(tcp::socket socket, Clock::time_point when) {
   connection->start();
 }
 
-void LinkProxy::Impl::close_connections() {
+void LinkProxy::Impl::close_connections(bool reset) {
   auto connections = connections_;  // connections leave the set as they close
-  for (auto& connection : connections) connection->close();
+  for (auto& connection : connections) connection->close(reset);
 }
 
 void LinkProxy::Impl::forget(const std::shared_ptr<Connection>& connection) {
@@ -362,6 +407,23 @@ std::optional<LinkProxy::Clock::time_point> LinkProxy::first_byte_since_heal() c
 }
 
 void LinkProxy::set_delay(std::chrono::milliseconds delay) { impl_->delay_ms_ = delay.count(); }
+void LinkProxy::set_throttle(uint64_t bytes_per_second) { impl_->throttle_bytes_per_second_ = bytes_per_second; }
+void LinkProxy::set_blackhole(bool on) { impl_->blackhole_ = on; }
+bool LinkProxy::blackholed() const { return impl_->blackhole_; }
+
+void LinkProxy::drop_connections() {
+  impl_->run_on_io([impl = impl_.get()] { impl->close_connections(false); });
+}
+
+void LinkProxy::reset_connections() {
+  impl_->run_on_io([impl = impl_.get()] { impl->close_connections(true); });
+}
+
+void LinkProxy::clear_faults() {
+  set_delay(std::chrono::milliseconds(0));
+  set_throttle(0);
+  set_blackhole(false);
+}
 
 uint64_t LinkProxy::bytes_up() const { return impl_->bytes_up_; }
 uint64_t LinkProxy::bytes_down() const { return impl_->bytes_down_; }

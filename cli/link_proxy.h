@@ -1,6 +1,7 @@
 // LinkProxy: a fault-injecting TCP proxy on loopback for integration tests and benchmarks. Put one
 // between a child node and its parent (the child's --parent names the proxy's address()) to cut
-// and heal the link between two real processes, and to measure how fast the child reconnects.
+// and heal the link between two real processes, to delay, throttle, blackhole, drop or reset it,
+// and to measure how fast the child reconnects.
 //
 // Forwarding: every accepted client gets its own connection to the target; bytes are copied in
 // both directions (64 KiB per direction, one chunk at a time, each chunk optionally delayed).
@@ -64,6 +65,23 @@ class LinkProxy {
   // A direction forwards one chunk at a time, so a delay also caps its throughput at
   // 64 KiB per delay. Applies to chunks read after the call.
   void set_delay(std::chrono::milliseconds delay);
+  // Caps each direction of each connection at about this many bytes a second (0, the default:
+  // no cap), by reading smaller chunks and pausing after each. Applies to chunks read after the
+  // call.
+  void set_throttle(uint64_t bytes_per_second);
+  // A blackhole, like a route that loses every packet: while on, live connections forward
+  // nothing (what they read is held, not lost, as TCP would retransmit it) and new clients are
+  // accepted but not connected to the target; the peers notice only through their own timeouts.
+  // Turning it off forwards what was held and connects the waiting clients.
+  void set_blackhole(bool on);
+  bool blackholed() const;
+  // Closes every live connection at once, both sides, with an orderly FIN wherever the stream is
+  // (in the middle of a frame, perhaps); new connects are accepted as before. Returns once done.
+  void drop_connections();
+  // The same with a TCP reset (RST) on both sides instead of a FIN.
+  void reset_connections();
+  // Clears delay, throttle and blackhole (not a cut: see heal()).
+  void clear_faults();
 
   // Bytes written to the target (up) and to clients (down), over every connection so far.
   uint64_t bytes_up() const;

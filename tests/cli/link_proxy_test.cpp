@@ -1,6 +1,7 @@
 // Tests of LinkProxy (cli/link_proxy.h) against a small echo server in this process: forwarding, cut (existing
 // connections end, new connects are refused), heal on the same port, the counters and times, an
-// unreachable target, added delay, and destruction with live connections.
+// unreachable target, added delay, throttle, blackhole, dropped and reset connections, and
+// destruction with live connections.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -281,6 +282,78 @@ TEST_CASE("LinkProxy: set_delay adds latency per chunk", "[proxy]") {
   start = std::chrono::steady_clock::now();
   CHECK(client.echo("fast") == "fast");
   CHECK(std::chrono::steady_clock::now() - start < 300ms);
+}
+
+TEST_CASE("LinkProxy: set_throttle caps the bytes a second", "[proxy]") {
+  EchoServer server;
+  LinkProxy proxy(server.address());
+  Client client;
+  REQUIRE(!client.connect(proxy.address()));
+  proxy.set_throttle(100 * 1024);  // 100 KiB/s each way
+  const std::string text(40 * 1024, 't');
+  auto start = std::chrono::steady_clock::now();
+  CHECK(client.echo(text) == text);
+  // 40 KiB up at 100 KiB/s is 0.4 s, pipelined with the way down: at least 0.35 s, not 64 KiB at once.
+  CHECK(std::chrono::steady_clock::now() - start >= 350ms);
+  proxy.clear_faults();
+  start = std::chrono::steady_clock::now();
+  CHECK(client.echo(text) == text);
+  CHECK(std::chrono::steady_clock::now() - start < 300ms);
+}
+
+TEST_CASE("LinkProxy: a blackhole holds live and new connections without closing them, and lets go of "
+          "what it held", "[proxy]") {
+  EchoServer server;
+  LinkProxy proxy(server.address());
+  Client live;
+  REQUIRE(!live.connect(proxy.address()));
+  CHECK(live.echo("before") == "before");
+
+  proxy.set_blackhole(true);
+  CHECK(proxy.blackholed());
+  REQUIRE(!live.send("held"));
+  std::string out;
+  // Nothing comes back and nothing closes: the read is still waiting at the deadline.
+  CHECK(live.receive(4, out) == asio::error::operation_aborted);
+  CHECK(proxy.live_connections() == 1);
+  Client waiting;
+  REQUIRE(!waiting.connect(proxy.address()));  // accepted, but not connected to the target
+  REQUIRE(!waiting.send("new"));
+
+  proxy.set_blackhole(false);
+  CHECK(!live.receive(4, out));
+  CHECK(out == "held");  // held, not lost
+  CHECK(!waiting.receive(3, out));
+  CHECK(out == "new");
+  CHECK(live.echo("after") == "after");
+}
+
+TEST_CASE("LinkProxy: drop_connections closes with FIN, reset_connections with RST, and both keep "
+          "accepting", "[proxy]") {
+  EchoServer server;
+  LinkProxy proxy(server.address());
+  std::string out;
+  {
+    Client client;
+    REQUIRE(!client.connect(proxy.address()));
+    CHECK(client.echo("one") == "one");
+    proxy.drop_connections();
+    CHECK(proxy.live_connections() == 0);
+    CHECK(client.receive(1, out) == asio::error::eof);
+  }
+  {
+    Client client;
+    REQUIRE(!client.connect(proxy.address()));
+    CHECK(client.echo("two") == "two");
+    proxy.reset_connections();
+    CHECK(proxy.live_connections() == 0);
+    CHECK(client.receive(1, out) == asio::error::connection_reset);
+  }
+  CHECK_FALSE(proxy.is_cut());
+  Client after;
+  REQUIRE(!after.connect(proxy.address()));
+  CHECK(after.echo("three") == "three");
+  CHECK(proxy.connections_accepted() == 3);
 }
 
 TEST_CASE("LinkProxy: rejects a non-loopback target", "[proxy]") {
