@@ -48,12 +48,7 @@ std::map<UnitCode, std::vector<std::string>> ward_lines(uint64_t seed, size_t me
   options.members_per_unit = members_per_unit;
   auto generated = generate_events(units(), options);
   std::map<UnitCode, std::vector<std::string>> lines;
-  for (const UnitCode& ward : {kWardA, kWardB}) {
-    std::vector<size_t> order;
-    for (size_t i = 0; i < generated.size(); ++i)
-      if (std::string_view(generated.events[i].getOrigin().cStr()) == ward.str()) order.push_back(i);
-    lines[ward] = node_submit_lines(generated, order, ward);
-  }
+  for (const UnitCode& ward : {kWardA, kWardB}) lines[ward] = origin_submit_lines(generated, ward);
   return lines;
 }
 

@@ -613,4 +613,11 @@ std::vector<std::string> node_submit_lines(const GeneratedEvents& generated,
   return lines;
 }
 
+std::vector<std::string> origin_submit_lines(const GeneratedEvents& generated, const UnitCode& origin) {
+  std::vector<size_t> order;
+  for (size_t i = 0; i < generated.size(); ++i)
+    if (std::string_view(generated.events[i].getOrigin().cStr()) == origin.str()) order.push_back(i);
+  return node_submit_lines(generated, order, origin);
+}
+
 }  // namespace rollcall::testing

@@ -77,4 +77,8 @@ std::vector<size_t> random_submit_order(const GeneratedEvents& generated, std::m
 std::vector<std::string> node_submit_lines(const GeneratedEvents& generated,
                                            const std::vector<size_t>& order, const UnitCode& node);
 
+// The events generated with origin `origin`, in generation order (which respects must_follow
+// among them), as node_submit_lines for the node of `origin`.
+std::vector<std::string> origin_submit_lines(const GeneratedEvents& generated, const UnitCode& origin);
+
 }  // namespace rollcall::testing

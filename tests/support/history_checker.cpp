@@ -30,8 +30,6 @@ struct NodeView {
   std::map<UnitCode, uint64_t> top_seq;  // per origin, the highest seq seen in order
 };
 
-std::string id_text(const OriginSeq& id) { return id.to_string(); }
-
 // Drops zero values, as TallyOracle::values does.
 std::map<std::string, int64_t> nonzero(std::map<std::string, int64_t> tally) {
   std::erase_if(tally, [](const auto& entry) { return entry.second == 0; });
@@ -85,13 +83,13 @@ NodeView scan_node(const UnitMap& map, const NodeDir& node, HistoryReport& repor
       const OriginSeq id{UnitCode::trusted(text_view(e.getOrigin())), e.getSeq()};
       auto [it, fresh] = view.events.emplace(id, Held{event_content_hash(e), submitted_content_hash(e)});
       if (!fresh) {
-        report.duplicated.push_back(where + " holds " + id_text(id) + " twice (LSN " +
+        report.duplicated.push_back(where + " holds " + id.to_string() + " twice (LSN " +
                                     std::to_string(logged.lsn.value) + ")");
         continue;
       }
       uint64_t& top = view.top_seq[id.origin];
       if (id.seq != top + 1)
-        report.out_of_order.push_back(where + " holds " + id_text(id) + " at LSN " + std::to_string(logged.lsn.value) +
+        report.out_of_order.push_back(where + " holds " + id.to_string() + " at LSN " + std::to_string(logged.lsn.value) +
                                       " right after seq " + std::to_string(top) + " of " + id.origin.str());
       top = std::max(top, id.seq);
       if (id.origin == node.unit && e.hasRequestId() && e.getRequestId().size() > 0) {
@@ -99,7 +97,7 @@ NodeView scan_node(const UnitMap& map, const NodeDir& node, HistoryReport& repor
         auto [first, inserted] = requests.emplace(key, id);
         if (!inserted)
           report.duplicated.push_back(where + " appended request '" + key.second + "' of unit " + key.first +
-                                      " twice: " + id_text(first->second) + " and " + id_text(id));
+                                      " twice: " + first->second.to_string() + " and " + id.to_string());
       }
       oracle.add(e);
       const auto unit = UnitCode::parse(text_view(e.getUnit()));
@@ -165,7 +163,7 @@ HistoryReport check_history(const UnitMap& map, const std::vector<Ack>& acks, co
     ++report.acks_checked;
     auto [first, inserted] = acked.emplace(std::make_pair(ack.node, ack.line), *ack.id);
     if (!inserted && first->second != *ack.id)
-      report.duplicated.push_back("one line acknowledged as " + id_text(first->second) + " and " + id_text(*ack.id) +
+      report.duplicated.push_back("one line acknowledged as " + first->second.to_string() + " and " + ack.id->to_string() +
                                   ": " + ack.line);
     capnp::MallocMessageBuilder message;
     auto submitted = message.initRoot<schema::Event>();
@@ -177,9 +175,9 @@ HistoryReport check_history(const UnitMap& map, const std::vector<Ack>& acks, co
       const auto& held = views.at(node.unit).events;
       auto it = held.find(*ack.id);
       if (it == held.end())
-        report.lost.push_back(node.unit.str() + " lacks acknowledged " + id_text(*ack.id));
+        report.lost.push_back(node.unit.str() + " lacks acknowledged " + ack.id->to_string());
       else if (it->second.submitted != submitted_hash)
-        report.content.push_back(node.unit.str() + " holds acknowledged " + id_text(*ack.id) +
+        report.content.push_back(node.unit.str() + " holds acknowledged " + ack.id->to_string() +
                                  " with other content than the line submitted: " + ack.line);
     }
   }
@@ -191,9 +189,9 @@ HistoryReport check_history(const UnitMap& map, const std::vector<Ack>& acks, co
       if (origin == views.end() || id.origin == node.unit) continue;
       auto original = origin->second.events.find(id);
       if (original == origin->second.events.end())
-        report.lost.push_back(node.unit.str() + " holds " + id_text(id) + ", which its origin lacks");
+        report.lost.push_back(node.unit.str() + " holds " + id.to_string() + ", which its origin lacks");
       else if (original->second.content != held.content)
-        report.content.push_back(node.unit.str() + " holds " + id_text(id) + " with other content than its origin");
+        report.content.push_back(node.unit.str() + " holds " + id.to_string() + " with other content than its origin");
     }
     if (!converged) continue;
     for (const NodeDir& origin : nodes) {
@@ -202,7 +200,7 @@ HistoryReport check_history(const UnitMap& map, const std::vector<Ack>& acks, co
       size_t missing = 0;
       std::string first;
       for (const auto& [id, held] : views.at(origin.unit).events)
-        if (id.origin == origin.unit && !mine.contains(id) && missing++ == 0) first = id_text(id);
+        if (id.origin == origin.unit && !mine.contains(id) && missing++ == 0) first = id.to_string();
       if (missing > 0)
         report.lost.push_back(node.unit.str() + " lacks " + std::to_string(missing) + " events its origin " +
                               origin.unit.str() + " holds, the first " + first);
