@@ -66,7 +66,8 @@ Result<std::unique_ptr<EventLog>> EventLog::open_writer(const LogOptions& option
   if (!map.contains(options.unit))
     return invalid_input("unit " + options.unit.str() + " is not in the units file");
   // A rebuild works on an existing data dir; it never creates one.
-  auto store = Store::open(options.dir, Store::Mode::kWriter, /*create=*/!options.for_rebuild);
+  auto store = Store::open(options.dir, Store::Mode::kWriter, /*create=*/!options.for_rebuild,
+                           options.env);
   if (!store.ok()) return store.error();
   auto log = std::unique_ptr<EventLog>(new EventLog(std::move(store).value()));
   ROLLCALL_TRY(log->load_meta(/*writer=*/true, &options));

@@ -44,6 +44,7 @@
 #include "schema/event.capnp.h"
 
 namespace rocksdb {
+class Env;
 class WriteBatch;
 }
 
@@ -68,6 +69,10 @@ struct LogOptions {
   bool synced_writes = true;
   // How long submitted request ids are remembered (engine/request_index.h).
   RequestWindow requests{};
+  // For tests only: the RocksDB Env the writer's database runs on (null: rocksdb::Env::Default()),
+  // e.g. tests/support/power_loss_env.h, which drops unsynced writes at a simulated power loss.
+  // Not owned; it must outlive the log. Readers and scratch databases always use the default.
+  rocksdb::Env* env = nullptr;
 };
 
 // The fate of one submitted event.

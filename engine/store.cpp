@@ -76,7 +76,8 @@ Error to_error(const rocksdb::Status& status, std::string_view context) {
   return Error(kind, std::move(message));
 }
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& dir, Mode mode, bool create) {
+Result<std::unique_ptr<Store>> Store::open(const std::string& dir, Mode mode, bool create,
+                                           rocksdb::Env* env) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const bool exists = fs::exists(fs::path(dir) / "CURRENT", ec);
@@ -97,6 +98,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, Mode mode, bo
   db_options.max_total_wal_size = 256 << 20;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.avoid_unnecessary_blocking_io = true;
+  if (env != nullptr) db_options.env = env;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {

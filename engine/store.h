@@ -30,7 +30,9 @@ class Store : public KeyValueReader {
   // kWriter opens (creating when `create` is true) the primary instance and takes the lock.
   // kReader opens a secondary instance beside a running writer (or a stopped one) and never
   // takes the lock; catch_up() makes newer writes visible.
-  static Result<std::unique_ptr<Store>> open(const std::string& dir, Mode mode, bool create);
+  // `env` (tests only, not owned, must outlive the store) replaces rocksdb::Env::Default().
+  static Result<std::unique_ptr<Store>> open(const std::string& dir, Mode mode, bool create,
+                                             rocksdb::Env* env = nullptr);
   ~Store() override;
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
