@@ -2,12 +2,19 @@
 // replication_sim.h): drops, duplicates, reorders, cuts, crashes and isolations, then healing,
 // then the invariants C1 (exactly once), C3 (roll-up), C4 (convergence) and C6 (verify).
 //
-// ROLLCALL_SIM_SEEDS=N runs seeds 1..N of the main case (30 by default); ROLLCALL_SIM_SEED=N
-// reruns only seed N (every case). A failure prints its seed and the simulator's state.
+// The main case is ten test cases over disjoint parts of its seeds (so that ctest -j2 runs two
+// at once): seeds 1..500 by default, 50 a part. ROLLCALL_SIM_SEEDS=N spreads seeds 1..N over
+// the ten parts instead (N=8: 0 or 1 seed a part), ROLLCALL_SIM_FIRST_SEED=F shifts them to
+// F..F+N-1; ROLLCALL_SIM_SEED=N reruns only seed N (in every case run). A failure prints its
+// seed, the simulator's state and a command that replays exactly that seed in that case.
+#define CATCH_CONFIG_EXTERNAL_INTERFACES  // for the listener that prints replay commands
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -32,18 +39,89 @@ std::optional<uint64_t> env_number(const char* name) {
   return std::strtoull(text, nullptr, 10);
 }
 
-// The seeds of a case: ROLLCALL_SIM_SEED alone, else first .. first + count - 1 (count raised by
-// ROLLCALL_SIM_SEEDS for the main case).
-std::vector<uint64_t> seeds(uint64_t first, uint64_t count, bool extendable) {
+// The seeds of a case: ROLLCALL_SIM_SEED alone, else first .. first + count - 1.
+std::vector<uint64_t> seeds(uint64_t first, uint64_t count) {
   if (auto one = env_number("ROLLCALL_SIM_SEED")) return {*one};
-  if (extendable) count = env_number("ROLLCALL_SIM_SEEDS").value_or(count);
   std::vector<uint64_t> out;
   for (uint64_t s = first; s < first + count; ++s) out.push_back(s);
   return out;
 }
 
-// Every line submitted was accepted, and the driver saw no failure.
-void check_workload_accepted(const ReplicationSim& sim, const SimWorkload& workload) {
+constexpr uint64_t kMainSeeds = 500;  // the main case's seeds in all, by default
+constexpr uint64_t kMainParts = 10;   // one test case each
+
+// Part `part` (0-based) of the main case's seeds: the range's share of first .. first + total - 1
+// (ROLLCALL_SIM_FIRST_SEED, 1; ROLLCALL_SIM_SEEDS, 500), or ROLLCALL_SIM_SEED alone.
+std::vector<uint64_t> main_part_seeds(uint64_t part) {
+  if (auto one = env_number("ROLLCALL_SIM_SEED")) return {*one};
+  const uint64_t total = env_number("ROLLCALL_SIM_SEEDS").value_or(kMainSeeds);
+  const uint64_t first = env_number("ROLLCALL_SIM_FIRST_SEED").value_or(1);
+  return seeds(first + total * part / kMainParts, total * (part + 1) / kMainParts - total * part / kMainParts);
+}
+
+// A shell command, run from the repo root, that reruns only `seed` in the running test case.
+std::string replay_command(uint64_t seed) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  std::string binary = "build/tests/rollcall_testdata_tests";
+  if (!ec && exe.parent_path().filename() == "tests")  // <repo>/<build dir>/tests/<binary>
+    binary = (exe.parent_path().parent_path().filename() / "tests" / exe.filename()).string();
+  else if (!ec)
+    binary = exe.string();
+  // Catch's test spec reads ',' '[' ']' '*' and '\\' as syntax: escaped, they match themselves
+  // (and a backslash before them stays one inside the shell's double quotes).
+  std::string name;
+  for (char c : Catch::getResultCapture().getCurrentTestName()) {
+    if (c == ',' || c == '[' || c == ']' || c == '*') name += '\\';
+    name += c;
+  }
+  return "ROLLCALL_SIM_SEED=" + std::to_string(seed) + " " + binary + " \"" + name + "\"";
+}
+
+// The replay command of the seed running now ("" between seeds), printed by ReplayListener at
+// the seed's first failed assertion: on stderr, in one line (Catch wraps its own messages).
+struct SeedReplayState {
+  std::string command;
+  bool printed = false;
+};
+SeedReplayState& seed_replay() {
+  static SeedReplayState state;
+  return state;
+}
+
+// While it lives, a failure in the running test case is the seed's: it prints the seed's replay
+// command. Kept while an exception unwinds, so that Catch's report of it still prints it.
+class SeedReplay {
+ public:
+  explicit SeedReplay(uint64_t seed) { seed_replay() = SeedReplayState{replay_command(seed), false}; }
+  ~SeedReplay() {
+    if (std::uncaught_exceptions() == 0) seed_replay() = SeedReplayState{};
+  }
+  SeedReplay(const SeedReplay&) = delete;
+  SeedReplay& operator=(const SeedReplay&) = delete;
+};
+
+class ReplayListener : public Catch::TestEventListenerBase {
+ public:
+  using TestEventListenerBase::TestEventListenerBase;
+  void assertionStarting(const Catch::AssertionInfo&) override {}
+  bool assertionEnded(const Catch::AssertionStats& stats) override {
+    SeedReplayState& state = seed_replay();
+    if (!stats.assertionResult.isOk() && !state.command.empty() && !state.printed) {
+      std::cerr << "replication sim: a seed failed; replay it from the repo root with:\n"
+                << state.command << std::endl;
+      state.printed = true;
+    }
+    return true;
+  }
+  void testCaseEnded(const Catch::TestCaseStats&) override { seed_replay() = SeedReplayState{}; }
+};
+CATCH_REGISTER_LISTENER(ReplayListener)
+
+// Every line submitted was accepted, and the driver saw no failure. True when so.
+bool check_workload_accepted(const ReplicationSim& sim, const SimWorkload& workload) {
+  bool ok = sim.rejections().empty() && sim.failures().empty();
   INFO(join_problems(sim.rejections()));
   CHECK(sim.rejections().empty());
   INFO(join_problems(sim.failures()));
@@ -51,10 +129,13 @@ void check_workload_accepted(const ReplicationSim& sim, const SimWorkload& workl
   for (const auto& [unit, lines] : workload.lines) {
     CAPTURE(unit.str());
     CHECK(sim.accepted(unit) == lines.size());
+    ok = ok && sim.accepted(unit) == lines.size();
   }
+  return ok;
 }
 
-void check_invariants(ReplicationSim& sim, const SimTree& tree, bool verify) {
+// C1, C4, C3 and (when `verify`) C6. True when they hold.
+bool check_invariants(ReplicationSim& sim, const SimTree& tree, bool verify) {
   const auto c1 = check_exactly_once(sim);
   INFO("C1:\n" << join_problems(c1));
   CHECK(c1.empty());
@@ -64,11 +145,14 @@ void check_invariants(ReplicationSim& sim, const SimTree& tree, bool verify) {
   const auto c3 = check_rollup(sim, tree);
   INFO("C3:\n" << join_problems(c3));
   CHECK(c3.empty());
+  bool ok = c1.empty() && c4.empty() && c3.empty();
   if (verify) {
     const auto c6 = check_projections(sim);
     INFO("C6:\n" << join_problems(c6));
     CHECK(c6.empty());
+    ok = ok && c6.empty();
   }
+  return ok;
 }
 
 std::string alerts_text(const ReplicationSim& sim) {
@@ -79,9 +163,10 @@ std::string alerts_text(const ReplicationSim& sim) {
 
 // One seed of the main case: submits at the communes and the district over a fault phase of
 // 20..40 virtual seconds (with backups and restores from them among the faults), then healing
-// with the faults off.
-void run_faulty_seed(uint64_t seed, bool verify) {
+// with the faults off; C6 on every tenth seed. True when every check passed.
+bool run_faulty_seed(uint64_t seed) {
   INFO("replication sim: seed " << seed);
+  const SeedReplay replay(seed);
   CAPTURE(seed);
   const SimTree tree = SimTree::pick(map_2024());
   ReplicationSim sim(map_2024(), seed);
@@ -95,8 +180,8 @@ void run_faulty_seed(uint64_t seed, bool verify) {
   INFO(sim.describe());
   INFO("not quiescent: " << sim.not_quiescent().value_or("-"));
   CHECK(healed);
-  check_workload_accepted(sim, workload);
-  check_invariants(sim, tree, verify);
+  bool ok = check_workload_accepted(sim, workload);
+  ok = check_invariants(sim, tree, seed % 10 == 1) && ok;
   // The only alerts: a node restored from an older backup taking its own events back.
   INFO(alerts_text(sim));
   size_t taken_back = 0;
@@ -105,21 +190,45 @@ void run_faulty_seed(uint64_t seed, bool verify) {
   CHECK(taken_back <= 4 * sim.stats().restores);  // a take-back cut short is begun again
   if (env_number("ROLLCALL_SIM_VERBOSE"))
     WARN("seed " << seed << ": " << workload.total() << " lines\n" << sim.describe());
+  return ok && healed && taken_back == sim.alerts().size() && taken_back <= 4 * sim.stats().restores;
+}
+
+// One part of the main case's seeds; at the end, the seeds that failed with their replay lines.
+void run_main_part(uint64_t part) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::vector<uint64_t> all = main_part_seeds(part);
+  std::string failed;
+  for (uint64_t seed : all)
+    if (!run_faulty_seed(seed)) failed += "\n  seed " + std::to_string(seed) + ": " + replay_command(seed);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const std::string range =
+      all.empty() ? "no seeds" : "seeds " + std::to_string(all.front()) + ".." + std::to_string(all.back());
+  if (!failed.empty()) std::cerr << "replication sim: failed seeds of " << range << ":" << failed << std::endl;
+  WARN("replication sim: " << range << " (" << all.size() << ") in " << seconds << " s");
 }
 
 }  // namespace
 
-TEST_CASE(
-    "replication sim: N seeds with drops, duplicates, reorders, cuts, crashes and restores from "
-    "older backups converge exactly once",
-    "[replication][sim]") {
-  const auto started = std::chrono::steady_clock::now();
-  const std::vector<uint64_t> all = seeds(1, 30, true);
-  for (uint64_t seed : all) run_faulty_seed(seed, seed % 10 == 1);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  WARN("replication sim: " << all.size() << " seeds in " << seconds << " s");
-}
+// The main case, in ten parts. Each part's name gives its seeds by default (ROLLCALL_SIM_SEEDS and
+// ROLLCALL_SIM_FIRST_SEED move them: the part prints those it ran).
+#define ROLLCALL_SIM_MAIN_PART(part, range)                                                          \
+  TEST_CASE("replication sim: part " #part " of 10 (seeds " range " of the default 500) with drops " \
+            "duplicates reorders cuts crashes isolations and restores from older backups converges " \
+            "exactly once",                                                                          \
+            "[replication][sim]") {                                                                  \
+    run_main_part(part - 1);                                                                         \
+  }
+
+ROLLCALL_SIM_MAIN_PART(1, "1-50")
+ROLLCALL_SIM_MAIN_PART(2, "51-100")
+ROLLCALL_SIM_MAIN_PART(3, "101-150")
+ROLLCALL_SIM_MAIN_PART(4, "151-200")
+ROLLCALL_SIM_MAIN_PART(5, "201-250")
+ROLLCALL_SIM_MAIN_PART(6, "251-300")
+ROLLCALL_SIM_MAIN_PART(7, "301-350")
+ROLLCALL_SIM_MAIN_PART(8, "351-400")
+ROLLCALL_SIM_MAIN_PART(9, "401-450")
+ROLLCALL_SIM_MAIN_PART(10, "451-500")
 
 TEST_CASE("replication sim: a seed replays the same run", "[replication][sim]") {
   const uint64_t seed = env_number("ROLLCALL_SIM_SEED").value_or(7);
@@ -139,6 +248,7 @@ TEST_CASE("replication sim: a seed replays the same run", "[replication][sim]") 
     return trace;
   };
   CAPTURE(seed);
+  const SeedReplay replay(seed);
   CHECK(run() == run());
 }
 
@@ -146,8 +256,9 @@ TEST_CASE(
     "replication sim: a commune re-created while its parent is away, with other events, is refused "
     "as a fork",
     "[replication][sim]") {
-  for (uint64_t seed : seeds(101, 3, false)) {
+  for (uint64_t seed : seeds(101, 3)) {
     INFO("replication sim: seed " << seed);
+    const SeedReplay replay(seed);
     CAPTURE(seed);
     const bool fewer =
         GENERATE(true, false);  // the new log holds fewer / more events than the parent has
@@ -211,8 +322,9 @@ TEST_CASE(
   // Commune b's old log reached only the province (the district was away); b is re-created while
   // every parent is away and appends other events under the same seqs, more of them; then the
   // district (whose uplink session began when it held none of b) relays them to the province.
-  for (uint64_t seed : seeds(301, 3, false)) {
+  for (uint64_t seed : seeds(301, 3)) {
     INFO("replication sim: seed " << seed);
+    const SeedReplay replay(seed);
     CAPTURE(seed);
     const SimTree tree = SimTree::pick(map_2024());
     ReplicationSim sim(map_2024(), seed);
@@ -261,8 +373,9 @@ TEST_CASE(
     "replication sim: a commune re-created empty takes its events back from its parent and goes on "
     "after them",
     "[replication][sim]") {
-  for (uint64_t seed : seeds(151, 4, false)) {
+  for (uint64_t seed : seeds(151, 4)) {
     INFO("replication sim: seed " << seed);
+    const SeedReplay replay(seed);
     CAPTURE(seed);
     const SimTree tree = SimTree::pick(map_2024());
     ReplicationSim sim(map_2024(), seed);
@@ -316,8 +429,9 @@ TEST_CASE(
     "replication sim: a commune restored from an older backup takes back what it appended since "
     "and goes on after it",
     "[replication][sim]") {
-  for (uint64_t seed : seeds(171, 4, false)) {
+  for (uint64_t seed : seeds(171, 4)) {
     INFO("replication sim: seed " << seed);
+    const SeedReplay replay(seed);
     CAPTURE(seed);
     const SimTree tree = SimTree::pick(map_2024());
     ReplicationSim sim(map_2024(), seed);
@@ -377,9 +491,10 @@ TEST_CASE(
     "replication sim: a commune restored from a backup while its parent is away forks: found "
     "with its first differing seq, recorded at both ends, and neither side loses an event",
     "[replication][sim]") {
-  for (uint64_t seed : seeds(181, 2, false)) {
+  for (uint64_t seed : seeds(181, 2)) {
     const bool fewer = GENERATE(true, false);  // the restored log ends below / above the parent's
     INFO("replication sim: seed " << seed);
+    const SeedReplay replay(seed);
     CAPTURE(seed, fewer);
     const SimTree tree = SimTree::pick(map_2024());
     ReplicationSim sim(map_2024(), seed);
@@ -451,8 +566,9 @@ TEST_CASE(
 
 TEST_CASE("replication sim: a parent re-created empty is refilled by its children",
           "[replication][sim]") {
-  for (uint64_t seed : seeds(201, 4, false)) {
+  for (uint64_t seed : seeds(201, 4)) {
     INFO("replication sim: seed " << seed);
+    const SeedReplay replay(seed);
     CAPTURE(seed);
     const SimTree tree = SimTree::pick(map_2024());
     ReplicationSim sim(map_2024(), seed);

@@ -2,11 +2,53 @@
 // replication_sim_node.cpp, connections and frames in replication_sim_link.cpp.
 #include "tests/support/replication_sim.h"
 
+#include <sys/statvfs.h>
+#include <sys/vfs.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <stdexcept>
 
 namespace rollcall::testing {
+
+// --- directories ---
+
+namespace {
+
+constexpr long kTmpfsMagic = 0x01021994;  // TMPFS_MAGIC of <linux/magic.h>
+
+bool ram_fs_with_room(const char* dir) {
+  struct statfs fs {};
+  struct statvfs space {};
+  if (statfs(dir, &fs) != 0 || static_cast<long>(fs.f_type) != kTmpfsMagic) return false;
+  if (statvfs(dir, &space) != 0) return false;
+  return static_cast<double>(space.f_bavail) * static_cast<double>(space.f_frsize) >= 2.0 * (1ull << 30);
+}
+
+}  // namespace
+
+const std::string& SimDir::root() {
+  static const std::string root = [] {
+    if (const char* chosen = std::getenv("ROLLCALL_SIM_DIR"); chosen != nullptr && *chosen != '\0')
+      return std::string(chosen);
+    if (ram_fs_with_room("/dev/shm")) return std::string("/dev/shm");
+    return std::filesystem::temp_directory_path().string();
+  }();
+  return root;
+}
+
+SimDir::SimDir() {
+  std::string tmpl = root() + "/rollcall-sim-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed under " + root());
+  path_ = tmpl;
+}
+
+SimDir::~SimDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
 
 // --- randomness and options ---
 
@@ -95,7 +137,8 @@ void ReplicationSim::add_node(const UnitCode& unit, std::vector<UnitCode> parent
   auto n = std::make_unique<Node>();
   n->unit = unit;
   n->parents = std::move(parents);
-  n->dir = std::make_unique<TempDir>();
+  n->dir = std::make_unique<SimDir>();
+  copy_fresh_data_dir(unit, n->dir->path());
   Node& added = *n;
   nodes_[unit] = std::move(n);
   open_log(added);

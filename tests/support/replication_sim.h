@@ -2,8 +2,13 @@
 // state machines (engine/replication.h): the "driver" that node/ implements with Asio, with
 // virtual time, in-memory links and injected faults instead of sockets, timers and processes.
 //
-// - Nodes are real EventLogs in temp dirs (unsynced writes: the simulation never loses power,
-//   and a crash closes the log, so every acknowledged write survives it as after kill -9).
+// - Nodes are real EventLogs in SimDirs (unsynced writes: the simulation never loses power,
+//   and a crash closes the log, so every acknowledged write survives it as after kill -9). A
+//   SimDir is on a RAM file system when there is one with room (what RocksDB syncs there costs
+//   nothing, and there is nothing a sync could save in a run that never loses power).
+// - add_node() starts each node from a copy of a data dir freshly created for its unit once per
+//   process (creating one stamps the whole national map into it: the dearest open by far);
+//   recreate() creates a new one each time, since a new incarnation is what it is about.
 // - Virtual time in microseconds; one event queue ordered by (time, sequence number); every
 //   random draw comes from one std::mt19937_64 seeded by the seed. No wall clock, no threads.
 // - A connection pairs an UplinkSession at the child with a DownlinkSession at the parent (made
@@ -60,6 +65,24 @@
 #include "tests/support/test_dirs.h"
 
 namespace rollcall::testing {
+
+// A fresh directory for the simulation's data dirs, removed with everything in it on
+// destruction: under $ROLLCALL_SIM_DIR when set, else under /dev/shm when it is a RAM file system
+// with at least 2 GiB free, else under the system temp dir (as TempDir).
+class SimDir {
+ public:
+  SimDir();
+  ~SimDir();
+  SimDir(const SimDir&) = delete;
+  SimDir& operator=(const SimDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  // Where SimDirs go (chosen once per process).
+  static const std::string& root();
+
+ private:
+  std::string path_;
+};
 
 // The simulator's one source of randomness.
 class SimRandom {
@@ -214,6 +237,8 @@ class ReplicationSim {
   int64_t latency();
 
   // --- nodes: submits, writer, crashes, parent choice (replication_sim_node.cpp) ---
+  // A copy of the unit's data dir as created (once per process and unit) in `dir` + "/data".
+  void copy_fresh_data_dir(const UnitCode& unit, const std::string& dir);
   void open_log(Node& node);
   void submit_next(Node& node);
   void queue_ingest(Node& node, uint64_t connection, Side side, IngestJob job);
@@ -265,8 +290,8 @@ class ReplicationSim {
 struct ReplicationSim::Node {
   UnitCode unit;
   std::vector<UnitCode> parents;  // in order of preference
-  std::unique_ptr<TempDir> dir;   // replaced by recreate() and restore()
-  std::unique_ptr<TempDir> backup;  // the latest backup(), in backup->path() + "/data"
+  std::unique_ptr<SimDir> dir;    // replaced by recreate() and restore()
+  std::unique_ptr<SimDir> backup;  // the latest backup(), in backup->path() + "/data"
   std::unique_ptr<EventLog> log;  // null while down after a crash
   uint64_t epoch = 0;             // bumped by each crash: scheduled work of an older one is void
   int64_t isolated_until_us = 0;

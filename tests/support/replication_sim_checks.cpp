@@ -244,7 +244,7 @@ std::vector<std::string> check_rollup(ReplicationSim& sim, const SimTree& tree) 
 std::vector<std::string> check_projections(ReplicationSim& sim) {
   std::vector<std::string> problems;
   for (const UnitCode& unit : sim.units()) {
-    TempDir scratch;
+    SimDir scratch;
     auto report = sim.log(unit)->verify_projections(scratch.path(), nullptr);
     if (!report.ok()) {
       problems.push_back("node " + unit.str() + ": verify: " + report.error().message());

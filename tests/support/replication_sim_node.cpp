@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -21,6 +22,29 @@ const EventJson& event_json() {
 }
 
 }  // namespace
+
+void ReplicationSim::copy_fresh_data_dir(const UnitCode& unit, const std::string& dir) {
+  // Per map and unit, a data dir created by open_writer and closed untouched.
+  static std::map<std::pair<const UnitMap*, UnitCode>, std::unique_ptr<SimDir>> fresh;
+  auto& made = fresh[{&map_, unit}];
+  if (!made) {
+    auto created = std::make_unique<SimDir>();
+    LogOptions options;
+    options.dir = created->path() + "/data";
+    options.unit = unit;
+    options.min_free_bytes = 0;
+    options.synced_writes = false;
+    auto log = EventLog::open_writer(options, map_);
+    if (!log.ok()) {
+      failures_.push_back("node " + unit.str() + ": creating its log: " + log.error().message());
+      return;  // open_log then creates it in place
+    }
+    made = std::move(created);
+  }
+  std::error_code ec;
+  std::filesystem::copy(made->path() + "/data", dir + "/data", std::filesystem::copy_options::recursive, ec);
+  if (ec) failures_.push_back("node " + unit.str() + ": copying a fresh data dir: " + ec.message());
+}
 
 void ReplicationSim::open_log(Node& n) {
   LogOptions options;
@@ -175,7 +199,7 @@ void ReplicationSim::restart_later(Node& n, int64_t delay_us) {
 void ReplicationSim::recreate(const UnitCode& unit) {
   Node& n = node(unit);
   stop_node(n);
-  n.dir = std::make_unique<TempDir>();  // the old dir and everything in it are gone
+  n.dir = std::make_unique<SimDir>();  // the old dir and everything in it are gone
   open_log(n);
   if (n.up() && !n.parents.empty()) attempt_uplink_later(n, 0, 0);
 }
@@ -183,7 +207,7 @@ void ReplicationSim::recreate(const UnitCode& unit) {
 void ReplicationSim::backup(const UnitCode& unit) {
   Node& n = node(unit);
   if (!n.up()) return;
-  auto dir = std::make_unique<TempDir>();
+  auto dir = std::make_unique<SimDir>();
   if (auto copied = n.log->checkpoint(dir->path() + "/data"); !copied.ok()) {
     failures_.push_back("node " + n.unit.str() + ": backup: " + copied.error().message());
     return;
@@ -197,7 +221,7 @@ bool ReplicationSim::restore(const UnitCode& unit, bool clients_wait_for_parent)
   if (!n.backup) return false;
   ++stats_.restores;
   stop_node(n);
-  n.dir = std::make_unique<TempDir>();
+  n.dir = std::make_unique<SimDir>();
   std::error_code ec;
   std::filesystem::copy(n.backup->path() + "/data", n.dir->path() + "/data", std::filesystem::copy_options::recursive,
                         ec);
