@@ -9,6 +9,9 @@
 //
 // ROLLCALL_CHAOS_SECONDS sets the faulty phase (20 s by default; scripts/extended.sh runs 600),
 // ROLLCALL_CHAOS_SEED the schedule's seed (a failure prints both and the line that replays it).
+//
+// The crash loop (at the end) runs the same tree with healthy links through hundreds of kill -9
+// cycles instead, and ends with the same checks.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -82,18 +85,23 @@ struct WardClient {
   size_t rejected = 0;
   size_t resends = 0;
   std::vector<std::string> rejections{};
+  // When set, called before each chunk after the first with the lines sent so far: it waits
+  // until the next may go (instead of the even pause over `spread`).
+  std::function<void(size_t sent)> pace{};
+  // Set when the test fails before the client is done: it stops at once.
+  std::atomic<bool> abandoned{false};
 
   void run(const std::string& address, Clock::duration spread, Clock::time_point give_up) {
     const size_t chunks = (lines.size() + 14) / 15;
     const auto pause = spread / std::max<size_t>(chunks, 1);
     size_t next = 0;
-    while (next < lines.size() && Clock::now() < give_up) {
+    while (next < lines.size() && Clock::now() < give_up && !abandoned) {
       auto client = NodeClient::connect(address, 2s);
       if (!client.ok()) {
         std::this_thread::sleep_for(50ms);
         continue;
       }
-      while (next < lines.size() && Clock::now() < give_up) {
+      while (next < lines.size() && Clock::now() < give_up && !abandoned) {
         const size_t end = std::min(lines.size(), next + 15);
         std::vector<std::string> chunk(lines.begin() + static_cast<std::ptrdiff_t>(next),
                                        lines.begin() + static_cast<std::ptrdiff_t>(end));
@@ -116,9 +124,19 @@ struct WardClient {
           }
         }
         next = end;
-        std::this_thread::sleep_for(pause);
+        if (pace) pace(next);
+        else std::this_thread::sleep_for(pause);
       }
     }
+  }
+};
+
+// Abandons the clients when the test leaves its scope (a failed REQUIRE), so that joining
+// their threads does not wait for them to give up. Declared after the threads.
+struct AbandonClients {
+  std::vector<WardClient*> clients;
+  ~AbandonClients() {
+    for (WardClient* c : clients) c->abandoned = true;
   }
 };
 
@@ -259,6 +277,49 @@ void run_schedule(std::vector<Fault>& faults) {
   }
 }
 
+// After the faults, with the clients joined: none of their lines was rejected, and each got an
+// answer in the end (after resends).
+void check_clients(const WardClient& a, const WardClient& b) {
+  INFO("resends: ward A " << a.resends << ", ward B " << b.resends);
+  for (const auto& r : a.rejections) UNSCOPED_INFO("ward A rejected: " << r);
+  for (const auto& r : b.rejections) UNSCOPED_INFO("ward B rejected: " << r);
+  CHECK(a.rejected + b.rejected == 0);
+  for (const WardClient* client : {&a, &b}) {
+    const auto answered = std::count_if(client->acks.begin(), client->acks.end(), [](const Ack& ack) { return ack.id; });
+    CHECK(static_cast<size_t>(answered) == client->lines.size());
+  }
+}
+
+// What each ward holds now, acknowledged or not: what VN must come to hold.
+std::map<UnitCode, uint64_t> wards_held(ChaosTree& tree) {
+  return {{kWardA, watermark_of(tree.ward_a->data_dir(), kWardA)},
+          {kWardB, watermark_of(tree.ward_b->data_dir(), kWardB)}};
+}
+
+// Stops every node (each must exit 0), then the history checker over the clients'
+// acknowledgements and every node's log, and each node's projections against its log (C6).
+void check_stopped_tree(ChaosTree& tree, const WardClient& a, const WardClient& b) {
+  for (NodeProcess* node : tree.nodes()) CHECK(node->stop() == 0);
+  std::vector<Ack> acks = a.acks;
+  acks.insert(acks.end(), b.acks.begin(), b.acks.end());
+  const std::vector<NodeDir> nodes = {{kWardA, tree.ward_a->data_dir()},
+                                      {kWardB, tree.ward_b->data_dir()},
+                                      {kDistrict, tree.district->data_dir()},
+                                      {UnitCode::trusted("01"), tree.city->data_dir()},
+                                      {UnitCode::trusted("VN"), tree.top->data_dir()}};
+  const auto report = check_history(units(), acks, nodes);
+  INFO(report.summary());
+  CHECK(report.clean());
+  CHECK(report.acks_checked == a.lines.size() + b.lines.size());
+  for (const NodeDir& node : nodes) {
+    auto log = open_log_reader(node.dir);
+    TempDir scratch;
+    auto verified = log->verify_projections(scratch.path(), nullptr);
+    REQUIRE(verified.ok());
+    CHECK(verified->differences == 0);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("chaos: a 4-level tree under seeded link faults and kill -9 of every node converges within 30 s of "
@@ -280,6 +341,7 @@ TEST_CASE("chaos: a 4-level tree under seeded link faults and kill -9 of every n
   const auto give_up = Clock::now() + length + 90s;
   std::jthread submit_a([&] { client_a.run(tree.ward_a->address(), length, give_up); });
   std::jthread submit_b([&] { client_b.run(tree.ward_b->address(), length, give_up); });
+  const AbandonClients abandon_on_failure{{&client_a, &client_b}};
 
   run_schedule(faults);
   // Healed: every fault undone; make sure of it.
@@ -293,18 +355,10 @@ TEST_CASE("chaos: a 4-level tree under seeded link faults and kill -9 of every n
   std::ostringstream what_happened;
   for (const auto& f : faults) what_happened << f.what << "\n";
   INFO("the schedule:\n" << what_happened.str());
-  INFO("resends: ward A " << client_a.resends << ", ward B " << client_b.resends);
-  for (const auto& r : client_a.rejections) UNSCOPED_INFO("ward A rejected: " << r);
-  for (const auto& r : client_b.rejections) UNSCOPED_INFO("ward B rejected: " << r);
-  CHECK(client_a.rejected + client_b.rejected == 0);
-  for (WardClient* client : {&client_a, &client_b}) {
-    const auto answered = std::count_if(client->acks.begin(), client->acks.end(), [](const Ack& a) { return a.id; });
-    CHECK(static_cast<size_t>(answered) == client->lines.size());
-  }
+  check_clients(client_a, client_b);
 
   // Everything each ward holds (acknowledged or not) must reach VN within 30 s of the heal.
-  const std::map<UnitCode, uint64_t> held{{kWardA, watermark_of(tree.ward_a->data_dir(), kWardA)},
-                                          {kWardB, watermark_of(tree.ward_b->data_dir(), kWardB)}};
+  const std::map<UnitCode, uint64_t> held = wards_held(tree);
   const auto deadline = healed + 30s;
   const bool converged =
       wait_for_watermarks(tree.top->data_dir(), held,
@@ -315,25 +369,105 @@ TEST_CASE("chaos: a 4-level tree under seeded link faults and kill -9 of every n
                      << client_a.resends + client_b.resends << " resends, VN converged " << took
                      << " s after healing");
   if (!converged) FAIL("VN did not hold every ward's events within 30 s of healing\n" << tree.logs());
-  for (NodeProcess* node : tree.nodes()) CHECK(node->stop() == 0);
+  check_stopped_tree(tree, client_a, client_b);
+}
 
-  std::vector<Ack> acks = client_a.acks;
-  acks.insert(acks.end(), client_b.acks.begin(), client_b.acks.end());
-  const std::vector<NodeDir> nodes = {{kWardA, tree.ward_a->data_dir()},
-                                      {kWardB, tree.ward_b->data_dir()},
-                                      {kDistrict, tree.district->data_dir()},
-                                      {UnitCode::trusted("01"), tree.city->data_dir()},
-                                      {UnitCode::trusted("VN"), tree.top->data_dir()}};
-  const auto report = check_history(units(), acks, nodes);
-  INFO(report.summary());
-  CHECK(report.clean());
-  CHECK(report.acks_checked == client_a.lines.size() + client_b.lines.size());
-  // And each node's projections against its own log (C6).
-  for (const NodeDir& node : nodes) {
-    auto log = open_log_reader(node.dir);
-    TempDir scratch;
-    auto verified = log->verify_projections(scratch.path(), nullptr);
-    REQUIRE(verified.ok());
-    CHECK(verified->differences == 0);
+// The crash loop: the same tree with healthy links, and one node after another killed with
+// SIGKILL at a random moment -- while it takes submits, relays to its parent or serves its
+// children, or while it is still opening its data dir and recovering -- and restarted at once,
+// for ROLLCALL_CRASH_CYCLES cycles (200 by default) while both wards take a generated year with
+// request ids. Then the tree must converge, the history checker must find nothing wrong and every
+// node must verify clean. ROLLCALL_CRASH_SEED replays the victims and moments.
+TEST_CASE("crash loop: hundreds of kill -9 of every node at random moments, under submits and while "
+          "recovering, lose no acknowledged event and count none twice",
+          "[integration][fault][crash]") {
+  const uint64_t seed = env_or("ROLLCALL_CRASH_SEED", 20261204);
+  const uint64_t cycles = env_or("ROLLCALL_CRASH_CYCLES", 200);
+  const std::string replay = "ROLLCALL_CRASH_SEED=" + std::to_string(seed) +
+                             " ROLLCALL_CRASH_CYCLES=" + std::to_string(cycles) +
+                             " build/tests/rollcall_node_tests \"crash loop: *\"";
+  INFO("crash loop seed " << seed << ", " << cycles << " cycles; replay with: " << replay);
+
+  ChaosTree tree;
+  tree.start();
+  std::mt19937_64 rng(seed);
+  const auto between = [&rng](int low, int high) {
+    return low + static_cast<int>(rng() % static_cast<uint64_t>(high - low + 1));
+  };
+  // The submits are spread over the cycles: a ward sends its next chunk once the loop has
+  // reached the cycle where its share of the lines so far falls (about 8 lines a ward a cycle).
+  const auto lines = ward_lines(seed, std::max<size_t>(4, cycles / 2));
+  WardClient client_a{kWardA, lines.at(kWardA)}, client_b{kWardB, lines.at(kWardB)};
+  std::atomic<uint64_t> cycle_now{0};
+  const auto give_up = Clock::now() + std::chrono::seconds(cycles) * 3 + 120s;
+  for (WardClient* client : {&client_a, &client_b}) {
+    client->pace = [&cycle_now, cycles, give_up, client, total = client->lines.size()](size_t sent) {
+      while (cycle_now * total < sent * cycles && Clock::now() < give_up && !client->abandoned)
+        std::this_thread::sleep_for(5ms);
+    };
   }
+  const auto spread = 0s;  // paced by the loop instead
+  std::atomic<int> submitting{2};
+  std::jthread submit_a([&] {
+    client_a.run(tree.ward_a->address(), spread, give_up);
+    --submitting;
+  });
+  std::jthread submit_b([&] {
+    client_b.run(tree.ward_b->address(), spread, give_up);
+    --submitting;
+  });
+  const AbandonClients abandon_on_failure{{&client_a, &client_b}};
+
+  // Victims: the wards most (they take the submits), VN least.
+  const char* names[] = {"ward 00001", "ward 00004", "district 001", "city 01", "VN"};
+  const int weights[] = {30, 30, 20, 12, 8};
+  uint64_t while_recovering = 0, while_running = 0, while_submitting = 0;
+  std::ostringstream history;
+  const auto began = Clock::now();
+  for (uint64_t cycle = 0; cycle < cycles; ++cycle) {
+    int pick = between(0, 99);
+    size_t victim = 0;
+    while (pick >= weights[victim]) pick -= weights[victim++];
+    NodeProcess* node = tree.nodes()[victim];
+    if (submitting > 0) ++while_submitting;
+    if (between(0, 4) == 0) {
+      // Killed again while it opens its data dir and recovers: 0-40 ms after it was spawned.
+      const int after = between(0, 40);
+      node->kill9();
+      REQUIRE(node->launch());
+      std::this_thread::sleep_for(std::chrono::milliseconds(after));
+      node->kill9();
+      ++while_recovering;
+      if (cycle < 40) history << cycle << ": " << names[victim] << " killed " << after << " ms after spawn\n";
+    } else {
+      const int after = between(0, 200);
+      std::this_thread::sleep_for(std::chrono::milliseconds(after));
+      node->kill9();
+      ++while_running;
+      if (cycle < 40) history << cycle << ": " << names[victim] << " killed after " << after << " ms\n";
+    }
+    if (!node->start()) FAIL("cycle " << cycle << ": " << names[victim] << " did not restart\n" << node->log());
+    ++cycle_now;
+  }
+  cycle_now = cycles;
+  const double loop_seconds = std::chrono::duration<double>(Clock::now() - began).count();
+  const auto healed = Clock::now();
+  submit_a.join();
+  submit_b.join();
+  INFO("the first cycles:\n" << history.str());
+  check_clients(client_a, client_b);
+  // The load must really have run through the loop, or the cycles prove little.
+  CHECK(while_submitting * 2 >= cycles);
+
+  const std::map<UnitCode, uint64_t> held = wards_held(tree);
+  const bool converged = wait_for_watermarks(tree.top->data_dir(), held, 30s);
+  const double took = std::chrono::duration<double>(Clock::now() - healed).count();
+  WARN("crash loop seed " << seed << ": " << cycles << " kill -9 cycles in " << loop_seconds << " s ("
+                          << while_running << " of a running node, " << while_recovering
+                          << " while recovering; " << while_submitting << " while the wards submitted), "
+                          << held.at(kWardA) + held.at(kWardB) << " events, "
+                          << client_a.resends + client_b.resends << " resends, VN converged " << took
+                          << " s after the last cycle");
+  if (!converged) FAIL("VN did not hold every ward's events within 30 s of the last cycle\n" << tree.logs());
+  check_stopped_tree(tree, client_a, client_b);
 }

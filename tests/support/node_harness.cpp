@@ -108,7 +108,7 @@ NodeProcess::~NodeProcess() {
   if (process_) process_->stop(std::chrono::seconds(5));
 }
 
-bool NodeProcess::start() {
+bool NodeProcess::launch() {
   if (port_ == 0) port_ = cli::free_port_below_ephemeral();
   std::remove(port_file_.c_str());
   // A restart listens on the port the node had, so that its children find it again.
@@ -122,6 +122,11 @@ bool NodeProcess::start() {
   auto spawned = cli::ChildProcess::spawn(argv, log_file_);
   if (!spawned.ok()) return false;
   process_ = std::make_unique<cli::ChildProcess>(std::move(spawned).value());
+  return true;
+}
+
+bool NodeProcess::start() {
+  if (!launch()) return false;
   auto port = process_->wait_for_port_file(port_file_, std::chrono::seconds(20));
   if (!port.ok()) {
     if (!process_->running()) process_.reset();

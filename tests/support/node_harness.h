@@ -49,6 +49,9 @@ class NodeProcess {
   // Starts and waits until it listens. Returns false (with the log in `log()`) if it exits.
   // The first start takes a port the OS picks; a restart listens on the same port again.
   bool start();
+  // Spawns it and returns at once, without waiting until it listens (e.g. to kill it while it
+  // opens its data dir and recovers). The port is the one start() would use.
+  bool launch();
   // SIGTERM and wait: the exit status.
   int stop();
   // SIGKILL and wait.
