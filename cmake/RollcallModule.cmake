@@ -18,6 +18,10 @@ function(rollcall_apply_defaults target)
       target_compile_options(${target} PRIVATE -Wno-tsan)
     endif()
   endif()
+  if(ROLLCALL_FUZZ AND CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    # Coverage for libFuzzer in everything a fuzz target links; fuzz/ links the driver itself.
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
+  endif()
 endfunction()
 
 # rollcall_library(NAME SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])

@@ -4,6 +4,8 @@
 #include <capnp/message.h>
 #include <capnp/schema.h>
 
+#include <optional>
+
 #include "engine/capnp_guard.h"
 #include "engine/types.h"
 
@@ -13,6 +15,7 @@ namespace {
 using capnp::JsonValue;
 
 constexpr size_t kMaxNesting = 8;
+constexpr uint64_t kMaxExactSeq = uint64_t{1} << 53;
 
 std::string_view view(capnp::Text::Reader text) { return {text.begin(), text.size()}; }
 
@@ -101,6 +104,85 @@ Status convert_recorded_at(JsonValue::Builder object) {
   return ok_status();
 }
 
+std::optional<uint32_t> hex4(std::string_view text, size_t at) {
+  if (at + 4 > text.size()) return std::nullopt;
+  uint32_t value = 0;
+  for (size_t i = at; i < at + 4; ++i) {
+    const char c = text[i];
+    const int digit = c >= '0' && c <= '9' ? c - '0'
+                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                             : -1;
+    if (digit < 0) return std::nullopt;
+    value = value * 16 + static_cast<uint32_t>(digit);
+  }
+  return value;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xc0 | cp >> 6));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xe0 | cp >> 12));
+    out.push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  } else {
+    out.push_back(static_cast<char>(0xf0 | cp >> 18));
+    out.push_back(static_cast<char>(0x80 | (cp >> 12 & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3f)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+  }
+}
+
+// Replaces the \uXXXX escapes inside strings by the characters they name (UTF-8). Cap'n Proto
+// 0.9's JSON decoder reads the hex digits a-f as 0-5 ("\u00e9" gives 'I', not 'é'), and
+// generators such as Python's json.dumps escape every non-ASCII character. What the decoder
+// must still see escaped stays so: a quote, a backslash and NUL (whose digits it reads right).
+Result<std::string> decode_unicode_escapes(std::string_view line) {
+  std::string out;
+  out.reserve(line.size());
+  bool in_string = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (c == '"') in_string = !in_string;
+    if (!in_string || c != '\\' || i + 1 >= line.size()) {
+      out.push_back(c);
+      continue;
+    }
+    if (line[i + 1] != 'u') {  // another escape: copy it whole
+      out.append(line.substr(i, 2));
+      ++i;
+      continue;
+    }
+    auto unit = hex4(line, i + 2);
+    if (!unit) return invalid_input("not valid JSON: a \\u escape needs four hex digits");
+    uint32_t cp = *unit;
+    size_t length = 6;
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+      auto low = line.substr(i + 6, 2) == "\\u" ? hex4(line, i + 8) : std::nullopt;
+      if (!low || *low < 0xdc00 || *low > 0xdfff)
+        return invalid_input("not valid JSON: a \\u escape of a lone UTF-16 surrogate");
+      cp = 0x10000 + ((cp - 0xd800) << 10) + (*low - 0xdc00);
+      length = 12;
+    } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+      return invalid_input("not valid JSON: a \\u escape of a lone UTF-16 surrogate");
+    }
+    if (cp == '"' || cp == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(cp));
+    } else if (cp == 0) {
+      out.append("\\u0000");
+    } else {
+      append_utf8(out, cp);
+    }
+    i += length - 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 EventJson::EventJson() : codec_(std::make_unique<capnp::JsonCodec>()) {
@@ -115,8 +197,10 @@ Status EventJson::parse(std::string_view line, schema::Event::Builder out) const
     return invalid_input("line longer than " + std::to_string(kMaxLineBytes) + " bytes");
   capnp::MallocMessageBuilder scratch;
   auto raw = scratch.initRoot<JsonValue>();
+  auto unescaped = decode_unicode_escapes(line);
+  if (!unescaped.ok()) return unescaped.error();
   ROLLCALL_TRY(guard_capnp("not valid JSON", [&] {
-    codec_->decodeRaw(kj::ArrayPtr<const char>(line.data(), line.size()), raw);
+    codec_->decodeRaw(kj::ArrayPtr<const char>(unescaped->data(), unescaped->size()), raw);
   }));
   if (!raw.isObject()) return invalid_input("an event must be a JSON object");
   ROLLCALL_TRY(check_fields(raw.asReader(), capnp::Schema::from<schema::Event>(), ""));
@@ -133,9 +217,11 @@ std::string EventJson::format(schema::Event::Reader event) const {
   auto fields = raw.getObject();
   capnp::MallocMessageBuilder out_message;
   auto out = out_message.initRoot<JsonValue>();
-  const bool assigned = event.getSeq() != 0;
+  // Each on its own: a line may carry one without the others (the validator refuses it, but
+  // its JSON must still say what it holds).
   const auto dropped = [&](capnp::Text::Reader name) {
-    return !assigned && (name == "origin" || name == "seq" || name == "recordedAt");
+    return (name == "origin" && !event.hasOrigin()) || (name == "seq" && event.getSeq() == 0) ||
+           (name == "recordedAt" && event.getRecordedAt() == 0);
   };
   size_t kept = 0;
   for (auto field : fields) kept += dropped(field.getName()) ? 0 : 1;
@@ -147,7 +233,12 @@ std::string EventJson::format(schema::Event::Reader event) const {
     auto target = out_fields[i++];
     target.setName(name);
     if (name == "seq") {
-      target.initValue().setNumber(static_cast<double>(event.getSeq()));
+      // A double holds every integer up to 2^53 exactly; a larger seq (never given, but a
+      // relayed event may carry one) is written as a decimal string, which parse reads exactly.
+      if (event.getSeq() <= kMaxExactSeq)
+        target.initValue().setNumber(static_cast<double>(event.getSeq()));
+      else
+        target.initValue().setString(std::to_string(event.getSeq()));
     } else if (name == "recordedAt") {
       target.initValue().setString(Timestamp{event.getRecordedAt()}.to_string());
     } else {

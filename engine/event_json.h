@@ -3,7 +3,8 @@
 //
 // On top of the codec this adds what a strict reader needs: unknown fields are rejected at
 // every level (the codec would drop them silently), exactly one event kind must be present,
-// `seq` is written as a JSON number and `recordedAt` as an RFC 3339 UTC timestamp.
+// `seq` is written as a JSON number (a decimal string above 2^53, which a double cannot hold
+// exactly) and `recordedAt` as an RFC 3339 UTC timestamp.
 //
 // Ownership: one instance may be shared by threads for parse and format (both const).
 #pragma once

@@ -96,6 +96,9 @@ std::optional<Rejection> EventValidator::check_relayed(schema::Event::Reader e) 
     if (!parsed.ok()) return invalid(std::string(field) + ": " + parsed.error().message());
   }
   if (e.getSeq() == 0) return invalid("a relayed event must have a seq");
+  // Its JSON form (log tail, export and import) must carry it: years 1900..2199.
+  if (const std::string at = Timestamp{e.getRecordedAt()}.to_string(); !Timestamp::parse(at).ok())
+    return invalid("recordedAt " + at + " is outside the years 1900..2199");
   if (auto r = check_date("effectiveDate", e.getEffectiveDate())) return r;
   if (e.which() == Which::NONE) return invalid("no event kind");
   if (static_cast<uint16_t>(e.which()) > static_cast<uint16_t>(Which::UNIT_CLOSED))

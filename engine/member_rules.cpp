@@ -228,29 +228,35 @@ std::optional<MemberState> fold_member(std::span<const MemberFact> history) {
   return state;
 }
 
+namespace {
+// All of `s`: converting a std::string to Text goes through c_str() and stops at a NUL byte,
+// which a relayed event's fullName may hold.
+capnp::Text::Reader text(const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); }
+}  // namespace
+
 std::string encode_member_record(const MemberRecord& member) {
   capnp::MallocMessageBuilder message(128);
   auto record = message.initRoot<storage::MemberRecord>();
   const MemberState& state = member.state;
-  record.setUnit(state.unit);
+  record.setUnit(text(state.unit));
   record.setStatus(state.status);
-  if (!state.to_unit.empty()) record.setToUnit(state.to_unit);
+  if (!state.to_unit.empty()) record.setToUnit(text(state.to_unit));
   record.setWorkingAway(state.working_away);
-  if (!state.full_name.empty()) record.setFullName(state.full_name);
-  record.setSince(state.since);
+  if (!state.full_name.empty()) record.setFullName(text(state.full_name));
+  record.setSince(text(state.since));
   record.setHonorary(state.honorary);
   record.setOutstanding(state.outstanding);
   auto history = record.initHistory(static_cast<unsigned>(member.history.size()));
   for (unsigned i = 0; i < history.size(); ++i) {
     const MemberFact& fact = member.history[i];
     auto out = history[i];
-    out.setOrigin(fact.id.origin.str());
+    out.setOrigin(text(fact.id.origin.str()));
     out.setSeq(fact.id.seq);
-    out.setEffectiveDate(fact.date);
+    out.setEffectiveDate(text(fact.date));
     out.setKind(static_cast<uint16_t>(fact.kind));
-    out.setUnit(fact.unit);
-    if (!fact.other_unit.empty()) out.setOtherUnit(fact.other_unit);
-    if (!fact.full_name.empty()) out.setFullName(fact.full_name);
+    out.setUnit(text(fact.unit));
+    if (!fact.other_unit.empty()) out.setOtherUnit(text(fact.other_unit));
+    if (!fact.full_name.empty()) out.setFullName(text(fact.full_name));
   }
   auto words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();

@@ -220,6 +220,80 @@ TEST_CASE(
   CHECK(formatted.find(R"("recordedAt":"2024-01-02T03:04:05.000000Z")") != std::string::npos);
 }
 
+// Found by fuzz/event_json_parse: a line with an origin and no seq lost its origin when
+// formatted (the three were left out together whenever seq was 0).
+TEST_CASE("EventJson: origin, seq and recordedAt are each written when set", "[event_json]") {
+  EventJson json;
+  const std::string line =
+      R"({"origin":"001","unit":"00001","effectiveDate":"2024-03-05","eventRetracted":{"ref":"001:17"}})";
+  capnp::MallocMessageBuilder message;
+  parse_ok(json, line, message);
+  CHECK(json.format(message.getRoot<schema::Event>().asReader()) == line);
+  message.getRoot<schema::Event>().setRecordedAt(1);
+  CHECK(json.format(message.getRoot<schema::Event>().asReader()).find(R"("recordedAt":"1970-01-01T00:00:00.000001Z")") !=
+        std::string::npos);
+}
+
+// Found by fuzz/event_decode: a name with "\u001f" came back from its own JSON as "\u0015";
+// Cap'n Proto 0.9's decoder reads the hex letters of \u escapes wrong, so "Nguy\u1ec5n" (how
+// Python's json.dumps writes Nguyễn) was stored as another name.
+TEST_CASE("EventJson: \\u escapes are read as the characters they name", "[event_json]") {
+  EventJson json;
+  const auto full_name = [&](const std::string& escaped) {
+    capnp::MallocMessageBuilder message;
+    parse_ok(json,
+             R"({"unit":"00001","effectiveDate":"2024-03-26","memberAdmitted":{"memberId":"m","fullName":")" +
+                 escaped + R"(","birthDate":"2001-05-02"}})",
+             message);
+    auto name = message.getRoot<schema::Event>().getMemberAdmitted().getFullName();
+    return std::string(name.begin(), name.size());
+  };
+  CHECK(full_name(R"(Nguy\u1ec5n V\u0103n \u00C1nh)") == "Nguyễn Văn Ánh");
+  CHECK(full_name(R"(\ud83d\ude00 \u0041\u0022\u005c\"\\)") == "😀 A\"\\\"\\");
+  CHECK(full_name(R"(a\u001fb\u0000c\u000a)") == std::string("a\x1f" "b") + '\0' + "c\n");
+  CHECK(full_name(R"(\\u00e9)") == "\\u00e9");  // an escaped backslash, then text
+  for (const char* bad : {R"(\ud83d)", R"(\ude00x)", R"(\u00g9)", R"(\u12)"}) {
+    capnp::MallocMessageBuilder message;
+    const std::string line = R"({"unit":"00001","effectiveDate":"2024-03-26","memberMatured":{"memberId":")" +
+                             std::string(bad) + R"("}})";
+    INFO(line);
+    CHECK_FALSE(json.parse(line, message.initRoot<schema::Event>()).ok());
+  }
+  // What format writes for control characters reads back as the same text.
+  capnp::MallocMessageBuilder control;
+  parse_ok(json, R"({"unit":"00001","effectiveDate":"2024-03-26","memberMatured":{"memberId":"a\u001f\u000b"}})",
+           control);
+  capnp::MallocMessageBuilder again;
+  parse_ok(json, json.format(control.getRoot<schema::Event>().asReader()), again);
+  CHECK(again.getRoot<schema::Event>().getMemberMatured().getMemberId() == "a\x1f\x0b");
+}
+
+// Found by fuzz/event_decode: a relayed event with such a seq came back from its JSON with
+// another seq (the number was written through a double).
+TEST_CASE("EventJson: a seq above 2^53 survives format and parse exactly", "[event_json]") {
+  EventJson json;
+  for (uint64_t seq : {(uint64_t{1} << 53) + 1, uint64_t{70368744177663753u}, ~uint64_t{0}}) {
+    capnp::MallocMessageBuilder message;
+    parse_ok(json,
+             R"({"origin":"00001","seq":1,"recordedAt":"2024-01-02T03:04:05Z","unit":"00001",)"
+             R"("effectiveDate":"2024-01-02","memberMatured":{"memberId":"m"}})",
+             message);
+    message.getRoot<schema::Event>().setSeq(seq);
+    const std::string formatted = json.format(message.getRoot<schema::Event>().asReader());
+    CHECK(formatted.find("\"seq\":\"" + std::to_string(seq) + "\"") != std::string::npos);
+    capnp::MallocMessageBuilder again;
+    parse_ok(json, formatted, again);
+    CHECK(again.getRoot<schema::Event>().getSeq() == seq);
+  }
+  capnp::MallocMessageBuilder exact;
+  parse_ok(json,
+           R"({"origin":"00001","seq":9007199254740992,"recordedAt":"2024-01-02T03:04:05Z","unit":"00001",)"
+           R"("effectiveDate":"2024-01-02","memberMatured":{"memberId":"m"}})",
+           exact);
+  CHECK(json.format(exact.getRoot<schema::Event>().asReader()).find(R"("seq":9007199254740992,)") !=
+        std::string::npos);
+}
+
 TEST_CASE(
     "EventJson: a submitted event is formatted without origin, seq and "
     "recordedAt",

@@ -257,6 +257,29 @@ TEST_CASE_METHOD(ValidatorFixture, "EventValidator: an event without a kind is r
                    "no event kind");
 }
 
+// Found by fuzz/event_decode: a relayed event recorded in year 2955 was stored, and its JSON line
+// (log tail, export) could not be read back by import.
+TEST_CASE("EventValidator: a relayed event's recordedAt must lie in 1900..2199", "[event_validator]") {
+  const auto relayed = [](int64_t recorded_at) {
+    capnp::MallocMessageBuilder message;
+    auto event = message.initRoot<schema::Event>();
+    event.setOrigin("00001");
+    event.setSeq(1);
+    event.setRecordedAt(recorded_at);
+    event.setUnit("00001");
+    event.setEffectiveDate("2024-03-26");
+    event.initMemberMatured().setMemberId("00001-000001");
+    return EventValidator::check_relayed(event.asReader());
+  };
+  require_accepted(relayed(Timestamp::parse("2024-03-26T08:00:00Z")->micros));
+  require_accepted(relayed(Timestamp::parse("2199-12-31T23:59:59.999999Z")->micros));
+  require_rejected(relayed(Timestamp::parse("2199-12-31T23:59:59.999999Z")->micros + 1), RejectCode::INVALID,
+                   "recordedAt 2200-01-01T00:00:00.000000Z is outside the years 1900..2199");
+  require_rejected(relayed(31'062'339'753'944'419), RejectCode::INVALID, "recordedAt 2954");
+  require_rejected(relayed(Timestamp::parse("1900-01-01T00:00:00Z")->micros - 1), RejectCode::INVALID,
+                   "recordedAt 1899-12-31T23:59:59.999999Z");
+}
+
 TEST_CASE_METHOD(ValidatorFixture, "EventValidator: requestId is optional but bounded",
                  "[event_validator]") {
   const std::string tail = R"("unit":"00001","effectiveDate":"2024-03-26",)" + kMatured + "}";

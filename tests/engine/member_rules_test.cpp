@@ -300,6 +300,21 @@ TEST_CASE("MemberRules: a member record survives encode and decode", "[member_ru
   }
 }
 
+// Found by fuzz/event_decode: a relayed admission whose fullName held a NUL byte was stored
+// in the registry cut at the NUL.
+TEST_CASE("MemberRules: a member record keeps names with a NUL byte whole", "[member_rules]") {
+  const std::string name = std::string("Bùi") + '\0' + " Thắng";
+  MemberRecord r{active_member(), {}};
+  r.state.full_name = name;
+  r.history.push_back(MemberFact{OriginSeq{UnitCode::trusted("00001"), 1}, "2024-02-01",
+                                 schema::Event::Which::MEMBER_ADMITTED, "00001", "", name});
+  auto decoded = decode_member_record(encode_member_record(r));
+  REQUIRE(decoded.ok());
+  CHECK(decoded->state.full_name == name);
+  CHECK(decoded->history.at(0).full_name == name);
+  CHECK(*decoded == r);
+}
+
 TEST_CASE("MemberRules: a damaged member record is reported as corruption", "[member_rules]") {
   auto ragged = decode_member_record("abc");
   REQUIRE_FALSE(ragged.ok());
