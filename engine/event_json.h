@@ -38,7 +38,8 @@ class EventJson {
   Status parse(std::string_view line, schema::Event::Builder out) const;
 
   // One line of JSON, without a newline. Fields not yet assigned (origin, seq, recordedAt of a
-  // submitted event) are left out.
+  // submitted event) are left out: seq and recordedAt each when zero, origin when it or the seq
+  // is unset.
   std::string format(schema::Event::Reader event) const;
 
  private:

@@ -279,7 +279,7 @@ TEST_CASE("EventLog power loss: the same cycles with synced writes off are caugh
   REQUIRE(lost > 0);
 }
 
-TEST_CASE("PowerLossEnv: unsynced file data, unsynced names and undone renames are lost; "
+TEST_CASE("PowerLossEnv: unsynced file data, unsynced names and undone renames are lost, and "
           "synced ones survive",
           "[power]") {
   TempDir dir;
