@@ -5,7 +5,9 @@
 # seeds instead of 500, the power-loss test 60 cycles instead of 300 and the crash loop 40 kill -9
 # cycles instead of 200), the node's concurrency tests (real
 # rollcalld processes, concurrent clients) under ThreadSanitizer, and the quick ingest benchmark
-# (so the harness keeps working; its figures are not checked here). Each prints its budget.
+# (so the harness keeps working; its figures are not checked here), after 20 s of each libFuzzer
+# target (scripts/fuzz.sh: clang-14, ASan + UBSan, from the committed corpus). Each prints its
+# budget.
 # scripts/extended.sh runs the long ones (many simulator seeds, repeated fault tests, full benches).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +22,7 @@ stage asan-test 900 'cd build-asan && ROLLCALL_SIM_SEEDS=8 ROLLCALL_POWER_CYCLES
 
 stage tsan-build 1500 'configure_and_build build-tsan -DCMAKE_BUILD_TYPE=Debug -DROLLCALL_SANITIZE=thread'
 stage tsan-test 900 'cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp ctest -j2 --output-on-failure --timeout 600 -R "^rollcalld: " 2>&1 | tee ctest.log'
+stage fuzz 900 'JOBS=2 bash scripts/fuzz.sh 20'
 stage bench 300 '(build/bench/rollcall_ingest_bench --quick && build/bench/rollcall_tally_bench --quick && build/bench/rollcall_sync_bench --quick && build/bench/rollcall_exactly_once_bench --quick) | tee build/bench-quick.jsonl'
 
 # One closing line for the three runs.
