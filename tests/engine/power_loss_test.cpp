@@ -22,6 +22,7 @@
 #include "engine/event_log.h"
 #include "tests/engine/event_log_fixture.h"
 #include "tests/support/power_loss_env.h"
+#include "tests/support/test_env.h"
 
 namespace rollcall {
 namespace {
@@ -29,11 +30,6 @@ namespace {
 using namespace log_test;  // NOLINT(google-build-using-namespace): test helpers
 using testing::PowerLossEnv;
 using testing::PowerLossOptions;
-
-uint64_t env_number(const char* name, uint64_t fallback) {
-  const char* text = std::getenv(name);
-  return text != nullptr && *text != '\0' ? std::strtoull(text, nullptr, 10) : fallback;
-}
 
 // What one event held by the log is: its content hash and the payload the test gave it.
 struct HeldEvent {
@@ -228,8 +224,8 @@ std::string describe(const CycleFindings& f) {
 TEST_CASE("EventLog power loss: acknowledged events survive a power loss at any write, once, "
           "and the projections verify clean",
           "[event_log][fault][power]") {
-  const uint64_t seed = env_number("ROLLCALL_POWER_SEED", 1);
-  const uint64_t cycles = env_number("ROLLCALL_POWER_CYCLES", 300);
+  const uint64_t seed = testing::env_number("ROLLCALL_POWER_SEED").value_or(1);
+  const uint64_t cycles = testing::env_number("ROLLCALL_POWER_CYCLES").value_or(300);
   PowerLossRun run(seed, /*synced_writes=*/true);
   uint64_t acknowledged = 0, in_open = 0, in_write = 0, dropped = 0, deleted = 0, undone = 0;
   for (uint64_t c = 0; c < cycles; ++c) {
@@ -265,7 +261,7 @@ TEST_CASE("EventLog power loss: acknowledged events survive a power loss at any 
 TEST_CASE("EventLog power loss: the same cycles with synced writes off are caught losing "
           "acknowledged events",
           "[event_log][fault][power]") {
-  const uint64_t seed = env_number("ROLLCALL_POWER_SEED", 1);
+  const uint64_t seed = testing::env_number("ROLLCALL_POWER_SEED").value_or(1);
   PowerLossRun run(seed, /*synced_writes=*/false);
   constexpr uint64_t kMaxCycles = 20;
   uint64_t lost = 0, cycle = 0;

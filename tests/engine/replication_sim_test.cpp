@@ -22,6 +22,7 @@
 #include "tests/support/replication_sim.h"
 #include "tests/support/replication_sim_checks.h"
 #include "tests/support/test_dirs.h"
+#include "tests/support/test_env.h"
 
 namespace rollcall::testing {
 namespace {
@@ -31,12 +32,6 @@ constexpr int64_t kSecond = 1'000'000;
 const UnitMap& map_2024() {
   static const UnitMap map = UnitMap::load_csv_file(units_2024()).value();
   return map;
-}
-
-std::optional<uint64_t> env_number(const char* name) {
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0') return std::nullopt;
-  return std::strtoull(text, nullptr, 10);
 }
 
 // The seeds of a case: ROLLCALL_SIM_SEED alone, else first .. first + count - 1.

@@ -29,6 +29,7 @@
 #include "tests/support/history_checker.h"
 #include "tests/support/node_harness.h"
 #include "tests/support/test_dirs.h"
+#include "tests/support/test_env.h"
 #include "tests/support/tree_checks.h"
 
 using namespace rollcall;
@@ -46,11 +47,6 @@ const UnitCode kDistrict = UnitCode::trusted("001");
 const UnitMap& units() {
   static const UnitMap map = UnitMap::load_csv_file(units_2024()).value();
   return map;
-}
-
-uint64_t env_or(const char* name, uint64_t fallback) {
-  const char* text = std::getenv(name);
-  return text && *text ? std::strtoull(text, nullptr, 10) : fallback;
 }
 
 // Each ward's generated lines (the ward's own events in an order its member rules accept), each
@@ -325,8 +321,8 @@ void check_stopped_tree(ChaosTree& tree, const WardClient& a, const WardClient& 
 TEST_CASE("chaos: a 4-level tree under seeded link faults and kill -9 of every node converges within 30 s of "
           "healing, and the history checker finds nothing lost, duplicated, out of order or mis-tallied",
           "[integration][fault][chaos]") {
-  const uint64_t seed = env_or("ROLLCALL_CHAOS_SEED", 20261203);
-  const auto length = std::chrono::seconds(env_or("ROLLCALL_CHAOS_SECONDS", 20));
+  const uint64_t seed = testing::env_number("ROLLCALL_CHAOS_SEED").value_or(20261203);
+  const auto length = std::chrono::seconds(testing::env_number("ROLLCALL_CHAOS_SECONDS").value_or(20));
   const std::string replay = "ROLLCALL_CHAOS_SEED=" + std::to_string(seed) +
                              " ROLLCALL_CHAOS_SECONDS=" + std::to_string(length.count()) +
                              " build/tests/rollcall_node_tests \"chaos: *\"";
@@ -381,8 +377,8 @@ TEST_CASE("chaos: a 4-level tree under seeded link faults and kill -9 of every n
 TEST_CASE("crash loop: hundreds of kill -9 of every node at random moments, under submits and while "
           "recovering, lose no acknowledged event and count none twice",
           "[integration][fault][crash]") {
-  const uint64_t seed = env_or("ROLLCALL_CRASH_SEED", 20261204);
-  const uint64_t cycles = env_or("ROLLCALL_CRASH_CYCLES", 200);
+  const uint64_t seed = testing::env_number("ROLLCALL_CRASH_SEED").value_or(20261204);
+  const uint64_t cycles = testing::env_number("ROLLCALL_CRASH_CYCLES").value_or(200);
   const std::string replay = "ROLLCALL_CRASH_SEED=" + std::to_string(seed) +
                              " ROLLCALL_CRASH_CYCLES=" + std::to_string(cycles) +
                              " build/tests/rollcall_node_tests \"crash loop: *\"";

@@ -2,7 +2,12 @@
 // bad input, kill -9 durability, SIGTERM drain, protocol errors.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <random>
@@ -443,4 +448,61 @@ TEST_CASE("rollcalld: --http serves /metrics in the Prometheus text format, from
   REQUIRE(holder.start());
   CHECK_FALSE(taken.start());  // the HTTP port is in use: the node says so and exits
   CHECK_THAT(taken.log(), Catch::Contains("--http: cannot listen on 127.0.0.1:" + std::to_string(port)));
+}
+
+// Disk full on the real disk of the data dir, with the node running: its reserve is set 256 MiB
+// below the space free now, then a 768 MiB file is allocated beside the data dir, so the disk
+// really holds less than the reserve (statvfs, as in production). Submits are refused as
+// storageFull saying why, the node stays up and answers, nothing is appended; once the file is
+// gone the same lines are accepted, right after the events from before.
+TEST_CASE("rollcalld: below its free-space reserve a running node refuses submits as storageFull, "
+          "stays up, appends nothing, and takes them again when space returns",
+          "[node][integration][fault]") {
+  TempDir dir;
+  struct statvfs vfs {};
+  REQUIRE(statvfs(dir.path().c_str(), &vfs) == 0);
+  const uint64_t free_mib = (static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize) >> 20;
+  if (free_mib < 2048) FAIL("the test needs 2 GiB free on the disk of " << dir.path() << ", there are " << free_mib << " MiB");
+  NodeProcess node("001", dir / "001", units_2024(), {"--min-free-mb", std::to_string(free_mib - 256)});
+  REQUIRE(node.start());
+  auto client = connect_to(node);
+  auto lines_from = [](int first) {
+    std::vector<std::string> lines;
+    for (int i = first; i < first + 5; ++i) lines.push_back(admit("00001", "00001-full-" + std::to_string(i)));
+    return lines;
+  };
+  for (const auto& o : submit_lines(*client, lines_from(0))) REQUIRE(o.accepted);
+
+  const std::string filler = dir / "filler";
+  {
+    const int fd = ::open(filler.c_str(), O_CREAT | O_WRONLY, 0600);
+    REQUIRE(fd >= 0);
+    const int allocated = ::posix_fallocate(fd, 0, off_t{768} << 20);
+    ::close(fd);
+    REQUIRE(allocated == 0);
+  }
+  const auto refused = submit_lines(*client, lines_from(5));
+  for (const auto& o : refused) {
+    CHECK_FALSE(o.accepted);
+    CHECK(o.code == wire::RejectCode::STORAGE_FULL);
+    CHECK_THAT(o.message, Catch::Contains("free on the disk of the data dir") && Catch::Contains("resume when space returns"));
+  }
+  CHECK(node.running());
+  const auto status = run_rollcall({"status", "--node", node.address()});
+  CHECK(status.exit_code == 0);
+
+  std::filesystem::remove(filler);
+  const auto accepted = submit_lines(*client, lines_from(5));
+  for (size_t i = 0; i < accepted.size(); ++i) {
+    REQUIRE(accepted[i].accepted);
+    CHECK(accepted[i].id == "001:" + std::to_string(6 + i));
+  }
+  CHECK(node.stop() == 0);
+  auto log = EventLog::open_reader(dir / "001");
+  REQUIRE(log.ok());
+  CHECK((*log)->last_lsn().value == 10);
+  TempDir scratch;
+  auto verified = (*log)->verify_projections(scratch.path(), nullptr);
+  REQUIRE(verified.ok());
+  CHECK(verified->differences == 0);
 }
