@@ -21,26 +21,43 @@ Result<uint32_t> day_of(schema::Event::Reader e) {
   return day_bucket(*date);
 }
 
-// Sums each delta into the stored BE64 at its key: a put, or a delete when the sum is 0, so the
-// projection holds no zero rows and equal sets give equal bytes. `deltas` is sorted by key.
-Status add_to_stored(const KeyValueReader& base, Cf cf, std::vector<std::pair<std::string, int64_t>>& deltas,
-                     std::vector<KeyChange>& out) {
-  std::vector<std::string> keys;
-  keys.reserve(deltas.size());
-  for (auto& [key, delta] : deltas) keys.push_back(std::move(key));
-  auto stored = base.multi_get(cf, keys);
-  if (!stored.ok()) return stored.error();
-  for (size_t i = 0; i < keys.size(); ++i) {
-    int64_t value = 0;
-    const auto& found = (*stored)[i];
-    if (found && !keys::decode_i64(*found, &value))
-      return Error(ErrorKind::kCorruption, "a tally value is not 8 bytes");
-    value += deltas[i].second;
-    if (value == 0) out.push_back({cf, std::move(keys[i]), std::nullopt});
-    else out.push_back({cf, std::move(keys[i]), keys::encode_i64(value)});
-  }
-  return ok_status();
+// A tally row being summed: (unit, granularity, bucket, metric), unit and metric by the batch's
+// numbers. kCurrentGranularity rows (members.inTransit) have no bucket.
+struct TallyRow {
+  uint32_t unit = 0;
+  uint32_t bucket = 0;
+  uint32_t metric = 0;
+  char granularity = 0;
+  bool operator==(const TallyRow&) const = default;
+};
+
+uint64_t mix(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return h;
 }
+
+struct TallyRowHash {
+  size_t operator()(const TallyRow& r) const {
+    return mix((uint64_t{r.unit} << 32 | r.bucket) ^
+               ((uint64_t{r.metric} << 8 | static_cast<uint8_t>(r.granularity)) * 0x9E3779B97F4A7C15ULL));
+  }
+};
+
+// rank[i]: the place of names[i] among the names sorted.
+template <typename Text>
+std::vector<uint32_t> ranks(const std::vector<Text>& names) {
+  std::vector<uint32_t> order(names.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return names[a] < names[b]; });
+  std::vector<uint32_t> rank(names.size());
+  for (uint32_t place = 0; place < order.size(); ++place) rank[order[place]] = place;
+  return rank;
+}
+
+// Lookups per MultiGet: keeps RocksDB's per-call key contexts small.
+constexpr size_t kTallyReadChunk = 4096;
 
 }  // namespace
 
@@ -135,15 +152,8 @@ Status ProjectionBatch::contribute(schema::Event::Reader e, int sign) {
   if (!deltas.empty()) {
     auto day = day_of(e);
     if (!day.ok()) return day.error();
-    std::string key(text_view(e.getUnit()));
-    key.push_back('\0');
-    keys::put_be32(key, *day);
-    const size_t prefix = key.size();
-    for (const MetricDelta& d : deltas) {
-      key.resize(prefix);
-      key.append(d.metric);
-      own_tallies_[key] += sign * d.delta;
-    }
+    const uint32_t unit = unit_id(text_view(e.getUnit()));
+    for (const MetricDelta& d : deltas) own_tallies_[OwnTally{unit, *day, metric_id(d.metric)}] += sign * d.delta;
   }
   if (e.isMemberTransferredOut() || e.isMemberTransferredIn()) ROLLCALL_TRY(contribute_transfer(e, sign));
   if (event_member_id(e)) ROLLCALL_TRY(contribute_member(e, sign));
@@ -204,37 +214,106 @@ Status ProjectionBatch::contribute_transfer(schema::Event::Reader e, int sign) {
   return ok_status();
 }
 
+size_t ProjectionBatch::OwnTallyHash::operator()(const OwnTally& k) const {
+  return mix((uint64_t{k.unit} << 32 | k.day) ^ (uint64_t{k.metric} * 0x9E3779B97F4A7C15ULL));
+}
+
+uint32_t ProjectionBatch::unit_id(std::string_view unit) {
+  auto it = unit_ids_.find(unit);
+  if (it != unit_ids_.end()) return it->second;
+  const auto id = static_cast<uint32_t>(units_.size());
+  units_.emplace_back(unit);
+  unit_ids_.emplace(std::string(unit), id);
+  return id;
+}
+
+uint32_t ProjectionBatch::metric_id(std::string_view metric) {
+  auto it = metric_ids_.find(metric);
+  if (it != metric_ids_.end()) return it->second;
+  const auto id = static_cast<uint32_t>(metrics_.size());
+  metrics_.push_back(metric);  // static storage (MetricDelta, kInTransitMetric)
+  metric_ids_.emplace(metric, id);
+  return id;
+}
+
+const std::vector<uint32_t>& ProjectionBatch::chain_of(uint32_t unit) {
+  if (unit < chains_.size() && !chains_[unit].empty()) return chains_[unit];
+  std::vector<uint32_t> ids;
+  for (const std::string& name : paths_.chain(units_[unit])) ids.push_back(unit_id(name));
+  if (chains_.size() < units_.size()) chains_.resize(units_.size());
+  chains_[unit] = std::move(ids);
+  return chains_[unit];
+}
+
 Status ProjectionBatch::tally_changes(std::vector<KeyChange>& out) {
   // Expand each own-unit day delta to the unit's roll-up chain and to year, month and day.
-  std::unordered_map<std::string, int64_t> sums;
-  sums.reserve(own_tallies_.size() * 8);
+  std::unordered_map<TallyRow, int64_t, TallyRowHash> sums;
+  sums.reserve(own_tallies_.size() * 6);
   for (const auto& [own, delta] : own_tallies_) {
     if (delta == 0) continue;
-    const size_t nul = own.find('\0');
-    const std::string_view unit(own.data(), nul);
-    const uint32_t day = keys::get_be32(own, nul + 1);
-    const std::string_view metric = std::string_view(own).substr(nul + 5);
-    for (const std::string& u : paths_.chain(unit)) {
-      sums[keys::tally_key(u, static_cast<char>(Granularity::kYear), day / 10000, metric)] += delta;
-      sums[keys::tally_key(u, static_cast<char>(Granularity::kMonth), day / 100, metric)] += delta;
-      sums[keys::tally_key(u, static_cast<char>(Granularity::kDay), day, metric)] += delta;
+    const std::vector<uint32_t>& chain = chain_of(own.unit);
+    for (const uint32_t u : chain) {
+      sums[TallyRow{u, own.day / 10000, own.metric, static_cast<char>(Granularity::kYear)}] += delta;
+      sums[TallyRow{u, own.day / 100, own.metric, static_cast<char>(Granularity::kMonth)}] += delta;
+      sums[TallyRow{u, own.day, own.metric, static_cast<char>(Granularity::kDay)}] += delta;
     }
   }
   for (const auto& [unit, delta] : in_transit_)
-    sums[keys::current_tally_key(unit, kInTransitMetric)] += delta;
-  std::vector<std::pair<std::string, int64_t>> sorted;
-  sorted.reserve(sums.size());
-  while (!sums.empty()) {
-    auto node = sums.extract(sums.begin());
-    if (node.mapped() != 0) sorted.emplace_back(std::move(node.key()), node.mapped());
+    sums[TallyRow{unit_id(unit), 0, metric_id(kInTransitMetric), keys::kCurrentGranularity}] += delta;
+
+  // In key order (unit, 0x00, granularity, BE32 bucket, metric: the unit's and the metric's
+  // text order, the bucket's number order), for batched reads.
+  std::vector<std::pair<TallyRow, int64_t>> rows;
+  rows.reserve(sums.size());
+  for (const auto& [row, delta] : sums)
+    if (delta != 0) rows.emplace_back(row, delta);
+  sums = {};
+  const std::vector<uint32_t> unit_rank = ranks(units_);
+  const std::vector<uint32_t> metric_rank = ranks(metrics_);
+  std::sort(rows.begin(), rows.end(), [&](const auto& x, const auto& y) {
+    const TallyRow& a = x.first;
+    const TallyRow& b = y.first;
+    if (a.unit != b.unit) return unit_rank[a.unit] < unit_rank[b.unit];
+    if (a.granularity != b.granularity) return a.granularity < b.granularity;
+    if (a.bucket != b.bucket) return a.bucket < b.bucket;
+    return metric_rank[a.metric] < metric_rank[b.metric];
+  });
+
+  // Sum each into the stored BE64: a put, or a delete when the sum is 0, so the projection
+  // holds no zero rows and equal sets give equal bytes.
+  out.reserve(out.size() + rows.size());
+  std::vector<std::string> keys;
+  keys.reserve(kTallyReadChunk);
+  for (size_t from = 0; from < rows.size(); from += kTallyReadChunk) {
+    const size_t to = std::min(rows.size(), from + kTallyReadChunk);
+    keys.clear();
+    for (size_t i = from; i < to; ++i) {
+      const TallyRow& r = rows[i].first;
+      keys.push_back(r.granularity == keys::kCurrentGranularity
+                         ? keys::current_tally_key(units_[r.unit], metrics_[r.metric])
+                         : keys::tally_key(units_[r.unit], r.granularity, r.bucket, metrics_[r.metric]));
+    }
+    auto stored = base_.multi_get(Cf::kTallies, keys);
+    if (!stored.ok()) return stored.error();
+    for (size_t i = from; i < to; ++i) {
+      int64_t value = 0;
+      const auto& found = (*stored)[i - from];
+      if (found && !keys::decode_i64(*found, &value))
+        return Error(ErrorKind::kCorruption, "a tally value is not 8 bytes");
+      value += rows[i].second;
+      if (value == 0) out.push_back({Cf::kTallies, std::move(keys[i - from]), std::nullopt});
+      else out.push_back({Cf::kTallies, std::move(keys[i - from]), keys::encode_i64(value)});
+    }
   }
-  std::sort(sorted.begin(), sorted.end());  // batched reads in key order
-  return add_to_stored(base_, Cf::kTallies, sorted, out);
+  return ok_status();
 }
 
 Result<std::vector<KeyChange>> ProjectionBatch::changes() {
+  // The tally changes come in key order, and are most of them: only the others are sorted,
+  // then placed around them by column family.
+  std::vector<KeyChange> tallies;
+  ROLLCALL_TRY(tally_changes(tallies));
   std::vector<KeyChange> out;
-  ROLLCALL_TRY(tally_changes(out));
 
   for (const auto& [target, by] : retracted_) out.push_back({Cf::kRetracted, target, by});
 
@@ -263,6 +342,9 @@ Result<std::vector<KeyChange>> ProjectionBatch::changes() {
   std::sort(out.begin(), out.end(), [](const KeyChange& a, const KeyChange& b) {
     return a.cf != b.cf ? a.cf < b.cf : a.key < b.key;
   });
+  out.reserve(out.size() + tallies.size());  // before taking an iterator into it
+  const auto after = std::partition_point(out.begin(), out.end(), [](const KeyChange& c) { return c.cf < Cf::kTallies; });
+  out.insert(after, std::make_move_iterator(tallies.begin()), std::make_move_iterator(tallies.end()));
   return out;
 }
 

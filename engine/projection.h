@@ -109,10 +109,36 @@ class ProjectionBatch {
   Result<StagedMember*> staged_member(const std::string& id);
   Status tally_changes(std::vector<KeyChange>& out);
 
+  // Units and metrics are summed by a number each, given by this batch: the keys of the tally
+  // rows are built once per row, at the end, not once per event and ancestor.
+  uint32_t unit_id(std::string_view unit);
+  uint32_t metric_id(std::string_view metric);
+  // The numbers of [unit, parent, ..., node] (RollupPaths::chain). Valid until the next call.
+  const std::vector<uint32_t>& chain_of(uint32_t unit);
+
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+  // A dated delta at its own unit: (unit, yyyymmdd, metric) numbers.
+  struct OwnTally {
+    uint32_t unit = 0;
+    uint32_t day = 0;
+    uint32_t metric = 0;
+    bool operator==(const OwnTally&) const = default;
+  };
+  struct OwnTallyHash {
+    size_t operator()(const OwnTally& k) const;
+  };
+
   const KeyValueReader& base_;
   RollupPaths& paths_;
-  // Per own unit, day and metric: unit 0x00 BE32(yyyymmdd) metric -> delta.
-  std::unordered_map<std::string, int64_t> own_tallies_;
+  std::vector<std::string> units_;                                                // by number
+  std::unordered_map<std::string, uint32_t, TextHash, std::equal_to<>> unit_ids_;
+  std::vector<std::vector<uint32_t>> chains_;                                    // by unit number
+  std::vector<std::string_view> metrics_;  // by number: dated_metric_names() and kInTransitMetric
+  std::unordered_map<std::string_view, uint32_t> metric_ids_;
+  std::unordered_map<OwnTally, int64_t, OwnTallyHash> own_tallies_;
   std::map<std::string, int64_t> in_transit_;  // unit -> delta of members.inTransit
   std::unordered_map<std::string, StagedMember> members_;
   std::unordered_map<std::string, StagedTransfer> transfers_;  // transfers key -> counts
