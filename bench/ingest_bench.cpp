@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
   for (const auto& s : scenarios) {
     const std::string dir = work + "/node-" + std::to_string(s.clients) + "x" + std::to_string(s.batch);
     const std::string port_file = dir + ".port";
-    auto node = cli::ChildProcess::spawn({rollcalld, "--unit", "001", "--data-dir", dir, "--listen", "127.0.0.1:0",
+    auto node = cli::ChildProcess::spawn({rollcalld, "--unit", "001", "--data-dir", dir, "--listen", "127.0.0.1:0", "--plaintext",
                                           "--units", units, "--port-file", port_file, "--min-free-mb", "64",
                                           "--log-level", "warn"},
                                          dir + ".log");

@@ -14,6 +14,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "net/client_credentials.h"
+
 namespace rollcall::cli {
 
 inline constexpr int kExitOk = 0;
@@ -32,6 +34,7 @@ struct SubmitOptions {
   bool json = false;
   bool quiet = false;  // print rejections and the summary only
   int timeout_ms = 5000;
+  ClientCredentials credentials;  // unset ones from the environment
 };
 // Submits a JSON-lines file through a node; returns the exit code.
 int run_submit(const SubmitOptions& options);
@@ -48,5 +51,7 @@ void add_verify_commands(CLI::App& app, int& exit_code);
 void add_units_command(CLI::App& app, int& exit_code);
 // export and import
 void add_export_import_commands(CLI::App& app, int& exit_code);
+// certs: the CA and the certificates of mutual TLS
+void add_certs_command(CLI::App& app, int& exit_code);
 
 }  // namespace rollcall::cli

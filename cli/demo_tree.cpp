@@ -29,7 +29,7 @@ Result<DemoNode> DemoTree::start(const UnitCode& unit, const std::string& parent
   std::vector<std::string> argv = {rollcalld_,    "--unit",      unit.str(),    "--data-dir",
                                    node.data_dir, "--listen",    "127.0.0.1:0", "--units",
                                    units_file_,   "--port-file", port_file,     "--min-free-mb",
-                                   "64"};
+                                   "64",          "--plaintext"};
   if (!parent.empty()) {
     argv.push_back("--parent");
     argv.push_back(parent);

@@ -22,6 +22,7 @@
 #include <set>
 
 #include "cli/commands.h"
+#include "cli/credential_options.h"
 #include "cli/json_out.h"
 #include "cli/node_client.h"
 #include "cli/progress_line.h"
@@ -46,6 +47,7 @@ struct ImportOptions {
   std::string file = "-";
   bool json = false;
   int timeout_ms = 5000;
+  ClientCredentials credentials;
 };
 
 constexpr size_t kImportBatchEvents = 1000;
@@ -207,7 +209,7 @@ int run_import(const ImportOptions& o) {
   }
   std::unique_ptr<ImportTarget> target;
   if (!o.node.empty()) {
-    auto client = NodeClient::connect(o.node, std::chrono::milliseconds(o.timeout_ms));
+    auto client = NodeClient::connect(o.node, std::chrono::milliseconds(o.timeout_ms), o.credentials.with_env_defaults());
     if (!client.ok()) return report(kCommand, client.error().message());
     target = std::make_unique<NodeTarget>(std::move(client).value());
   } else {
@@ -317,6 +319,7 @@ void add_export_import_commands(CLI::App& app, int& exit_code) {
   imp->add_option("--data-dir", i->data_dir, "a stopped node's data dir, opened as its writer")->type_name("DIR");
   imp->add_flag("--json", i->json, "one JSON object on stdout: {lines, applied, duplicates, error}");
   imp->add_option("--timeout-ms", i->timeout_ms, "how long to wait for the node to answer a connect (default 5000)");
+  add_credential_options(imp, i->credentials);
   imp->footer("Exit codes: 0 every line imported or already held; 1 a line or a batch was refused (the batches "
               "before it are imported); 2 could not run (neither or both of --node and --data-dir, an unreadable "
               "file, an unreachable node, a data dir in use by a running node).");

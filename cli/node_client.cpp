@@ -6,12 +6,18 @@
 namespace rollcall {
 
 Result<std::unique_ptr<NodeClient>> NodeClient::connect(const std::string& host_port,
-                                                        std::chrono::milliseconds timeout) {
+                                                        std::chrono::milliseconds timeout,
+                                                        const ClientCredentials& credentials) {
   auto address = parse_host_port(host_port);
   if (!address.ok()) return invalid_input("--node: " + address.error().message());
+  auto tls = credentials.context();
+  if (!tls.ok()) return tls.error();
+  auto token = credentials.token();
+  if (!token.ok()) return token.error();
 
   auto client = std::unique_ptr<NodeClient>(new NodeClient());
   client->address_ = host_port;
+  client->channel_ = std::make_unique<Channel>(asio::ip::tcp::socket(client->io_), *tls);
   asio::error_code ec;
   asio::ip::tcp::resolver resolver(client->io_);
   auto endpoints = resolver.resolve(address->host, std::to_string(address->port), ec);
@@ -20,13 +26,13 @@ Result<std::unique_ptr<NodeClient>> NodeClient::connect(const std::string& host_
   // Connect with a deadline.
   bool done = false;
   asio::error_code connect_ec = asio::error::timed_out;
-  asio::async_connect(client->socket_, endpoints, [&](asio::error_code e, const asio::ip::tcp::endpoint&) {
+  asio::async_connect(client->channel_->socket(), endpoints, [&](asio::error_code e, const asio::ip::tcp::endpoint&) {
     connect_ec = e;
     done = true;
   });
   client->io_.run_for(timeout);
   if (!done) {
-    client->socket_.close(ec);
+    client->channel_->close();
     client->io_.restart();
     client->io_.run();
     return Error(ErrorKind::kUnavailable, "node " + host_port + " did not answer within " +
@@ -35,10 +41,36 @@ Result<std::unique_ptr<NodeClient>> NodeClient::connect(const std::string& host_
   client->io_.restart();
   if (connect_ec)
     return Error(ErrorKind::kUnavailable, "cannot reach node at " + host_port + ": " + connect_ec.message());
-  client->socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  client->channel_->socket().set_option(asio::ip::tcp::no_delay(true), ec);
+
+  if (client->channel_->secure()) {
+    bool shaken = false;
+    asio::error_code handshake_ec;
+    client->channel_->async_handshake(TlsSide::kClient, [&](asio::error_code e) {
+      handshake_ec = e;
+      shaken = true;
+    });
+    client->io_.run_for(timeout);
+    if (!shaken) {
+      client->channel_->close();
+      client->io_.restart();
+      client->io_.run();
+      return Error(ErrorKind::kUnavailable, "node " + host_port + " did not finish the TLS handshake within " +
+                                                std::to_string(timeout.count()) + " ms");
+    }
+    client->io_.restart();
+    if (handshake_ec)
+      return Error(ErrorKind::kUnauthorized, "TLS handshake with node " + host_port +
+                                                 " failed: " + client->channel_->handshake_error(handshake_ec));
+    auto identity = client->channel_->peer_identity();
+    if (!identity.ok() || !*identity || (*identity)->role != CertRole::kNode)
+      return Error(ErrorKind::kUnauthorized, "node " + host_port + " did not show a node certificate");
+  }
 
   capnp::MallocMessageBuilder hello;
-  fill_hello(hello.initRoot<wire::Message>().initHello(), "", wire::PeerRole::CLIENT, "");
+  auto hello_builder = hello.initRoot<wire::Message>().initHello();
+  fill_hello(hello_builder, "", wire::PeerRole::CLIENT, "");
+  if (!token->empty()) hello_builder.setToken(*token);
   ROLLCALL_TRY(client->send(hello));
   auto reply = client->receive();
   if (!reply.ok()) return reply.error();
@@ -56,7 +88,7 @@ Result<std::unique_ptr<NodeClient>> NodeClient::connect(const std::string& host_
 Status NodeClient::send(capnp::MessageBuilder& message) {
   auto frame = encode_frame(message);
   asio::error_code ec;
-  asio::write(socket_, asio::buffer(frame), ec);
+  channel_->write(asio::buffer(frame), ec);
   if (ec) return Error(ErrorKind::kPeerGone, "sending to node " + address_ + ": " + ec.message());
   return ok_status();
 }
@@ -76,10 +108,13 @@ Result<std::unique_ptr<Frame>> NodeClient::receive() {
       return frame;
     }
     asio::error_code ec;
-    const size_t n = socket_.read_some(asio::buffer(buffer), ec);
+    const size_t n = channel_->read_some(asio::buffer(buffer), ec);
     if (ec)
-      return Error(ErrorKind::kPeerGone, "node " + address_ + " closed the connection" +
-                                             (ec == asio::error::eof ? std::string() : ": " + ec.message()));
+      return Error(ErrorKind::kPeerGone,
+                   "node " + address_ + " closed the connection" +
+                       (ec == asio::error::eof ? std::string() : ": " + ec.message()) +
+                       (channel_->secure() ? std::string()
+                                           : " (a node serving TLS closes plain connections: give --tls-ca)"));
     ROLLCALL_TRY(decoder_.feed(buffer.data(), n));
   }
 }

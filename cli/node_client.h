@@ -1,7 +1,7 @@
 // NodeClient: a blocking connection from an operator tool to a rollcalld node: handshake,
 // then pipelined submits. Cap'n Proto frames over TCP as in docs/protocol.md.
 //
-// Ownership: owns its io_context and socket. One thread.
+// Ownership: owns its io_context and channel. One thread.
 #pragma once
 
 #include <chrono>
@@ -14,6 +14,8 @@
 
 #include "engine/frame_codec.h"
 #include "engine/status.h"
+#include "net/channel.h"
+#include "net/client_credentials.h"
 #include "schema/wire.capnp.h"
 
 namespace rollcall {
@@ -22,8 +24,10 @@ class NodeClient {
  public:
   // Connects to HOST:PORT and exchanges hellos. Errors: kUnavailable when the node cannot be
   // reached, kIncompatible when it speaks another protocol version.
-  static Result<std::unique_ptr<NodeClient>> connect(const std::string& host_port,
-                                                     std::chrono::milliseconds timeout);
+  // With TLS credentials (by default those of the environment, net/client_credentials.h) the
+  // node's certificate is verified and the client's certificate or token shown.
+  static Result<std::unique_ptr<NodeClient>> connect(const std::string& host_port, std::chrono::milliseconds timeout,
+                                                     const ClientCredentials& credentials = ClientCredentials::from_env());
 
   const std::string& node_unit() const { return node_unit_; }
 
@@ -33,11 +37,11 @@ class NodeClient {
   Result<std::unique_ptr<Frame>> receive();
 
  private:
-  NodeClient() : socket_(io_) {}
+  NodeClient() = default;
 
   std::string address_;
   asio::io_context io_;
-  asio::ip::tcp::socket socket_;
+  std::unique_ptr<Channel> channel_;
   FrameDecoder decoder_;
   std::string node_unit_;
 };

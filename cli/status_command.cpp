@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "cli/commands.h"
+#include "cli/credential_options.h"
 #include "cli/data_dir_reader.h"
 #include "cli/status_query.h"
 #include "cli/status_tree.h"
@@ -33,6 +34,7 @@ struct StatusOptions {
   bool json = false;
   bool tree = false;
   int timeout_ms = 2000;
+  ClientCredentials credentials;
 };
 
 Result<NodeState> read_data_dir(const DataDirReader& reader) {
@@ -112,9 +114,9 @@ void sort_for_display(NodeState& s) {
 // Asks the node at `address` for its status and puts its answer in `view`: over the data dir's
 // part when `from_dir`, provided it is that data dir's node.
 void ask_node(StatusView& view, const std::string& address, bool from_dir, bool explicit_node,
-              std::chrono::milliseconds timeout) {
+              std::chrono::milliseconds timeout, const ClientCredentials& credentials) {
   view.node.address = address;
-  auto answer = ask_node_status(address, timeout);
+  auto answer = ask_node_status(address, timeout, credentials);
   if (!answer.ok()) {
     view.node.refused = answer.error().kind() == ErrorKind::kUnavailable;
     view.node.problem = answer.error().message();
@@ -156,7 +158,8 @@ int run_status(const StatusOptions& o) {
   std::optional<std::string> address = explicit_node ? o.node : address_from_file(o.data_dir);
   if (o.tree) {
     if (!address) return report(kCommand, "--tree asks the running node: no " + std::string(kAddressFile) + " in " + o.data_dir + " (is the node running?); give --node");
-    const StatusTree tree = ask_status_tree(*address, std::chrono::milliseconds(o.timeout_ms));
+    const StatusTree tree = ask_status_tree(*address, std::chrono::milliseconds(o.timeout_ms), 500,
+                                            o.credentials.with_env_defaults());
     if (!tree.top.reachable) return report(kCommand, tree.top.problem);
     if (o.json)
       print_status_tree_json(tree, view.name_of, std::cout);
@@ -165,8 +168,8 @@ int run_status(const StatusOptions& o) {
     return kExitOk;
   }
   if (address)
-    ask_node(view, *address, reader.has_value(), explicit_node,
-             std::chrono::milliseconds(o.timeout_ms));
+    ask_node(view, *address, reader.has_value(), explicit_node, std::chrono::milliseconds(o.timeout_ms),
+             o.credentials.with_env_defaults());
   else
     view.node.problem = "no " + std::string(kAddressFile) + " in " + o.data_dir;
   if (explicit_node && !view.node.reachable && !reader) return report(kCommand, view.node.problem);
@@ -229,6 +232,7 @@ void add_status_command(CLI::App& app, int& exit_code) {
       "held.\n"
       "Exit codes: 0 shown (also when the node of --data-dir does not answer); 2 could not run "
       "(neither flag, a missing or non-rollcall data dir, a --node that gives no status).");
+  add_credential_options(cmd, o->credentials);
   cmd->callback([o, &exit_code] { exit_code = run_status(*o); });
 }
 

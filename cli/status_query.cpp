@@ -10,6 +10,7 @@
 #include "engine/capnp_guard.h"
 #include "engine/frame_codec.h"
 #include "engine/protocol.h"
+#include "net/channel.h"
 #include "schema/wire.capnp.h"
 
 namespace rollcall::cli {
@@ -19,8 +20,11 @@ using Clock = std::chrono::steady_clock;
 
 class StatusExchange {
  public:
-  StatusExchange(std::string address, std::chrono::milliseconds timeout)
-      : address_(std::move(address)), timeout_(timeout), deadline_(Clock::now() + timeout) {}
+  StatusExchange(std::string address, std::chrono::milliseconds timeout, std::shared_ptr<asio::ssl::context> tls)
+      : address_(std::move(address)),
+        timeout_(timeout),
+        deadline_(Clock::now() + timeout),
+        channel_(asio::ip::tcp::socket(io_), std::move(tls)) {}
 
   Status connect(const HostPort& to) {
     bool done = false;
@@ -39,7 +43,7 @@ class StatusExchange {
       return Error(ErrorKind::kUnavailable,
                    "cannot resolve node address " + address_ + ": " + ec.message());
     done = false;
-    asio::async_connect(socket_, endpoints,
+    asio::async_connect(channel_.socket(), endpoints,
                         [&](asio::error_code e, const asio::ip::tcp::endpoint&) {
                           ec = e;
                           done = true;
@@ -49,6 +53,19 @@ class StatusExchange {
     if (ec)
       return Error(ErrorKind::kUnavailable,
                    "cannot reach node at " + address_ + ": " + ec.message());
+    if (!channel_.secure()) return ok_status();
+    done = false;
+    channel_.async_handshake(TlsSide::kClient, [&](asio::error_code e) {
+      ec = e;
+      done = true;
+    });
+    if (!run_until(done)) return silent();
+    if (ec)
+      return Error(ErrorKind::kUnauthorized,
+                   "TLS handshake with node " + address_ + " failed: " + channel_.handshake_error(ec));
+    auto identity = channel_.peer_identity();
+    if (!identity.ok() || !*identity || (*identity)->role != CertRole::kNode)
+      return Error(ErrorKind::kUnauthorized, "node " + address_ + " did not show a node certificate");
     return ok_status();
   }
 
@@ -56,7 +73,7 @@ class StatusExchange {
     const auto frame = encode_frame(message);
     bool done = false;
     asio::error_code ec;
-    asio::async_write(socket_, asio::buffer(frame), [&](asio::error_code e, size_t) {
+    channel_.async_write(asio::buffer(frame), [&](asio::error_code e, size_t) {
       ec = e;
       done = true;
     });
@@ -73,7 +90,7 @@ class StatusExchange {
       bool done = false;
       asio::error_code ec;
       size_t n = 0;
-      socket_.async_read_some(asio::buffer(buffer_), [&](asio::error_code e, size_t got) {
+      channel_.async_read_some(asio::buffer(buffer_), [&](asio::error_code e, size_t got) {
         ec = e;
         n = got;
         done = true;
@@ -94,9 +111,8 @@ class StatusExchange {
     while (!done && io_.run_one_until(deadline_) > 0) {
     }
     if (done) return true;
-    asio::error_code ignored;
     resolver_.cancel();
-    socket_.close(ignored);
+    channel_.close();
     io_.restart();
     io_.run();
     return false;
@@ -113,7 +129,7 @@ class StatusExchange {
   Clock::time_point deadline_;
   asio::io_context io_;
   asio::ip::tcp::resolver resolver_{io_};
-  asio::ip::tcp::socket socket_{io_};
+  Channel channel_;
   FrameDecoder decoder_;
   std::array<uint8_t, 64 * 1024> buffer_{};
 };
@@ -166,14 +182,21 @@ NodeState copy_status(wire::NodeStatus::Reader s) {
 
 }  // namespace
 
-Result<NodeState> ask_node_status(const std::string& host_port, std::chrono::milliseconds timeout) {
+Result<NodeState> ask_node_status(const std::string& host_port, std::chrono::milliseconds timeout,
+                                  const ClientCredentials& credentials) {
   auto to = parse_host_port(host_port);
   if (!to.ok()) return invalid_input("node address '" + host_port + "': " + to.error().message());
-  StatusExchange exchange(host_port, timeout);
+  auto tls = credentials.context();
+  if (!tls.ok()) return tls.error();
+  auto token = credentials.token();
+  if (!token.ok()) return token.error();
+  StatusExchange exchange(host_port, timeout, *tls);
   ROLLCALL_TRY(exchange.connect(*to));
 
   capnp::MallocMessageBuilder hello;
-  fill_hello(hello.initRoot<wire::Message>().initHello(), "", wire::PeerRole::CLIENT, "");
+  auto hello_builder = hello.initRoot<wire::Message>().initHello();
+  fill_hello(hello_builder, "", wire::PeerRole::CLIENT, "");
+  if (!token->empty()) hello_builder.setToken(*token);
   ROLLCALL_TRY(exchange.send(hello));
   auto reply = exchange.receive();
   if (!reply.ok()) return reply.error();

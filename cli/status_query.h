@@ -18,6 +18,7 @@
 
 #include "engine/status.h"
 #include "engine/types.h"
+#include "net/client_credentials.h"
 
 namespace rollcall::cli {
 
@@ -91,6 +92,8 @@ struct NodeState {
 // kBusy when the connection was accepted but no answer came within the timeout; kPeerGone
 // when the node closed the connection; kIncompatible for another protocol version; kProtocol
 // when it answered with an error (e.g. a node too old to know StatusRequest) or something else.
-Result<NodeState> ask_node_status(const std::string& host_port, std::chrono::milliseconds timeout);
+// With TLS credentials (by default the environment's, net/client_credentials.h).
+Result<NodeState> ask_node_status(const std::string& host_port, std::chrono::milliseconds timeout,
+                                  const ClientCredentials& credentials = ClientCredentials::from_env());
 
 }  // namespace rollcall::cli

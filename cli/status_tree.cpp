@@ -9,8 +9,9 @@
 namespace rollcall::cli {
 namespace {
 
-void ask(TreeNode& node, std::chrono::milliseconds timeout, size_t max_nodes, StatusTree& tree) {
-  auto answer = ask_node_status(node.address, timeout);
+void ask(TreeNode& node, std::chrono::milliseconds timeout, size_t max_nodes, StatusTree& tree,
+         const ClientCredentials& credentials) {
+  auto answer = ask_node_status(node.address, timeout, credentials);
   if (!answer.ok()) {
     node.problem = answer.error().message();
     return;
@@ -28,7 +29,7 @@ void ask(TreeNode& node, std::chrono::milliseconds timeout, size_t max_nodes, St
     } else if (tree.nodes_reached >= max_nodes) {
       below.problem = "not asked: " + std::to_string(max_nodes) + " nodes asked already";
     } else {
-      ask(below, timeout, max_nodes, tree);
+      ask(below, timeout, max_nodes, tree, credentials);
     }
   }
 }
@@ -115,10 +116,11 @@ std::string node_json(const TreeNode& node, const NodeState* parent, const Statu
 
 }  // namespace
 
-StatusTree ask_status_tree(const std::string& address, std::chrono::milliseconds timeout, size_t max_nodes) {
+StatusTree ask_status_tree(const std::string& address, std::chrono::milliseconds timeout, size_t max_nodes,
+                           const ClientCredentials& credentials) {
   StatusTree tree;
   tree.top.address = address;
-  ask(tree.top, timeout, max_nodes, tree);
+  ask(tree.top, timeout, max_nodes, tree, credentials);
   if (!tree.top.reachable) return tree;
   tree.top.unit = tree.top.state.unit;
   tree.now = tree.top.state.now;

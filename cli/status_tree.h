@@ -38,7 +38,9 @@ struct StatusTree {
 };
 
 // Asks `address` and, recursively, the children each node reports (at most `max_nodes` in all).
-StatusTree ask_status_tree(const std::string& address, std::chrono::milliseconds timeout, size_t max_nodes = 500);
+// Every node is asked with the same credentials (a node and its children trust the same CA).
+StatusTree ask_status_tree(const std::string& address, std::chrono::milliseconds timeout, size_t max_nodes = 500,
+                           const ClientCredentials& credentials = ClientCredentials::from_env());
 
 // An indented tree, a line per node, then the unreached origins. `name_of` gives unit names
 // ("" when unknown).

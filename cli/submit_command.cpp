@@ -7,6 +7,7 @@
 #include <capnp/message.h>
 
 #include "cli/commands.h"
+#include "cli/credential_options.h"
 #include "cli/json_out.h"
 #include "cli/node_client.h"
 #include "engine/capnp_guard.h"
@@ -83,7 +84,8 @@ int run_submit(const SubmitOptions& options) {
     if (!file_stream) return report("submit", "cannot open '" + options.file + "'");
     in = &file_stream;
   }
-  auto client = NodeClient::connect(options.node, std::chrono::milliseconds(options.timeout_ms));
+  auto client = NodeClient::connect(options.node, std::chrono::milliseconds(options.timeout_ms),
+                                    options.credentials.with_env_defaults());
   if (!client.ok()) return report("submit", client.error().message());
 
   EventJson json;
@@ -200,6 +202,7 @@ void add_submit_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", options->json, "one JSON object per line on stdout: {line, id} or {line, code, error}");
   cmd->add_flag("--quiet,-q", options->quiet, "print only rejected lines and the summary");
   cmd->add_option("--timeout-ms", options->timeout_ms, "how long to wait for the node to answer a connect (default 5000)");
+  add_credential_options(cmd, options->credentials);
   cmd->callback([options, &exit_code] { exit_code = run_submit(*options); });
 }
 

@@ -22,6 +22,7 @@
 #include "node/wall_clock.h"
 #include "node/server.h"
 #include "node/uplink.h"
+#include "net/tls.h"
 
 namespace {
 
@@ -39,11 +40,6 @@ int run(const NodeConfig& config) {
   }
   log->set_level(level);
 
-  if (!config.tls_cert.empty() || !config.tls_key.empty() || !config.tls_ca.empty()) {
-    log->error("TLS (--tls-cert/--tls-key/--tls-ca) is not available in this version; refusing "
-               "to start rather than serve plain TCP when TLS was asked for");
-    return kExitUsage;
-  }
   auto units = UnitMap::load_csv_file(config.units_file);
   if (!units.ok()) {
     log->error("units file: {}", units.error().message());
@@ -68,6 +64,38 @@ int run(const NodeConfig& config) {
     return kExitUsage;
   }
 
+  const TlsFiles tls_files{config.tls_cert, config.tls_key, config.tls_ca};
+  std::shared_ptr<asio::ssl::context> server_tls, client_tls;
+  if (config.plaintext) {
+    if (!tls_files.empty()) {
+      log->error("--plaintext and --tls-* were both given: choose one");
+      return kExitUsage;
+    }
+    log->warn("serving plain TCP (--plaintext): no encryption, child nodes are known by their hello only and "
+              "every client may submit; use TLS (docs/security.md) anywhere but a closed test network");
+  } else {
+    if (tls_files.cert.empty() || tls_files.key.empty() || tls_files.ca.empty()) {
+      log->error("rollcalld serves TLS: give --tls-cert, --tls-key and --tls-ca (`rollcall certs` makes them), "
+                 "or --plaintext to serve plain TCP without authentication");
+      return kExitUsage;
+    }
+    auto own = certificate_file_identity(tls_files.cert);
+    if (!own.ok() || own->role != CertRole::kNode || own->name != unit->str()) {
+      log->error("--tls-cert {}: {}", tls_files.cert,
+                 own.ok() ? "names " + std::string(cert_role_name(own->role)) + " " + own->name +
+                                ", not node " + unit->str()
+                          : own.error().message());
+      return kExitUsage;
+    }
+    auto made_server = make_tls_context(tls_files, TlsSide::kServer);
+    auto made_client = made_server.ok() ? make_tls_context(tls_files, TlsSide::kClient) : made_server;
+    if (!made_client.ok()) {
+      log->error("{}", made_client.error().message());
+      return kExitUsage;
+    }
+    server_tls = *made_server;
+    client_tls = *made_client;
+  }
   if (config.request_window_days > 36500) {
     log->error("request_window_days: {} is more than 36500 (a hundred years)", config.request_window_days);
     return kExitUsage;
@@ -92,6 +120,13 @@ int run(const NodeConfig& config) {
   CommitQueue queue(**event_log, wall_now);
   ServerOptions server_options;
   server_options.max_in_flight_bytes = std::max<uint64_t>(1, config.max_in_flight_mb) << 20;
+  server_options.tls = server_tls;
+  server_options.write_tokens = config.write_tokens;
+  server_options.read_tokens = config.read_tokens;
+  server_options.max_connections = std::max<uint64_t>(1, config.max_connections);
+  server_options.max_connections_per_address = std::max<uint64_t>(1, config.max_connections_per_address);
+  server_options.idle_timeout = std::chrono::seconds(std::max<uint64_t>(1, config.idle_timeout_s));
+  server_options.handshake_timeout = std::chrono::seconds(std::max<uint64_t>(1, config.handshake_timeout_s));
   Server server(io, **event_log, *units, queue, server_options, alerts);
   std::unique_ptr<Uplink> uplink;  // made once the node listens: its hello says where
   const auto fill_status = [&](wire::NodeStatus::Builder status) {
@@ -113,12 +148,14 @@ int run(const NodeConfig& config) {
   if (!config.parents.empty()) {
     UplinkOptions uplink_options;
     uplink_options.replication.listen_address = listen_address;
+    uplink_options.tls = client_tls;
     uplink = std::make_unique<Uplink>(io, **event_log, *units, config.parents, uplink_options, alerts, queue);
   }
   const Unit* info = units->find(*unit);
   // Before the writer thread starts: next_own_seq() reads the writer's state.
-  log->info("rollcalld {} for {} ({}) listening on {}:{}, data dir {}, {} events held, next seq {}",
+  log->info("rollcalld {} for {} ({}) listening on {}:{} ({}), data dir {}, {} events held, next seq {}",
             kSoftwareVersion, unit->str(), info->name, bound->address().to_string(), bound->port(),
+            server_tls ? "TLS 1.3, mutual" : "plain TCP",
             config.data_dir, (*event_log)->last_lsn().value, (*event_log)->next_own_seq());
   if (config.http) {
     auto http_port = http.start(*config.http);
@@ -189,9 +226,14 @@ int main(int argc, char** argv) {
   auto* parent_opt = app.add_option("--parent", parents, "IP:PORT of a parent node (an ancestor unit's rollcalld), in order of preference (repeatable): the node pushes its log to the first that answers and moves back to an earlier one when it returns. At start, submits wait (at most 3 s) until a parent says how much of this node's own events it holds");
   auto* units_opt = app.add_option("--units", flags.units_file, "units CSV (code,name,level,parent_code); a new data dir keeps this map, and a data dir refuses another")->check(CLI::ExistingFile);
   app.add_option("--config", config_file, "TOML config file; flags given here win")->check(CLI::ExistingFile);
-  auto* cert_opt = app.add_option("--tls-cert", flags.tls_cert, "TLS certificate (not available in this version)");
-  auto* key_opt = app.add_option("--tls-key", flags.tls_key, "TLS private key (not available in this version)");
-  auto* ca_opt = app.add_option("--tls-ca", flags.tls_ca, "TLS CA bundle (not available in this version)");
+  auto* cert_opt = app.add_option("--tls-cert", flags.tls_cert,
+                                  "this node's certificate (PEM; OU=node, CN=its unit code; made by `rollcall certs`)");
+  auto* key_opt = app.add_option("--tls-key", flags.tls_key, "the private key of --tls-cert (PEM)");
+  auto* ca_opt = app.add_option("--tls-ca", flags.tls_ca,
+                                "the CA (PEM) that parents', children's and clients' certificates must chain to");
+  auto* plain_opt = app.add_flag("--plaintext", flags.plaintext,
+                                 "serve and connect over plain TCP: no TLS, no authentication (tests, closed "
+                                 "networks); without it the node requires --tls-cert, --tls-key and --tls-ca");
   auto* level_opt = app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error (default info)");
   auto* free_opt = app.add_option("--min-free-mb", flags.min_free_mb, "refuse appends below this much free disk (default 256)");
   auto* cap_opt = app.add_option("--max-dir-mb", flags.max_dir_mb, "refuse appends while the data dir holds more (default 0: no cap)");
@@ -223,6 +265,7 @@ int main(int argc, char** argv) {
   if (*cert_opt) config.tls_cert = flags.tls_cert;
   if (*key_opt) config.tls_key = flags.tls_key;
   if (*ca_opt) config.tls_ca = flags.tls_ca;
+  if (*plain_opt) config.plaintext = flags.plaintext;
   if (*level_opt) config.log_level = flags.log_level;
   if (*free_opt) config.min_free_mb = flags.min_free_mb;
   if (*cap_opt) config.max_dir_mb = flags.max_dir_mb;

@@ -18,7 +18,10 @@ Status load_config_file(const std::string& path, NodeConfig& config) {
                                               "units",    "tls_cert", "tls_key",  "tls_ca",
                                               "log_level", "min_free_mb", "max_dir_mb",
                                               "max_in_flight_mb", "request_window_events",
-                                              "request_window_days", "http"};
+                                              "request_window_days", "http", "plaintext",
+                                              "write_tokens", "read_tokens", "max_connections",
+                                              "max_connections_per_address", "idle_timeout_s",
+                                              "handshake_timeout_s"};
   for (const auto& [key, value] : table) {
     if (!kKeys.count(std::string(key.str())))
       return invalid_input("config file '" + path + "': unknown key '" + std::string(key.str()) + "'");
@@ -52,6 +55,31 @@ Status load_config_file(const std::string& path, NodeConfig& config) {
   ROLLCALL_TRY(number("max_in_flight_mb", config.max_in_flight_mb));
   ROLLCALL_TRY(number("request_window_events", config.request_window_events));
   ROLLCALL_TRY(number("request_window_days", config.request_window_days));
+  ROLLCALL_TRY(number("max_connections", config.max_connections));
+  ROLLCALL_TRY(number("max_connections_per_address", config.max_connections_per_address));
+  ROLLCALL_TRY(number("idle_timeout_s", config.idle_timeout_s));
+  ROLLCALL_TRY(number("handshake_timeout_s", config.handshake_timeout_s));
+  if (auto node = table["plaintext"]) {
+    auto value = node.value<bool>();
+    if (!value) return invalid_input("config file '" + path + "': 'plaintext' must be true or false");
+    config.plaintext = *value;
+  }
+  auto tokens = [&](const char* key, std::vector<std::string>& out) -> Status {
+    auto node = table[key];
+    if (!node) return ok_status();
+    auto* array = node.as_array();
+    if (!array) return invalid_input("config file '" + path + "': '" + key + "' must be an array of strings");
+    for (const auto& item : *array) {
+      auto value = item.value<std::string>();
+      if (!value || value->size() < 16)
+        return invalid_input("config file '" + path + "': '" + key +
+                             "' must hold strings of at least 16 characters (e.g. `openssl rand -hex 24`)");
+      out.push_back(*value);
+    }
+    return ok_status();
+  };
+  ROLLCALL_TRY(tokens("write_tokens", config.write_tokens));
+  ROLLCALL_TRY(tokens("read_tokens", config.read_tokens));
   std::string listen;
   ROLLCALL_TRY(text("listen", listen));
   if (!listen.empty()) {

@@ -19,6 +19,15 @@ struct NodeConfig {
   std::vector<HostPort> parents;
   std::string units_file;
   std::string tls_cert, tls_key, tls_ca;
+  // Serve and connect over plain TCP, without TLS or authentication (docs/security.md); only
+  // when asked for, never as a fallback.
+  bool plaintext = false;
+  // Tokens a client without a certificate may show (TLS only): write (submit, import) or read.
+  std::vector<std::string> write_tokens, read_tokens;
+  uint64_t max_connections = 1024;
+  uint64_t max_connections_per_address = 256;
+  uint64_t idle_timeout_s = 300;       // a client that sends nothing this long is disconnected
+  uint64_t handshake_timeout_s = 10;   // TCP accepted to hello (TLS handshake included)
   std::string log_level = "info";
   uint64_t min_free_mb = 256;
   uint64_t max_dir_mb = 0;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include <capnp/serialize.h>
+#include <openssl/crypto.h>
 
 #include <spdlog/spdlog.h>
 
@@ -62,17 +63,26 @@ void Server::accept_next() {
       });
       return;
     }
+    asio::error_code remote_ec;
+    const auto remote = socket.remote_endpoint(remote_ec);
+    const asio::ip::address address = remote_ec ? asio::ip::address() : remote.address();
+    std::string refusal;
     if (sessions_.size() >= options_.max_connections) {
-      // A small frame on a fresh socket: the send buffer takes it without blocking.
-      node_log()->warn("refusing a connection: {} connections already open", sessions_.size());
+      refusal = "the node has " + std::to_string(sessions_.size()) + " connections open, its limit; retry later";
+    } else if (per_address_[address] >= options_.max_connections_per_address) {
+      refusal = address.to_string() + " has " + std::to_string(per_address_[address]) +
+                " connections open, the limit for one address; retry later";
+    }
+    if (!refusal.empty()) {
+      node_log()->warn("refusing a connection from {}: {}", address.to_string(), refusal);
       asio::error_code ignored;
-      asio::write(socket, asio::buffer(error_frame(wire::ErrorCode::BUSY,
-                                                   "the node has " + std::to_string(sessions_.size()) +
-                                                       " connections open, its limit; retry later")),
-                  ignored);
+      // A small frame on a fresh socket: the send buffer takes it without blocking. Over TLS
+      // the peer cannot read it (no handshake yet) and sees the connection closed.
+      if (!options_.tls) asio::write(socket, asio::buffer(error_frame(wire::ErrorCode::BUSY, refusal)), ignored);
       socket.close(ignored);
     } else {
-      auto session = std::make_shared<ClientSession>(*this, std::move(socket));
+      ++per_address_[address];
+      auto session = std::make_shared<ClientSession>(*this, std::move(socket), address);
       sessions_.insert(session);
       session->start();
     }
@@ -87,8 +97,9 @@ void Server::stop_accepting() {
   accept_backoff_.cancel();
 }
 
-void Server::forget(const std::shared_ptr<ClientSession>& session) {
-  sessions_.erase(session);
+void Server::forget(const std::shared_ptr<ClientSession>& session, const asio::ip::address& address) {
+  if (sessions_.erase(session) == 0) return;
+  if (auto it = per_address_.find(address); it != per_address_.end() && --it->second == 0) per_address_.erase(it);
   if (!accepting_ && sessions_.empty() && on_idle_) std::exchange(on_idle_, nullptr)();
 }
 
@@ -139,26 +150,67 @@ void Server::close_sessions() {
   for (auto& session : sessions) session->close_gracefully();
 }
 
-ClientSession::ClientSession(Server& server, asio::ip::tcp::socket socket)
+ClientSession::ClientSession(Server& server, asio::ip::tcp::socket socket, asio::ip::address address)
     : server_(server),
-      socket_(std::move(socket)),
-      executor_(socket_.get_executor()),
-      handshake_timer_(socket_.get_executor()),
-      tick_timer_(socket_.get_executor()),
+      channel_(std::move(socket), server.options().tls),
+      address_(address),
+      executor_(channel_.socket().get_executor()),
+      handshake_timer_(executor_),
+      tick_timer_(executor_),
+      idle_timer_(executor_),
       decoder_(server.options().frame_limits) {
   asio::error_code ec;
-  auto remote = socket_.remote_endpoint(ec);
+  auto remote = channel_.socket().remote_endpoint(ec);
   peer_ = ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  who_ = peer_;
+  channel_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
 void ClientSession::start() {
   handshake_timer_.expires_after(server_.options().handshake_timeout);
   handshake_timer_.async_wait([self = shared_from_this()](asio::error_code ec) {
-    if (!ec && self->state_ == State::kAwaitHello)
-      self->fail(wire::ErrorCode::TIMEOUT, "no hello within the handshake timeout");
+    if (ec || self->state_ != State::kAwaitHello || self->closed_) return;
+    if (!self->handshaken_) {
+      // Nothing can be said over a TLS handshake that did not finish.
+      node_log()->warn("{}: closing: no TLS handshake within the handshake timeout", self->who_);
+      self->close_now();
+      return;
+    }
+    self->fail(wire::ErrorCode::TIMEOUT, "no hello within the handshake timeout");
   });
+  channel_.async_handshake(TlsSide::kServer,
+                           [self = shared_from_this()](asio::error_code ec) { self->on_handshake(ec); });
+}
+
+void ClientSession::on_handshake(const asio::error_code& ec) {
+  if (closed_) return;
+  if (ec) {
+    node_log()->warn("{}: TLS handshake failed: {}", who_, channel_.handshake_error(ec));
+    close_now();
+    return;
+  }
+  handshaken_ = true;
+  auto identity = channel_.peer_identity();
+  if (!identity.ok()) {
+    fail(wire::ErrorCode::UNAUTHORIZED, identity.error().message());
+    return;
+  }
+  identity_ = *identity;
+  if (identity_) who_ = peer_ + " (" + cert_role_name(identity_->role) + " " + identity_->name + ")";
   read_more();
+}
+
+void ClientSession::arm_idle_timer() {
+  idle_timer_.expires_after(server_.options().idle_timeout);
+  idle_timer_.async_wait([self = shared_from_this()](asio::error_code ec) {
+    if (ec || self->closed_ || self->state_ != State::kClient) return;
+    if (self->in_flight_ > 0) {
+      self->arm_idle_timer();  // waiting on us, not idle
+      return;
+    }
+    self->fail(wire::ErrorCode::TIMEOUT, "no request within the idle timeout (" +
+                                             std::to_string(self->server_.options().idle_timeout.count()) + " s)");
+  });
 }
 
 void ClientSession::read_more() {
@@ -168,12 +220,12 @@ void ClientSession::read_more() {
   if (!budget_available()) return;                                    // resumed by the server
   if (reading_) return;
   reading_ = true;
-  socket_.async_read_some(asio::buffer(read_buffer_),
-                          [self = shared_from_this()](asio::error_code ec, size_t n) {
+  channel_.async_read_some(asio::buffer(read_buffer_),
+                           [self = shared_from_this()](asio::error_code ec, size_t n) {
                             self->reading_ = false;
                             if (ec) {
                               if (ec != asio::error::eof && ec != asio::error::operation_aborted)
-                                node_log()->debug("{}: read failed: {}", self->peer_, ec.message());
+                                node_log()->debug("{}: read failed: {}", self->who_, ec.message());
                               self->state_ = State::kClosing;
                               self->maybe_finish_closing();
                               return;
@@ -219,6 +271,7 @@ void ClientSession::on_frame(std::unique_ptr<Frame> frame) {
     apply(out);
     return;
   }
+  if (state_ == State::kClient) arm_idle_timer();
   auto handled = guard_capnp("message", [&]() -> Status {
     auto message = frame->root<wire::Message>();
     switch (message.which()) {
@@ -252,15 +305,64 @@ void ClientSession::on_hello(wire::Hello::Reader hello) {
     return;
   }
   if (hello.getRole() == wire::PeerRole::CHILD) {
+    if (channel_.secure()) {
+      const std::string claimed = hello.getUnit().cStr();
+      if (!identity_ || identity_->role != CertRole::kNode) {
+        fail(wire::ErrorCode::UNAUTHORIZED, "a child node must show a node certificate (OU=node) of this node's CA");
+        return;
+      }
+      if (identity_->name != claimed) {
+        fail(wire::ErrorCode::UNAUTHORIZED,
+             "the hello says unit '" + claimed + "' but the certificate names unit " + identity_->name);
+        return;
+      }
+    }
     start_child(hello);
     return;
   }
+  auto access = client_access(hello);
+  if (!access.ok()) {
+    fail(wire::ErrorCode::UNAUTHORIZED, access.error().message());
+    return;
+  }
+  access_ = *access;
   state_ = State::kClient;
-  node_log()->debug("{}: client hello ({})", peer_, std::string(hello.getSoftware().cStr()));
+  arm_idle_timer();
+  node_log()->debug("{}: client hello ({}), access {}", who_, std::string(hello.getSoftware().cStr()),
+                    access_name(access_));
   capnp::MallocMessageBuilder builder;
   fill_hello(builder.initRoot<wire::Message>().initHello(), server_.unit().str(),
              wire::PeerRole::CLIENT, server_.incarnation());
   send(encode_frame(builder));
+}
+
+Result<Access> ClientSession::client_access(wire::Hello::Reader hello) const {
+  if (!channel_.secure()) return Access::kWrite;  // plain TCP: asked for with --plaintext
+  if (identity_) return identity_->role == CertRole::kWriter ? Access::kWrite : Access::kRead;
+  const std::string token = hello.getToken().cStr();
+  if (!token.empty()) {
+    // Every configured token is compared in full, so the time taken says nothing of a match.
+    const auto matches = [&](const std::vector<std::string>& tokens) {
+      bool found = false;
+      for (const auto& t : tokens)
+        found |= t.size() == token.size() && CRYPTO_memcmp(t.data(), token.data(), t.size()) == 0;
+      return found;
+    };
+    const bool write = matches(server_.options().write_tokens);
+    const bool read = matches(server_.options().read_tokens);
+    if (write) return Access::kWrite;
+    if (read) return Access::kRead;
+    return Error(ErrorKind::kUnauthorized, "the client's token is not one of this node's tokens");
+  }
+  return Error(ErrorKind::kUnauthorized,
+               "a client must show a certificate of this node's CA (--tls-cert) or a token (--token-file)");
+}
+
+bool ClientSession::may_write(const char* what) {
+  if (access_ == Access::kWrite) return true;
+  fail(wire::ErrorCode::UNAUTHORIZED,
+       std::string("read-only access: ") + what + " needs a writer certificate or a write token");
+  return false;
 }
 
 void ClientSession::on_status_request() {
@@ -286,7 +388,7 @@ void ClientSession::start_child(wire::Hello::Reader hello) {
   Outbox out;
   downlink_->on_hello(hello, known, wall_now(), out);
   if (downlink_->state() == DownlinkSession::State::kStreaming)
-    node_log()->info("{}: child {} connected", peer_, downlink_->child().str());
+    node_log()->info("{}: child {} connected", who_, downlink_->child().str());
   apply(out);
   schedule_tick();
 }
@@ -328,9 +430,9 @@ void ClientSession::apply(Outbox& out) {
   }
   if (out.close) {
     if (!out.frames.empty() || !out.alerts.empty())
-      node_log()->warn("{}: closing child session: {}", peer_, *out.close);
+      node_log()->warn("{}: closing child session: {}", who_, *out.close);
     else
-      node_log()->info("{}: child session ended: {}", peer_, *out.close);
+      node_log()->info("{}: child session ended: {}", who_, *out.close);
     state_ = State::kClosing;
     maybe_finish_closing();
   }
@@ -378,7 +480,7 @@ bool ClientSession::within_submit_cap(size_t events, const char* what) {
 void ClientSession::on_import(wire::Import::Reader import) {
   const uint64_t tag = import.getRequestTag();
   auto events = import.getEvents();
-  if (!within_submit_cap(events.size(), "import")) return;
+  if (!may_write("import") || !within_submit_cap(events.size(), "import")) return;
   CommitQueue::Request request = copied_request(events);
   // Only events of this node's subtree, as from a child; the rest of the checks are ingest's.
   for (auto e : request.events) {
@@ -427,7 +529,7 @@ void ClientSession::answer_import(uint64_t tag, const Result<IngestReport>& resu
 void ClientSession::on_submit(wire::Submit::Reader submit) {
   const uint64_t tag = submit.getRequestTag();
   auto events = submit.getEvents();
-  if (!within_submit_cap(events.size(), "submit")) return;
+  if (!may_write("submit") || !within_submit_cap(events.size(), "submit")) return;
   CommitQueue::Request request = copied_request(events);
   ++in_flight_;
   server_.take_budget(request.bytes);
@@ -483,8 +585,8 @@ void ClientSession::send(std::vector<uint8_t> frame) {
 void ClientSession::write_next() {
   if (writing_ || write_queue_.empty() || closed_) return;
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(write_queue_.front()),
-                    [self = shared_from_this()](asio::error_code ec, size_t) {
+  channel_.async_write(asio::buffer(write_queue_.front()),
+                       [self = shared_from_this()](asio::error_code ec, size_t) {
                       self->writing_ = false;
                       const bool was_over = self->queued_bytes_ > kMaxQueuedBytes;
                       self->queued_bytes_ -= self->write_queue_.front().size();
@@ -503,7 +605,7 @@ void ClientSession::write_next() {
 }
 
 void ClientSession::fail(wire::ErrorCode code, const std::string& message) {
-  node_log()->warn("{}: closing: {}: {}", peer_, error_code_name(code), message);
+  node_log()->warn("{}: closing: {}: {}", who_, error_code_name(code), message);
   send(error_frame(code, message));
   state_ = State::kClosing;
   maybe_finish_closing();
@@ -533,11 +635,10 @@ void ClientSession::close_now() {
   closed_ = true;
   handshake_timer_.cancel();
   tick_timer_.cancel();
+  idle_timer_.cancel();
   if (downlink_) server_.remember_heads(downlink_->heads());
-  asio::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
-  server_.forget(shared_from_this());
+  channel_.close();
+  server_.forget(shared_from_this(), address_);
 }
 
 }  // namespace rollcall

@@ -24,6 +24,7 @@
 #include "engine/replication.h"
 #include "node/alerts.h"
 #include "node/commit_queue.h"
+#include "net/channel.h"
 
 namespace rollcall {
 
@@ -32,11 +33,19 @@ struct ServerOptions {
   size_t max_events_per_submit = 10000;
   size_t max_submits_in_flight = 8;  // per session: past this the session stops reading
   size_t max_connections = 1024;     // past this a new connection gets an error and is closed
+  size_t max_connections_per_address = 256;  // from one IP address (a flooding peer)
   // Bytes of submits taken but not yet answered, over all sessions: past this every session
   // stops reading until the writer catches up, so memory is bounded by configuration and not
   // by the number or speed of clients.
   size_t max_in_flight_bytes = 256u << 20;
-  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds handshake_timeout{10};  // TCP accepted to hello received (TLS included)
+  // A client session with no complete frame for this long (and nothing in flight) is closed.
+  std::chrono::seconds idle_timeout{300};
+  // TLS (net/tls.h): null serves plain TCP, where every client may write and child nodes are
+  // known by their hello only. With TLS, a child must show a node certificate naming its unit,
+  // and a client a certificate (writer: write, reader or node: read) or one of these tokens.
+  std::shared_ptr<asio::ssl::context> tls;
+  std::vector<std::string> write_tokens, read_tokens;
   std::chrono::milliseconds accept_backoff{100};  // after an accept error (e.g. out of files)
   ReplicationOptions replication;                 // for child nodes' sessions
   std::chrono::milliseconds tick{100};            // child sessions' timer (heartbeats, timeouts)
@@ -77,7 +86,7 @@ class Server {
   // A child session ends: keep the heads it reported.
   void remember_heads(const std::map<UnitCode, OriginHead>& heads);
   const ServerOptions& options() const { return options_; }
-  void forget(const std::shared_ptr<ClientSession>& session);
+  void forget(const std::shared_ptr<ClientSession>& session, const asio::ip::address& address);
   size_t session_count() const { return sessions_.size(); }
   // Runs once the last session has closed after stop_accepting().
   void on_idle(std::function<void()> callback) { on_idle_ = std::move(callback); }
@@ -101,6 +110,7 @@ class Server {
   StatusFiller status_filler_;
   std::map<UnitCode, OriginHead> ended_heads_;
   std::set<std::shared_ptr<ClientSession>> sessions_;
+  std::map<asio::ip::address, size_t> per_address_;
   bool accepting_ = false;
   std::function<void()> on_idle_;
   size_t in_flight_bytes_ = 0;
@@ -109,7 +119,7 @@ class Server {
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
-  ClientSession(Server& server, asio::ip::tcp::socket socket);
+  ClientSession(Server& server, asio::ip::tcp::socket socket, asio::ip::address address);
   void start();
   // Finish what is in flight, then close.
   void close_gracefully();
@@ -121,6 +131,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
  private:
   enum class State { kAwaitHello, kClient, kChild, kClosing };
 
+  void on_handshake(const asio::error_code& ec);
+  // What a client may do, from its certificate or token (TLS) or everything (plain TCP).
+  Result<Access> client_access(wire::Hello::Reader hello) const;
+  // False (and the session failing) unless the client may write.
+  bool may_write(const char* what);
+  void arm_idle_timer();
   void read_more();
   // Handles decoded frames while the in-flight limit allows; the rest wait in the decoder.
   void process_frames();
@@ -150,12 +166,17 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void maybe_finish_closing();
 
   Server& server_;
-  asio::ip::tcp::socket socket_;
+  Channel channel_;
+  asio::ip::address address_;
   asio::any_io_executor executor_;  // the session's thread, for results from the writer
   asio::steady_timer handshake_timer_;
   asio::steady_timer tick_timer_;
+  asio::steady_timer idle_timer_;
   std::unique_ptr<DownlinkSession> downlink_;
-  std::string peer_;
+  std::string peer_;  // HOST:PORT
+  std::string who_;   // for logs: HOST:PORT and the certificate's identity once verified
+  std::optional<PeerIdentity> identity_;
+  Access access_ = Access::kNone;
   FrameDecoder decoder_;
   std::array<uint8_t, 64 * 1024> read_buffer_{};
   std::deque<std::vector<uint8_t>> write_queue_;
@@ -170,6 +191,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool waiting_for_budget_ = false;
   State state_ = State::kAwaitHello;
   bool closed_ = false;
+  bool handshaken_ = false;
 };
 
 }  // namespace rollcall

@@ -20,7 +20,7 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
         rank(parent_rank),
         probe(is_probe),
         uplink_(uplink),
-        socket_(uplink.io_),
+        channel_(asio::ip::tcp::socket(uplink.io_), uplink.options_.tls),
         connect_timer_(uplink.io_),
         decoder_(uplink.options_.frame_limits) {}
 
@@ -36,10 +36,10 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
     connect_timer_.async_wait([self = shared_from_this()](asio::error_code timer_ec) {
       if (!timer_ec && !self->connected_) {
         asio::error_code ignored;
-        self->socket_.close(ignored);  // the connect handler sees operation_aborted
+        self->channel_.socket().close(ignored);  // the connect handler sees operation_aborted
       }
     });
-    socket_.async_connect(asio::ip::tcp::endpoint(address, target.port),
+    channel_.socket().async_connect(asio::ip::tcp::endpoint(address, target.port),
                           [self = shared_from_this()](asio::error_code connect_ec) {
                             self->connect_timer_.cancel();
                             if (self->closed_) return;
@@ -82,9 +82,36 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void on_connected() {
-    connected_ = true;
     asio::error_code ignored;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    channel_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+    // The connect timeout covers the TLS handshake too: a parent that accepts and says nothing
+    // is left as fast as one that does not answer.
+    connect_timer_.expires_after(uplink_.options_.connect_timeout);
+    connect_timer_.async_wait([self = shared_from_this()](asio::error_code timer_ec) {
+      if (!timer_ec && !self->connected_) self->finish_close("no TLS handshake within the connect timeout");
+    });
+    channel_.async_handshake(TlsSide::kClient, [self = shared_from_this()](asio::error_code ec) {
+      self->connect_timer_.cancel();
+      if (self->closed_) return;
+      if (ec) {
+        self->finish_close("TLS handshake with the parent failed: " + self->channel_.handshake_error(ec));
+        return;
+      }
+      self->on_handshake();
+    });
+  }
+
+  void on_handshake() {
+    if (channel_.secure()) {
+      auto identity = channel_.peer_identity();
+      if (!identity.ok() || !*identity || (*identity)->role != CertRole::kNode) {
+        finish_close("the parent's certificate is not a node certificate" +
+                     (identity.ok() ? std::string() : ": " + identity.error().message()));
+        return;
+      }
+      parent_identity_ = (*identity)->name;
+    }
+    connected_ = true;
     Outbox out;
     session.start(wall_now(), out);
     apply(out);
@@ -93,7 +120,7 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
 
   void read_more() {
     if (closed_) return;
-    socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](asio::error_code ec, size_t n) {
+    channel_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](asio::error_code ec, size_t n) {
       if (self->closed_) return;
       if (ec) {
         self->finish_close(ec == asio::error::eof ? "the parent closed the connection"
@@ -113,6 +140,13 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
         if (!frame) break;
         Outbox out;
         self->session.on_frame(*frame, wall_now(), out);
+        if (!self->parent_identity_.empty() && !self->session.parent_unit().empty() &&
+            self->session.parent_unit() != self->parent_identity_) {
+          // Checked before anything the hello led to is sent: nothing goes to an impostor.
+          self->finish_close("the parent's hello says unit " + self->session.parent_unit() +
+                             " but its certificate names unit " + self->parent_identity_);
+          return;
+        }
         self->apply(out);
       }
       self->read_more();
@@ -150,7 +184,7 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
 
   // Events of this node's own origin taken back from the parent go through the node's writer.
   void run_ingest(IngestJob job) {
-    auto executor = socket_.get_executor();
+    auto executor = channel_.socket().get_executor();
     auto request = CommitQueue::ingest_request(
         std::move(job), [self = shared_from_this(), executor](Result<IngestReport> result) mutable {
           asio::post(executor, [self = std::move(self), result = std::move(result)]() mutable {
@@ -175,8 +209,8 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
   void write_next() {
     if (writing_ || write_queue_.empty() || closed_) return;
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(write_queue_.front()),
-                      [self = shared_from_this()](asio::error_code ec, size_t) {
+    channel_.async_write(asio::buffer(write_queue_.front()),
+                         [self = shared_from_this()](asio::error_code ec, size_t) {
                         self->writing_ = false;
                         if (self->closed_) return;
                         self->write_queue_.pop_front();
@@ -196,16 +230,15 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     closed_ = true;
     connect_timer_.cancel();
-    asio::error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    channel_.close();
     write_queue_.clear();
     if (!silent_) uplink_.on_closed(this, reason, problem_);
   }
 
   Uplink& uplink_;
-  asio::ip::tcp::socket socket_;
+  Channel channel_;
   asio::steady_timer connect_timer_;
+  std::string parent_identity_;  // the unit the parent's certificate names (TLS)
   FrameDecoder decoder_;
   std::array<uint8_t, 64 * 1024> buffer_{};
   std::deque<std::vector<uint8_t>> write_queue_;

@@ -35,6 +35,7 @@
 #include "engine/replication.h"
 #include "node/alerts.h"
 #include "node/commit_queue.h"
+#include "net/channel.h"
 #include "schema/wire.capnp.h"
 
 namespace rollcall {
@@ -49,6 +50,7 @@ struct UplinkOptions {
   std::chrono::milliseconds tick{100};
   std::chrono::milliseconds startup_wait{3000};
   FrameLimits frame_limits;
+  std::shared_ptr<asio::ssl::context> tls;  // null: plain TCP (net/tls.h)
 };
 
 class Uplink {

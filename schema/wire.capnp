@@ -38,6 +38,9 @@ struct Hello {
   listenAddress @6 :Text;
   # A child node's HOST:PORT where it serves clients, so that `rollcall status --tree` can ask
   # it in turn (empty: not said; it may not be reachable from the parent's side).
+  token @7 :Text;
+  # A client's access token from the node's configuration, for a client without a certificate
+  # (TLS only; never sent over plain TCP).
 }
 
 struct Watermark {

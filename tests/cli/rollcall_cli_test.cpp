@@ -210,6 +210,7 @@ TEST_CASE("rollcalld: settings come from a TOML config file, flags win, unknown 
       "listen = \"127.0.0.1:0\"",
       "min_free_mb = 0",
       "max_in_flight_mb = 64",
+      "plaintext = true",
   });
   // --unit on the command line wins over the file's 002.
   NodeProcess node("001", dir / "from-flags", units_2024(), {"--config", config});

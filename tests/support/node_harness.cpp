@@ -118,6 +118,9 @@ bool NodeProcess::launch() {
                                    "--port-file", port_file_};
   if (std::find(extra_args_.begin(), extra_args_.end(), "--min-free-mb") == extra_args_.end())
     argv.insert(argv.end(), {"--min-free-mb", "0"});
+  // Plain TCP unless the test gives TLS files (tests/node/security_test.cpp).
+  if (std::find(extra_args_.begin(), extra_args_.end(), "--tls-cert") == extra_args_.end())
+    argv.push_back("--plaintext");
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   auto spawned = cli::ChildProcess::spawn(argv, log_file_);
   if (!spawned.ok()) return false;
