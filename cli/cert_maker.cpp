@@ -207,21 +207,6 @@ Status sign(X509* cert, EVP_PKEY* issuer_key) {
 
 }  // namespace
 
-const char* cert_role_name(CertRole role) {
-  switch (role) {
-    case CertRole::kNode: return "node";
-    case CertRole::kWriter: return "writer";
-    case CertRole::kReader: return "reader";
-  }
-  return "?";
-}
-
-std::optional<CertRole> parse_cert_role(std::string_view text) {
-  for (CertRole role : {CertRole::kNode, CertRole::kWriter, CertRole::kReader})
-    if (text == cert_role_name(role)) return role;
-  return std::nullopt;
-}
-
 bool is_valid_cert_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (const char c : name) {

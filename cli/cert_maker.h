@@ -22,19 +22,13 @@
 #include <string_view>
 
 #include "engine/status.h"
+#include "net/tls.h"
 
 // OpenSSL's own types, declared here so that users of this header need no OpenSSL headers.
 struct evp_pkey_st;
 struct x509_st;
 
 namespace rollcall::cli {
-
-enum class CertRole { kNode, kWriter, kReader };
-
-// "node", "writer", "reader": the OU of the subject.
-const char* cert_role_name(CertRole role);
-// The role named `text`, or nothing.
-std::optional<CertRole> parse_cert_role(std::string_view text);
 
 // True for a CN the scheme allows: 1..64 characters of letters, digits, '-', '_' and '.'
 // (every unit code and every client name).

@@ -674,6 +674,13 @@ void DownlinkSession::on_batch(wire::EventBatch::Reader batch, Outbox& out) {
          out);
     return;
   }
+  if (events.size() > kMaxBatchEventsAccepted) {
+    fail(wire::ErrorCode::BAD_MESSAGE,
+         "a batch of " + std::to_string(events.size()) + " events: at most " +
+             std::to_string(kMaxBatchEventsAccepted) + " are taken in one",
+         out);
+    return;
+  }
   IngestJob job;
   auto refused = copy_into_job(events, job, [&](schema::Event::Reader e) -> std::optional<Refusal> {
     if (auto outside = outside_subtree(map_, child_, e)) return Refusal{wire::ErrorCode::NOT_IN_SUBTREE, *outside};

@@ -53,8 +53,12 @@ namespace rollcall {
 // so that it can never make a frame too large for the next link up.
 inline constexpr size_t kMaxRelayedEventBytes = 256u << 10;
 
+// A child's batch with more events than this is refused as a bad message (senders send at most
+// ReplicationOptions::max_batch_events, which must not exceed it).
+inline constexpr size_t kMaxBatchEventsAccepted = 10'000;
+
 struct ReplicationOptions {
-  size_t max_batch_events = 1000;     // a batch holds at most this many events,
+  size_t max_batch_events = 1000;     // a batch holds at most this many events (<= kMaxBatchEventsAccepted),
   size_t max_batch_bytes = 1u << 20;  // and at most this many encoded bytes (one event may exceed it)
   size_t window = 4;                  // batches sent and not yet acknowledged
   int64_t heartbeat_interval_us = 1'000'000;

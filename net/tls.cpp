@@ -18,6 +18,12 @@ const char* cert_role_name(CertRole role) {
   return "?";
 }
 
+std::optional<CertRole> parse_cert_role(std::string_view text) {
+  for (CertRole role : {CertRole::kNode, CertRole::kWriter, CertRole::kReader})
+    if (text == cert_role_name(role)) return role;
+  return std::nullopt;
+}
+
 const char* access_name(Access access) {
   switch (access) {
     case Access::kNone: return "none";

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <asio.hpp>
 #include <asio/ssl.hpp>
@@ -25,6 +26,8 @@ namespace rollcall {
 
 enum class CertRole { kNode, kWriter, kReader };
 const char* cert_role_name(CertRole role);
+// The role whose name is `text` ("node", "writer", "reader"), or nothing.
+std::optional<CertRole> parse_cert_role(std::string_view text);
 
 // Who a verified peer certificate says its holder is.
 struct PeerIdentity {

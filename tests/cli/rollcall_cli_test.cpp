@@ -13,16 +13,6 @@
 
 using namespace rollcall::testing;
 
-namespace {
-
-std::string write_lines(const TempDir& dir, const std::string& name, const std::vector<std::string>& lines) {
-  const std::string path = dir / name;
-  std::ofstream out(path);
-  for (const auto& line : lines) out << line << "\n";
-  return path;
-}
-
-}  // namespace
 
 TEST_CASE("rollcall submit: prints one origin:seq per line, and log tail --json shows them while "
           "the node runs", "[cli][integration]") {

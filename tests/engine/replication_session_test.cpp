@@ -562,6 +562,36 @@ TEST_CASE("DownlinkSession: a batch whose LSNs do not grow is a bad message", "[
   CHECK(again.closing());
 }
 
+TEST_CASE("DownlinkSession: a batch of more than kMaxBatchEventsAccepted events is a bad message",
+          "[replication]") {
+  TestNode a(kWardA), district(kDistrict);
+  a.submit_reports(1);
+  auto one = a.log->read(Lsn{1}, 1).value();
+  // `count` copies of A's one event, claimed to span LSNs 1..count.
+  auto batch_of = [&](size_t count) {
+    capnp::MallocMessageBuilder m;
+    auto batch = m.initRoot<wire::Message>().initEventBatch();
+    batch.setFirstLsn(1);
+    batch.setLastLsn(count);
+    auto list = batch.initEvents(static_cast<unsigned>(count));
+    for (unsigned i = 0; i < count; ++i) list.setWithCaveats(i, one[0].event());
+    return to_frame(m);
+  };
+  DownlinkSession at_cap(*district.log, small_map(), code(kDistrict), "test", small_options());
+  accept_child(at_cap, a, std::nullopt, at(0));
+  Outbox taken;
+  at_cap.on_frame(*batch_of(kMaxBatchEventsAccepted), at(1), taken);
+  CHECK(taken.ingests.size() == 1);  // the writer would then skip the copies as duplicates
+
+  DownlinkSession over(*district.log, small_map(), code(kDistrict), "test", small_options());
+  accept_child(over, a, std::nullopt, at(0));
+  Outbox refused;
+  over.on_frame(*batch_of(kMaxBatchEventsAccepted + 1), at(1), refused);
+  CHECK(error_code_in(refused) == wire::ErrorCode::BAD_MESSAGE);
+  CHECK(refused.ingests.empty());
+  CHECK(refused.closing());
+}
+
 TEST_CASE("DownlinkSession: an ingest refused as a fork sends a fork error and an alert",
           "[replication]") {
   TestNode a(kWardA), district(kDistrict);

@@ -28,6 +28,14 @@ class TempDir {
   std::string path_;
 };
 
+// Writes `lines` (each with a newline) to dir/name; the path.
+inline std::string write_lines(const TempDir& dir, const std::string& name, const std::vector<std::string>& lines) {
+  const std::string path = dir / name;
+  std::ofstream out(path);
+  for (const auto& line : lines) out << line << "\n";
+  return path;
+}
+
 // The whole file ("" when it cannot be read).
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
