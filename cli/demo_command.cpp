@@ -201,11 +201,22 @@ bool start_tree(DemoTree& demo, const UnitMap& map, Tree& tree) {
   return true;
 }
 
+// Runs and shows `rollcall status --tree` at the top node, with the demo's client certificate.
+void show_status_tree(Tree& tree, const ClientCredentials& credentials) {
+  const std::vector<std::string> args = {"status",   "--tree",           "--data-dir", tree.top().node.data_dir,
+                                         "--tls-ca", credentials.tls.ca, "--tls-cert", credentials.tls.cert,
+                                         "--tls-key", credentials.tls.key};
+  std::cout << "\n== rollcall";
+  for (const auto& arg : args) std::cout << " " << arg;
+  std::cout << "\n";
+  run_self(args);
+}
+
 // Submits each ward's lines dated up to `to` and not yet submitted at its node, through
 // `rollcall submit`; false when a line was rejected. A ward's count of own events is then what
 // its node holds of its own origin.
 bool submit_until(Tree& tree, const std::map<UnitCode, std::vector<DemoLine>>& year, const std::string& to,
-                  const std::string& work) {
+                  const std::string& work, const ClientCredentials& credentials) {
   bool all = true;
   size_t events = 0;
   for (Node* ward : tree.wards()) {
@@ -223,6 +234,7 @@ bool submit_until(Tree& tree, const std::map<UnitCode, std::vector<DemoLine>>& y
     submit.node = ward->node.address;
     submit.file = file;
     submit.quiet = true;
+    submit.credentials = credentials;
     all = run_submit(submit) == kExitOk && all;
     ward->submitted_until = to;
     (void)ward->log->refresh();
@@ -436,7 +448,8 @@ int run_demo(const DemoOptions& o) {
 
   std::cout << "== rollcall demo: a tree of real units on loopback, VN <- 01 <- 001, 002 <- three wards each;\n"
             << "   a year of their events, a link cut and restored, roll-ups at every level (Ctrl-C stops it all)\n"
-            << "   units file: " << units << "\n   work dir:   " << work << "\n\n";
+            << "   units file: " << units << "\n   work dir:   " << work
+            << "\n   links:      mutual TLS 1.3, certificates made for this run in " << work << "/pki\n\n";
   DemoTree demo(find_rollcalld(), units, work);
   Tree tree;
   if (!start_tree(demo, *map, tree)) return g_interrupted ? interrupted(demo) : kExitCannotRun;
@@ -448,7 +461,7 @@ int run_demo(const DemoOptions& o) {
 
   // 1. The first half of the year, at every ward; watched until every level holds it.
   std::cout << "\n== each ward's node takes its own events: its roster (admitted in earlier years) and January to June\n";
-  ok = submit_until(tree, year, y + "-06-30", work) && ok;
+  ok = submit_until(tree, year, y + "-06-30", work, demo.client_credentials()) && ok;
   if (g_interrupted) return interrupted(demo);
   std::cout << "== replication: what each node holds of the wards' events, until every level has them all\n";
   auto took = watch_convergence(tree, *map, nullptr);
@@ -463,7 +476,7 @@ int run_demo(const DemoOptions& o) {
   std::cout << "\n== cutting the link from " << cut->node.unit.str() << " " << cut->name << " to its district "
             << districts[1].str() << "; July to December at every ward\n";
   cut->link->cut();
-  ok = submit_until(tree, year, y + "-12-31", work) && ok;
+  ok = submit_until(tree, year, y + "-12-31", work, demo.client_credentials()) && ok;
   if (g_interrupted) return interrupted(demo);
   took = watch_convergence(tree, *map, cut);
   if (g_interrupted) return interrupted(demo);
@@ -473,8 +486,7 @@ int run_demo(const DemoOptions& o) {
   print_rollups(tree.top(), tree,
                 "roll-ups at VN with " + cut->node.unit.str() +
                     " cut off (its arrivals are missing: in transit counts transfers VN holds one half of)");
-  std::cout << "\n== rollcall status --tree --data-dir " << tree.top().node.data_dir << "\n";
-  run_self({"status", "--tree", "--data-dir", tree.top().node.data_dir});
+  show_status_tree(tree, demo.client_credentials());
 
   // 3. The link returns.
   std::cout << "\n== the link from " << cut->node.unit.str() << " returns\n";
@@ -487,8 +499,7 @@ int run_demo(const DemoOptions& o) {
   print_holdings(tree, *map);
   print_rollups(tree.top(), tree, "roll-ups at VN for " + y);
   ok = compare_levels(tree, *map) && ok;
-  std::cout << "\n== rollcall status --tree --data-dir " << tree.top().node.data_dir << "\n";
-  run_self({"status", "--tree", "--data-dir", tree.top().node.data_dir});
+  show_status_tree(tree, demo.client_credentials());
   ok = verify_all(tree) && ok;
   if (g_interrupted) return interrupted(demo);
   ok = stop_tree(demo) && ok;

@@ -1,5 +1,7 @@
 // DemoTree: the rollcalld nodes `rollcall demo` runs on loopback, started top first, each with
-// the parent it is given. Every node
+// the parent it is given, over mutual TLS: the first start makes a CA in WORK/pki (a new one
+// each run), then each node gets its certificate there, and the demo's own submits use the
+// writer certificate client-demo (client_credentials()). Every node
 // listens on 127.0.0.1 at a port the OS picks, and keeps its data dir (WORK/UNIT), log file
 // (WORK/UNIT.log) and port file (WORK/UNIT.port) under the work dir.
 //
@@ -10,12 +12,15 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cli/cert_maker.h"
 #include "cli/child_process.h"
 #include "engine/status.h"
 #include "engine/types.h"
+#include "net/client_credentials.h"
 
 namespace rollcall::cli {
 
@@ -46,11 +51,18 @@ class DemoTree {
   Result<DemoNode> start(const UnitCode& unit, const std::string& parent);
   // Stops the running nodes with SIGTERM, the last started first, each waiting for its exit.
   std::vector<DemoNodeExit> stop_all();
+  // The writer certificate of the demo's own submits (valid after the first start).
+  ClientCredentials client_credentials() const;
 
  private:
+  // The CA and the client certificate, made on the first start.
+  Status make_pki();
+
   std::string rollcalld_;
   std::string units_file_;
   std::string work_dir_;
+  std::string pki_dir_;            // WORK/pki
+  std::optional<Credential> ca_;   // set by make_pki
   std::vector<DemoNode> nodes_;
   std::vector<ChildProcess> processes_;  // nodes_[i] runs as processes_[i] until stopped
 };
