@@ -9,7 +9,7 @@ packages=(
   capnproto libcapnp-dev
   libasio-dev libspdlog-dev libfmt-dev
   catch2 libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
-  libssl-dev
+  libssl-dev openssl
   clang-14 libclang-rt-14-dev
   python3
 )

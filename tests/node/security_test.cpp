@@ -320,8 +320,8 @@ TEST_CASE("rollcalld security: a child without a certificate, with another CA's,
   CHECK(watermark_of(district.data_dir(), UnitCode::trusted("00037")) == 0);
 }
 
-TEST_CASE("rollcalld security: writer certificates and write tokens may submit; reader certificates and read "
-          "tokens only read; anything else is refused",
+TEST_CASE("rollcalld security: writer certificates and write tokens may submit, reader certificates and read "
+          "tokens only read, anything else is refused",
           "[node][integration][security]") {
   TempDir dir;
   Pki pki(dir.path(), {"001"});
