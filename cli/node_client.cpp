@@ -62,9 +62,8 @@ Result<std::unique_ptr<NodeClient>> NodeClient::connect(const std::string& host_
     if (handshake_ec)
       return Error(ErrorKind::kUnauthorized, "TLS handshake with node " + host_port +
                                                  " failed: " + client->channel_->handshake_error(handshake_ec));
-    auto identity = client->channel_->peer_identity();
-    if (!identity.ok() || !*identity || (*identity)->role != CertRole::kNode)
-      return Error(ErrorKind::kUnauthorized, "node " + host_port + " did not show a node certificate");
+    if (auto unit = client->channel_->peer_node_unit(); !unit.ok())
+      return Error(ErrorKind::kUnauthorized, "node " + host_port + ": " + unit.error().message());
   }
 
   capnp::MallocMessageBuilder hello;

@@ -63,9 +63,8 @@ class StatusExchange {
     if (ec)
       return Error(ErrorKind::kUnauthorized,
                    "TLS handshake with node " + address_ + " failed: " + channel_.handshake_error(ec));
-    auto identity = channel_.peer_identity();
-    if (!identity.ok() || !*identity || (*identity)->role != CertRole::kNode)
-      return Error(ErrorKind::kUnauthorized, "node " + address_ + " did not show a node certificate");
+    if (auto unit = channel_.peer_node_unit(); !unit.ok())
+      return Error(ErrorKind::kUnauthorized, "node " + address_ + ": " + unit.error().message());
     return ok_status();
   }
 

@@ -33,6 +33,14 @@ Result<std::optional<PeerIdentity>> Channel::peer_identity() {
   return rollcall::peer_identity(tls->native_handle());
 }
 
+Result<std::string> Channel::peer_node_unit() {
+  auto identity = peer_identity();
+  if (!identity.ok()) return identity.error();
+  if (!*identity || (*identity)->role != CertRole::kNode)
+    return Error(ErrorKind::kUnauthorized, "the peer did not show a node certificate (OU=node)");
+  return (*identity)->name;
+}
+
 void Channel::close() {
   asio::error_code ignored;
   socket().shutdown(Socket::shutdown_both, ignored);

@@ -67,6 +67,10 @@ class Channel {
   // The verified peer's identity after the handshake: nullopt for a plain channel or a peer
   // without a certificate; an error for a certificate that names no rollcall identity.
   Result<std::optional<PeerIdentity>> peer_identity();
+  // The unit a TLS peer's verified node certificate (OU=node) names; an error when it showed
+  // none, or a client's, or one that names no rollcall identity. For a node's parent and the
+  // node a client connects to.
+  Result<std::string> peer_node_unit();
 
   // Shuts the socket down and closes it; pending operations end with operation_aborted.
   void close();

@@ -103,13 +103,12 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
 
   void on_handshake() {
     if (channel_.secure()) {
-      auto identity = channel_.peer_identity();
-      if (!identity.ok() || !*identity || (*identity)->role != CertRole::kNode) {
-        finish_close("the parent's certificate is not a node certificate" +
-                     (identity.ok() ? std::string() : ": " + identity.error().message()));
+      auto unit = channel_.peer_node_unit();
+      if (!unit.ok()) {
+        finish_close("the parent's certificate: " + unit.error().message());
         return;
       }
-      parent_identity_ = (*identity)->name;
+      parent_identity_ = *unit;
     }
     connected_ = true;
     Outbox out;
