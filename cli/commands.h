@@ -49,6 +49,7 @@ void add_member_commands(CLI::App& app, int& exit_code);
 // verify and rebuild
 void add_verify_commands(CLI::App& app, int& exit_code);
 void add_units_command(CLI::App& app, int& exit_code);
+void add_reorganize_command(CLI::App& app, int& exit_code);
 // export and import
 void add_export_import_commands(CLI::App& app, int& exit_code);
 // certs: the CA and the certificates of mutual TLS

@@ -7,9 +7,9 @@ Result<DataDirReader> DataDirReader::open(const std::string& dir, bool need_proj
   auto log = EventLog::open_reader(dir);
   if (!log.ok()) return log.error();
   if (need_projections) ROLLCALL_TRY((*log)->projections_current());
-  auto map = (*log)->seed_map();
-  if (!map.ok()) return map.error();
-  return DataDirReader(std::move(log).value(), std::move(map).value());
+  auto map = (*log)->map();
+  if (!map) return (*log)->seed_map().error();  // names why the dir holds no map
+  return DataDirReader(std::move(log).value(), *map);
 }
 
 Result<UnitCode> DataDirReader::unit_in_scope(std::string_view text) const {
@@ -18,8 +18,8 @@ Result<UnitCode> DataDirReader::unit_in_scope(std::string_view text) const {
   if (!map_.contains(*code))
     return invalid_input("unit " + code->str() +
                          " is not in this node's map (the --units file its data dir "
-                         "was created with)");
-  if (!map_.in_subtree(*code, log_->unit()))
+                         "was created with, and the map events it holds)");
+  if (!map_.ever_in_subtree(*code, log_->unit()))
     return invalid_input(
         "unit " + code->str() + " (" + unit_name(code->str()) +
         ") is outside this node's subtree: the node holds only the tallies and members of its "

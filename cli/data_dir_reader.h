@@ -1,7 +1,7 @@
 // A node's data dir opened for the read commands (tally, member, members, verify): the log as a
 // reader beside the running node (EventLog::open_reader, a RocksDB secondary instance that never
-// takes the node's lock), and the units map the dir was seeded with, for unit names and for the
-// node's subtree.
+// takes the node's lock), and the node's current map (its seed folded with the map events it
+// holds, as the reader opened it), for unit names and for the node's subtree.
 //
 // Ownership: owns the log and the map; one thread.
 #pragma once

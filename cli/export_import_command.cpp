@@ -181,8 +181,9 @@ class DataDirTarget : public ImportTarget {
   }
   const std::string& unit() const override { return unit_; }
   Result<IngestReport> ingest(const std::vector<schema::Event::Reader>& events) override {
+    SubtreeCheck subtree(log_->map(), log_->unit());
     for (auto e : events)
-      if (auto outside = outside_subtree(*map_, log_->unit(), e)) return Error(ErrorKind::kUnauthorized, *outside);
+      if (auto outside = subtree.outside(e)) return Error(ErrorKind::kUnauthorized, *outside);
     return log_->ingest(events);
   }
 

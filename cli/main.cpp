@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   rollcall::cli::add_member_commands(app, exit_code);
   rollcall::cli::add_verify_commands(app, exit_code);
   rollcall::cli::add_units_command(app, exit_code);
+  rollcall::cli::add_reorganize_command(app, exit_code);
   rollcall::cli::add_export_import_commands(app, exit_code);
   rollcall::cli::add_certs_command(app, exit_code);
   rollcall::cli::add_demo_command(app, exit_code);

@@ -24,6 +24,7 @@ struct TallyOptions {
   std::string period;
   std::string as_of;
   std::string metric;
+  std::string map_as_of;
   bool json = false;
 };
 
@@ -126,10 +127,29 @@ int run_tally(const TallyOptions& o) {
   auto unit = reader->unit_in_scope(o.unit);
   if (!unit.ok()) return report(kCommand, unit.error().message());
 
-  auto sums = reader->log().tally(*unit, query->range);
+  Result<std::map<std::string, int64_t>> sums = std::map<std::string, int64_t>();
+  std::optional<Date> map_date;
+  if (!o.map_as_of.empty()) {
+    auto day = Date::parse(o.map_as_of);
+    if (!day.ok()) return report(kCommand, "--map-as-of: " + day.error().message() + " (give YYYY-MM-DD)");
+    map_date = *day;
+    auto then = reader->log().map_as_of(day->to_string());
+    if (!then.ok()) return report(kCommand, then.error().message());
+    if (!then->contains(*unit))
+      return report(kCommand, "unit " + unit->str() + " was not yet in this node's map on " + day->to_string());
+    sums = reader->log().tally_under(*then, *unit, query->range);
+  } else {
+    if (const Unit* u = reader->map().find(*unit); u != nullptr && u->state == UnitState::kMerged)
+      return report(kCommand, "unit " + reader->unit_label(unit->str()) + " was merged into " +
+                                  reader->map().heir(*unit).str() + " on " + u->changed_on +
+                                  ": under the current map its history counts there; ask for " +
+                                  reader->map().heir(*unit).str() + ", or for " + unit->str() +
+                                  " under an earlier map with --map-as-of DATE (a day before the merge)");
+    sums = reader->log().tally(*unit, query->range);
+  }
   if (!sums.ok()) return report(kCommand, sums.error().message());
   std::optional<int64_t> in_transit;
-  if (query->all_time() && (o.metric.empty() || o.metric == kInTransitMetric)) {
+  if (query->all_time() && !map_date && (o.metric.empty() || o.metric == kInTransitMetric)) {
     auto n = reader->log().in_transit(*unit);
     if (!n.ok()) return report(kCommand, n.error().message());
     in_transit = *n;
@@ -150,6 +170,7 @@ int run_tally(const TallyOptions& o) {
              json_or_null(query->as_of ? std::optional(query->as_of->to_string()) : std::nullopt))
         .add("from", query->range.first.to_string())
         .add("to", query->range.last.to_string())
+        .raw("mapAsOf", json_or_null(map_date ? std::optional(map_date->to_string()) : std::nullopt))
         .raw("metrics", "{" + metrics + "}");
     std::cout << out.str() << "\n";
     return kExitOk;
@@ -159,14 +180,15 @@ int run_tally(const TallyOptions& o) {
     return kExitOk;
   }
   std::cout << "tally of " << reader->unit_label(unit->str()) << ", " << query->label()
+            << (map_date ? ", under the map of " + map_date->to_string() : std::string())
             << ", at node " << reader->log().unit().str() << "\n";
   TextTable table;
   table.align_right(1);
   for (const auto& [name, value] : rows) table.add({name, std::to_string(value)});
   table.print(std::cout);
-  if (!query->all_time())
+  if (!query->all_time() || map_date)
     std::cout << "(" << kInTransitMetric
-              << " is a current count, not dated: it is shown only without --period and --as-of)\n";
+              << " is a current count, not dated: it is shown only without --period, --as-of and --map-as-of)\n";
   return kExitOk;
 }
 
@@ -209,13 +231,19 @@ void add_tally_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--as-of", o->as_of,
                   "sum everything up to this day inclusive: YYYY-MM-DD (levels on that day)");
   cmd->add_option("--metric", o->metric, "show only this metric, e.g. members.active");
+  cmd->add_option("--map-as-of", o->map_as_of,
+                  "roll up under the map as it was at the end of this day (YYYY-MM-DD), e.g. a "
+                  "day before a reorganization: the subtree of the unit then, whatever moved or "
+                  "merged since (reads the own rows of every unit, so slower)");
   cmd->add_flag("--json", o->json,
                 "one JSON object: unit, name, period, asOf, from, to, and metrics with every "
                 "metric (0 included)");
   cmd->footer(
       "Neither --period nor --as-of means all time. A level metric (members.active, "
       "members.workingAway) "
-      "gives its level with --as-of and its net change with --period.\n" +
+      "gives its level with --as-of and its net change with --period. Roll-ups follow the "
+      "node's current map (a merged unit's history counts at its successor) unless "
+      "--map-as-of is given.\n" +
       metric_help() +
       "\nExit codes: 0 shown; 2 could not run (bad period, date, metric or unit; missing data "
       "dir).");

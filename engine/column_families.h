@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,13 +27,14 @@ enum class Cf : size_t {
   kTransfers,     // memberId, from unit, to unit -> BE32 outs, BE32 ins
   kRequests,      // unit, requestId -> seq and recordedAt of the own event that request appended
   kRequestExpiry, // seq -> recordedAt, unit, requestId (the requests in the order they expire)
+  kMapEvents,     // effectiveDate, origin, seq -> the map change (the map's fold, in order)
   kCount,
 };
 
 // The families that are projections of the log: `rollcall rebuild` recomputes them and
 // `rollcall verify` compares them with a recomputation.
-inline constexpr Cf kProjectionCfs[] = {Cf::kMembers, Cf::kRetracted, Cf::kTallies,
-                                        Cf::kMemberUnits, Cf::kTransfers};
+inline constexpr Cf kProjectionCfs[] = {Cf::kMembers,     Cf::kRetracted, Cf::kTallies,
+                                        Cf::kMemberUnits, Cf::kTransfers, Cf::kMapEvents};
 
 // The name of a family as RocksDB knows it ("tallies"), for messages.
 const char* cf_name(Cf which);
@@ -55,6 +57,10 @@ class KeyValueReader {
     }
     return out;
   }
+  // Calls fn(key, value) for every key starting with `prefix`, in key order, until fn returns
+  // false.
+  using ScanFn = std::function<bool(std::string_view key, std::string_view value)>;
+  virtual Status scan(Cf which, std::string_view prefix, const ScanFn& fn) const = 0;
 };
 
 }  // namespace rollcall

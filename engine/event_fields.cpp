@@ -77,10 +77,20 @@ std::vector<NamedUnit> event_payload_units(schema::Event::Reader e) {
     case Which::TEMPORARY_ACTIVITY_REGISTERED:
       units.push_back({"hostUnit", text_view(e.getTemporaryActivityRegistered().getHostUnit())});
       break;
-    case Which::UNIT_MOVED: units.push_back({"parent", text_view(e.getUnitMoved().getParent())}); break;
+    case Which::UNIT_REGISTERED:
+      units.push_back({"code", text_view(e.getUnitRegistered().getCode())});
+      units.push_back({"parent", text_view(e.getUnitRegistered().getParent())});
+      break;
+    case Which::UNIT_RENAMED: units.push_back({"code", text_view(e.getUnitRenamed().getCode())}); break;
+    case Which::UNIT_MOVED:
+      units.push_back({"code", text_view(e.getUnitMoved().getCode())});
+      units.push_back({"parent", text_view(e.getUnitMoved().getParent())});
+      break;
     case Which::UNIT_MERGED:
+      units.push_back({"code", text_view(e.getUnitMerged().getCode())});
       for (auto code : e.getUnitMerged().getInto()) units.push_back({"into", text_view(code)});
       break;
+    case Which::UNIT_CLOSED: units.push_back({"code", text_view(e.getUnitClosed().getCode())}); break;
     default: break;
   }
   return units;

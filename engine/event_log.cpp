@@ -30,6 +30,11 @@ class EventLog::WriteSet {
   ProjectionBatch projection;                // tallies, members, transfers, retraction marks
   RequestWrites requests;                    // request ids of the events appended
   std::optional<Timestamp> now;              // a submit's clock: request ids expire against it
+  // A submit's map events so far: the map they make and a validator on it, for the events
+  // after them in the same write, and the last map_events key staged.
+  std::shared_ptr<UnitMap> working_map;
+  std::optional<EventValidator> working_validator;
+  std::string last_map_key;
 
   Watermark& watermark(const std::map<UnitCode, Watermark>& committed, const UnitCode& origin) {
     auto it = watermarks.find(origin);
@@ -73,8 +78,8 @@ Result<std::unique_ptr<EventLog>> EventLog::open_writer(const LogOptions& option
   ROLLCALL_TRY(log->load_meta(/*writer=*/true, &options));
   ROLLCALL_TRY(log->load_positions());
   ROLLCALL_TRY(log->load_projection_meta(map, options.for_rebuild));
-  log->validator_.emplace(map, options.unit);
-  log->paths_ = std::make_unique<RollupPaths>(map, options.unit);
+  ROLLCALL_TRY(log->load_map());
+  log->paths_ = std::make_unique<RollupPaths>(log->seed_, log->map(), options.unit);
   log->synced_writes_ = options.synced_writes;
   log->space_ = std::make_unique<SpaceGuard>(options.dir, options.min_free_bytes, options.max_dir_bytes);
   log->requests_ = std::make_unique<RequestIndex>(options.requests);
@@ -87,7 +92,40 @@ Result<std::unique_ptr<EventLog>> EventLog::open_reader(const std::string& dir) 
   auto log = std::unique_ptr<EventLog>(new EventLog(std::move(store).value()));
   ROLLCALL_TRY(log->load_meta(/*writer=*/false, nullptr));
   ROLLCALL_TRY(log->load_positions());
+  ROLLCALL_TRY(log->load_map());
   return log;
+}
+
+Status EventLog::load_map() {
+  auto seed = seed_map();
+  if (!seed.ok()) {
+    if (seed.error().kind() == ErrorKind::kNotFound && store_->mode() == Store::Mode::kReader) return ok_status();
+    return seed.error();
+  }
+  seed_ = std::make_shared<const UnitMap>(std::move(seed).value());
+  auto folded = fold_map(*seed_, *store_);
+  if (!folded.ok()) return folded.error();
+  publish_map(std::make_shared<const UnitMap>(std::move(folded).value()));
+  last_map_key_.clear();
+  auto it = store_->iterator(Cf::kMapEvents);
+  it->SeekToLast();
+  if (it->Valid()) last_map_key_ = it->key().ToString();
+  if (!it->status().ok()) return to_error(it->status(), "reading the map events");
+  return ok_status();
+}
+
+void EventLog::publish_map(std::shared_ptr<const UnitMap> map) {
+  {
+    std::lock_guard lock(map_mutex_);
+    map_ = map;
+  }
+  if (store_->mode() == Store::Mode::kWriter) validator_.emplace(*map, unit_);  // `map` keeps it alive
+  if (paths_) paths_->set_map(std::move(map));
+}
+
+std::shared_ptr<const UnitMap> EventLog::map() const {
+  std::lock_guard lock(map_mutex_);
+  return map_;
 }
 
 Status EventLog::load_meta(bool writer, const LogOptions* options) {
@@ -197,6 +235,9 @@ std::optional<Rejection> EventLog::check_retraction(WriteSet& ws, schema::Event:
   if (!target->has_value()) return conflict("event " + ref_text + " does not exist");
   if ((*target)->which() == Which::EVENT_RETRACTED)
     return conflict("event " + ref_text + " is itself a retraction and cannot be retracted");
+  if (is_map_event(**target))
+    return conflict("event " + ref_text + " is a map change (" + std::string(event_kind_name(**target)) +
+                    ") and cannot be retracted; submit the change that undoes it");
   if (auto member_id = event_member_id(**target)) {
     auto member = ws.projection.member(std::string(*member_id));
     if (!member.ok()) return Rejection{wire::RejectCode::INTERNAL, member.error().message()};
@@ -204,6 +245,25 @@ std::optional<Rejection> EventLog::check_retraction(WriteSet& ws, schema::Event:
     if (auto kept = check_member_retraction(**member, ref); !kept.ok())
       return Rejection{wire::RejectCode::DOMAIN_RULE, "member " + std::string(*member_id) + ": " + kept.error().message()};
   }
+  return std::nullopt;
+}
+
+std::optional<Rejection> EventLog::check_map_change(WriteSet& ws, schema::Event::Reader e, uint64_t seq) const {
+  const std::string key = map_event_key(text_view(e.getEffectiveDate()), unit_.str(), seq);
+  const std::string& last = ws.last_map_key.empty() ? last_map_key_ : ws.last_map_key;
+  const std::string kind(event_kind_name(e));
+  if (!last.empty() && key <= last)
+    return Rejection{wire::RejectCode::INVALID,
+                     kind + " dated " + std::string(text_view(e.getEffectiveDate())) +
+                         ": this node holds a map change dated " + last.substr(0, last.find('\0')) +
+                         " already; map changes are issued in date order"};
+  auto change = map_change_of(e);
+  if (!change.ok()) return Rejection{wire::RejectCode::INVALID, kind + ": " + change.error().message()};
+  if (!ws.working_map) ws.working_map = std::make_shared<UnitMap>(*map());
+  if (auto applied = ws.working_map->apply(*change); !applied.ok())
+    return Rejection{wire::RejectCode::INVALID, applied.error().message()};
+  ws.last_map_key = key;
+  ws.working_validator.emplace(*ws.working_map, unit_);
   return std::nullopt;
 }
 
@@ -290,7 +350,8 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
   for (size_t i = 0; i < events.size(); ++i) {
     const schema::Event::Reader e = events[i];
     auto reject = [&](Rejection r) { outcomes[i].rejected = std::move(r); };
-    if (auto r = validator_->check_submitted(e)) {
+    const EventValidator& validator = ws.working_validator ? *ws.working_validator : *validator_;
+    if (auto r = validator.check_submitted(e)) {
       reject(std::move(*r));
       continue;
     }
@@ -318,6 +379,12 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
     }
     if (e.which() == Which::EVENT_RETRACTED) {
       if (auto r = check_retraction(ws, e)) {
+        reject(std::move(*r));
+        continue;
+      }
+    }
+    if (is_map_event(e)) {
+      if (auto r = check_map_change(ws, e, next_seq)) {
         reject(std::move(*r));
         continue;
       }
@@ -483,6 +550,13 @@ Status EventLog::commit(WriteSet& ws) {
   next_lsn_.store(first_lsn + count, std::memory_order_release);
   for (auto& [origin, w] : ws.watermarks) watermarks_[origin] = w;
   requests_->committed(*expired_through);
+  if (ws.projection.new_map()) {
+    for (const auto& orphan : ws.events) {
+      auto e = orphan.getReader();
+      if (is_map_event(e)) last_map_key_ = std::max(last_map_key_, map_event_key(e));
+    }
+    publish_map(ws.projection.new_map());
+  }
   return ok_status();
 }
 

@@ -18,8 +18,12 @@
 // Projections (engine/projection.h): tallies, the member registry, transfer pairing and
 // retraction marks change in the same WriteBatch as the events they come from.
 //
-// Ownership: owns its Store. Not thread-safe: the writer thread (or one reader) calls it.
-// The UnitMap given to open_writer must outlive the log (its validator and roll-ups read it).
+// The map: the seed map (`--units`, stored in the data dir) folded with the map events the log
+// holds (engine/map_change.h). map() is the current one, published anew after each write that
+// changes it; any thread may call map() and keep what it returns.
+//
+// Ownership: owns its Store. Not thread-safe (but for map() and the reads named above): the
+// writer thread (or one reader) calls it.
 #pragma once
 
 #include <atomic>
@@ -27,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <span>
@@ -35,6 +40,7 @@
 
 #include "engine/event_validator.h"
 #include "engine/logged_event.h"
+#include "engine/map_change.h"
 #include "engine/member_rules.h"
 #include "engine/period.h"
 #include "engine/request_index.h"
@@ -188,6 +194,18 @@ class EventLog {
   Status projections_current() const;
   // The map this data dir was seeded with (its `--units`).
   Result<UnitMap> seed_map() const;
+  // The current map (any thread). Null on a reader of a data dir that holds no map yet.
+  std::shared_ptr<const UnitMap> map() const;
+  // The map as it was at the end of `date` (YYYY-MM-DD): the seed with the map events dated
+  // up to it.
+  Result<UnitMap> map_as_of(std::string_view date) const;
+  // Every map event held, in fold order; `skipped` gets the changes that did not apply.
+  Result<std::vector<MapChange>> map_changes(std::vector<std::string>* skipped = nullptr) const;
+  // Every dated metric of `unit` summed over `range` under `map`: its own events and those of
+  // every unit whose roll-up chain in `map` holds it (for `tally --map-as-of`; reads the own
+  // rows of the whole subtree, so slower than tally()).
+  Result<std::map<std::string, int64_t>> tally_under(const UnitMap& map, const UnitCode& unit,
+                                                     const DateRange& range) const;
   // Every dated metric of `unit` (the sum over its subtree) with a non-zero sum over `range`.
   Result<std::map<std::string, int64_t>> tally(const UnitCode& unit, const DateRange& range) const;
   // members.inTransit of `unit`: transfers within its subtree of which this node holds one half.
@@ -251,6 +269,12 @@ class EventLog {
   Result<std::optional<schema::Event::Reader>> held_event(const WriteSet& ws, const OriginSeq& id,
                                                           std::optional<LoggedEvent>& stored) const;
   std::optional<Rejection> check_retraction(WriteSet& ws, schema::Event::Reader e) const;
+  // A submitted map event (scope checked by the validator) against the map this write builds:
+  // it must come after every map event held in the fold's order and apply.
+  std::optional<Rejection> check_map_change(WriteSet& ws, schema::Event::Reader e, uint64_t seq) const;
+  // Loads the map from the stored seed and map events (open, refresh).
+  Status load_map();
+  void publish_map(std::shared_ptr<const UnitMap> map);
   // The member rules of a submitted member event that will get `id` (nullopt: none broken).
   std::optional<Rejection> check_member_event(WriteSet& ws, schema::Event::Reader e, const OriginSeq& id) const;
   // A submitted event's requestId against those remembered: the original's id for a repeat, a
@@ -271,6 +295,10 @@ class EventLog {
   mutable BatchCache batches_;  // the batches decoded last (load_batch)
   std::optional<EventValidator> validator_;
   std::unique_ptr<RollupPaths> paths_;  // writer: how events roll up under the map
+  std::shared_ptr<const UnitMap> seed_;
+  mutable std::mutex map_mutex_;
+  std::shared_ptr<const UnitMap> map_;  // guarded by map_mutex_
+  std::string last_map_key_;            // writer: the last map_events key, in fold order
   std::unique_ptr<SpaceGuard> space_;
   std::unique_ptr<RequestIndex> requests_;  // writer: the request ids it remembers
   UnitCode unit_;

@@ -1,11 +1,13 @@
 // EventLog: the projections' meta (seed map, version), reading them, and recomputing them from
 // the log (verify, rebuild).
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
 #include "engine/event_fields.h"
 #include "engine/event_log.h"
 #include "engine/keys.h"
+#include "engine/map_change.h"
 #include "engine/metrics.h"
 #include "engine/projection.h"
 #include "engine/store.h"
@@ -34,10 +36,11 @@ std::string describe_key(Cf cf, std::string_view key) {
       if (key.size() < nul + 6) break;
       const uint32_t b = keys::get_be32(key, nul + 2);
       const auto two = [](uint32_t v) { return (v < 10 ? "0" : "") + std::to_string(v); };
+      const std::string own = g == keys::kOwnGranularity ? "own " : "";
       const std::string bucket = g == 'Y' ? std::to_string(b)
                                  : g == 'M' ? std::to_string(b / 100) + "-" + two(b % 100)
                                             : std::to_string(b / 10000) + "-" + two(b / 100 % 100) + "-" + two(b % 100);
-      return "tally " + unit + " " + bucket + " " + std::string(key.substr(nul + 6));
+      return "tally " + own + unit + " " + bucket + " " + std::string(key.substr(nul + 6));
     }
     case Cf::kMembers: return "member " + std::string(key);
     case Cf::kMemberUnits:
@@ -50,6 +53,12 @@ std::string describe_key(Cf cf, std::string_view key) {
              std::string(key.substr(nul + 1, nul2 - nul - 1)) + " to " + std::string(key.substr(nul2 + 1));
     }
     case Cf::kRetracted: return "retraction of " + std::string(key);
+    case Cf::kMapEvents: {
+      const size_t date_end = key.find('\0');
+      if (date_end == std::string_view::npos || key.size() < 9) break;
+      return "map event " + std::string(key.substr(date_end + 1, key.size() - 9 - date_end - 1)) + ":" +
+             std::to_string(keys::get_be64(key, key.size() - 8)) + " of " + std::string(key.substr(0, date_end));
+    }
     default: break;
   }
   return std::string(cf_name(cf)) + " key of " + std::to_string(key.size()) + " bytes";
@@ -135,14 +144,7 @@ Result<uint64_t> EventLog::projection_digest() const {
 
 Result<VerifyReport> EventLog::verify_projections(const std::string& scratch_parent,
                                                   const ReplayProgress& progress) const {
-  std::optional<UnitMap> stored_map;
-  const UnitMap* map = paths_ ? &paths_->map() : nullptr;
-  if (map == nullptr) {
-    auto loaded = seed_map();
-    if (!loaded.ok()) return loaded.error();
-    stored_map.emplace(std::move(loaded).value());
-    map = &*stored_map;
-  }
+  if (!seed_) return seed_map().error();  // names why the data dir has no map
   namespace fs = std::filesystem;
   std::string scratch = (fs::path(scratch_parent) / "rollcall-verify-XXXXXX").string();
   if (mkdtemp(scratch.data()) == nullptr)
@@ -159,7 +161,7 @@ Result<VerifyReport> EventLog::verify_projections(const std::string& scratch_par
   {
     auto recomputed = Store::open(scratch + "/db", Store::Mode::kWriter, /*create=*/true);
     if (!recomputed.ok()) return recomputed.error();
-    RollupPaths paths(*map, unit_);
+    RollupPaths paths(seed_, seed_, unit_);  // the replay folds the map events as it meets them
     auto replayed = replay_projections(**recomputed, paths, progress);
     if (!replayed.ok()) return replayed.error();
     report.events = *replayed;
@@ -271,6 +273,62 @@ Result<std::map<std::string, int64_t>> EventLog::tally(const UnitCode& unit, con
   return sums;
 }
 
+Result<UnitMap> EventLog::map_as_of(std::string_view date) const {
+  if (!seed_) return seed_map().error();
+  return fold_map(*seed_, *store_, {}, date);
+}
+
+Result<std::vector<MapChange>> EventLog::map_changes(std::vector<std::string>* skipped) const {
+  std::vector<MapChange> out;
+  Status failed = ok_status();
+  ROLLCALL_TRY(store_->scan(Cf::kMapEvents, "", [&](std::string_view key, std::string_view value) {
+    auto change = decode_map_change(key, value);
+    if (!change.ok()) {
+      failed = change.error();
+      return false;
+    }
+    out.push_back(std::move(change).value());
+    return true;
+  }));
+  ROLLCALL_TRY(failed);
+  if (skipped != nullptr && seed_) {
+    auto folded = fold_map(*seed_, *store_, {}, {}, skipped);
+    if (!folded.ok()) return folded.error();
+  }
+  return out;
+}
+
+Result<std::map<std::string, int64_t>> EventLog::tally_under(const UnitMap& map, const UnitCode& unit,
+                                                             const DateRange& range) const {
+  // Every unit whose chain under `map` holds `unit`: the units of either map (a unit in
+  // neither counts at itself only).
+  std::vector<UnitCode> codes = map.subtree(map.root());
+  if (auto current = this->map())
+    for (UnitCode& code : current->subtree(current->root()))
+      if (!map.contains(code)) codes.push_back(std::move(code));
+  if (!map.contains(unit)) codes.push_back(unit);
+  std::map<std::string, int64_t> sums;
+  const uint32_t first = day_bucket(range.first);
+  const uint32_t last = day_bucket(range.last);
+  auto it = store_->iterator(Cf::kTallies);
+  for (const UnitCode& code : codes) {
+    const std::vector<UnitCode> chain = map.rollup_chain(code, unit_);
+    if (std::find(chain.begin(), chain.end(), unit) == chain.end()) continue;
+    const std::string prefix = keys::tally_prefix(code.str(), keys::kOwnGranularity);
+    for (it->Seek(keys::tally_key(code.str(), keys::kOwnGranularity, first, "")); it->Valid(); it->Next()) {
+      const auto key = it->key().ToStringView();
+      if (!key.starts_with(prefix) || key.size() < prefix.size() + 4 || keys::get_be32(key, prefix.size()) > last) break;
+      int64_t value = 0;
+      if (!keys::decode_i64(it->value().ToStringView(), &value))
+        return Error(ErrorKind::kCorruption, "an own tally value of unit " + code.str() + " is not 8 bytes");
+      sums[std::string(key.substr(prefix.size() + 4))] += value;
+    }
+    if (!it->status().ok()) return to_error(it->status(), "reading tallies");
+  }
+  std::erase_if(sums, [](const auto& entry) { return entry.second == 0; });
+  return sums;
+}
+
 Result<int64_t> EventLog::in_transit(const UnitCode& unit) const {
   auto value = store_->get(Cf::kTallies, keys::current_tally_key(unit.str(), kInTransitMetric));
   if (!value.ok()) return value.error();
@@ -333,6 +391,7 @@ Result<uint64_t> EventLog::replay_projections(Store& target, RollupPaths& paths,
       else write.Delete(target.cf(change.cf), change.key);
     }
     ROLLCALL_TRY(target.write(write, Store::Durability::kBuffered));
+    if (batch.new_map()) paths.set_map(batch.new_map());
     if (progress) progress(done, total);
   }
   return done;
@@ -358,8 +417,10 @@ Result<uint64_t> EventLog::rebuild_projections(const ReplayProgress& progress) {
   ROLLCALL_TRY(store_->write(drop));
   for (Cf cf : kProjectionCfs) ROLLCALL_TRY(store_->compact(cf));
 
+  paths_->set_map(seed_);  // the projections start over from the seed map
   auto replayed = replay_projections(*store_, *paths_, progress);
   if (!replayed.ok()) return replayed.error();
+  publish_map(paths_->map_ptr());
   // The replay skipped the WAL: make it durable before the mark says it is complete.
   ROLLCALL_TRY(store_->flush());
   rocksdb::WriteBatch done;

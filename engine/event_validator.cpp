@@ -1,6 +1,7 @@
 #include "engine/event_validator.h"
 
 #include "engine/event_fields.h"
+#include "engine/map_change.h"
 
 #include <capnp/schema.h>
 
@@ -76,6 +77,52 @@ std::optional<Rejection> EventValidator::check_unit_field(std::string_view field
   return std::nullopt;
 }
 
+std::optional<Rejection> EventValidator::check_map_event(schema::Event::Reader e) const {
+  const std::string kind(event_kind_name(e));
+  if (text_view(e.getUnit()) != node_unit_.str())
+    return invalid(kind + ": a map event's unit is the node that issues it (" + node_unit_.str() + "), not " +
+                   std::string(text_view(e.getUnit())));
+  auto change = map_change_of(e);
+  if (!change.ok()) return invalid(kind + ": " + change.error().message());
+  const MapChange& c = *change;
+  const auto unknown = [&](const char* field, const UnitCode& code) -> std::optional<Rejection> {
+    if (map_.contains(code)) return std::nullopt;
+    return Rejection{RejectCode::UNKNOWN_UNIT, kind + ": " + field + ": unknown unit '" + code.str() + "'"};
+  };
+  const auto within = [&](const char* field, const UnitCode& code, bool node_too) -> std::optional<Rejection> {
+    if (auto r = unknown(field, code)) return r;
+    if ((code == node_unit_ && node_too) || (code != node_unit_ && map_.in_subtree(code, node_unit_)))
+      return std::nullopt;
+    return Rejection{RejectCode::OUTSIDE_SUBTREE, kind + ": " + field + " " + code.str() + " is " +
+                                                      (code == node_unit_ ? "this node itself" : "outside the subtree of " + node_unit_.str()) +
+                                                      "; a node changes the map below it only"};
+  };
+  switch (c.kind) {
+    case MapChange::Kind::kRegistered:
+      if (map_.contains(c.code))
+        return invalid(kind + ": unit " + c.code.str() + " is already in the map");
+      if (auto r = check_text("name", e.getUnitRegistered().getName(), FieldLimits::kMaxName, true)) return r;
+      if (auto r = check_text("level", e.getUnitRegistered().getLevel(), FieldLimits::kMaxName, true)) return r;
+      return within("parent", c.parent, true);
+    case MapChange::Kind::kRenamed:
+      if (auto r = check_text("name", e.getUnitRenamed().getName(), FieldLimits::kMaxName, true)) return r;
+      return within("code", c.code, true);
+    case MapChange::Kind::kMoved:
+      if (auto r = within("code", c.code, false)) return r;
+      return within("parent", c.parent, true);
+    case MapChange::Kind::kMerged:
+      if (auto r = within("code", c.code, false)) return r;
+      if (c.into.empty()) return invalid(kind + ": into: a merge needs at least one successor");
+      if (c.into.size() > FieldLimits::kMaxSuccessors)
+        return invalid(kind + ": into: at most " + std::to_string(FieldLimits::kMaxSuccessors) + " successors");
+      for (const UnitCode& into : c.into)
+        if (auto r = within("into", into, false)) return r;
+      return std::nullopt;
+    case MapChange::Kind::kClosed: return within("code", c.code, false);
+  }
+  return std::nullopt;
+}
+
 std::optional<Rejection> EventValidator::check_submitted(schema::Event::Reader e) const {
   if (e.hasOrigin() || e.getSeq() != 0 || e.getRecordedAt() != 0)
     return invalid("origin, seq and recordedAt are assigned by the node; leave them out");
@@ -123,9 +170,7 @@ std::optional<Rejection> EventValidator::check_relayed(schema::Event::Reader e) 
 
 std::optional<Rejection> EventValidator::check_payload(schema::Event::Reader e) const {
   if (e.which() == Which::NONE) return invalid("no event kind");
-  if (is_map_event(e))
-    return invalid(std::string(event_kind_name(e)) +
-                   ": map events are not accepted yet (the map changes with `--units` only)");
+  if (is_map_event(e)) return check_map_event(e);
   if (auto r = check_member_id(e)) return r;
   for (const NamedUnit& named : event_payload_units(e)) {
     if (auto r = check_unit_field(named.field, named.code)) return r;

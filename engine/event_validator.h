@@ -27,6 +27,7 @@ struct FieldLimits {
   static constexpr size_t kMaxName = 256;
   static constexpr size_t kMaxText = 1024;
   static constexpr size_t kMaxRequestId = 128;
+  static constexpr size_t kMaxSuccessors = 16;
 };
 
 class EventValidator {
@@ -45,6 +46,9 @@ class EventValidator {
  private:
   std::optional<Rejection> check_unit_field(std::string_view field, std::string_view code) const;
   std::optional<Rejection> check_payload(schema::Event::Reader event) const;
+  // A map event's scope: its unit is this node, the units it changes lie below it (a rename
+  // may name the node itself). Whether it applies to the map is the log's check.
+  std::optional<Rejection> check_map_event(schema::Event::Reader event) const;
 
   const UnitMap& map_;
   UnitCode node_unit_;

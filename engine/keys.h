@@ -95,7 +95,10 @@ inline bool decode_watermark(std::string_view v, WatermarkValue* w) {
 // tallies: unit 0x00 granularity BE32(bucket) metric -> BE64 two's complement sum of deltas.
 // Granularity 'Y' (bucket 2024), 'M' (202403) or 'D' (20240326): every event's delta is in
 // all three. The current count members.inTransit is unit 0x00 'T' metric (no bucket).
+// Granularity 'O' (bucket yyyymmdd) holds the deltas of the unit's own events only, by the code
+// the events name, whatever the map: a map change moves these rows between roll-up chains.
 inline constexpr char kCurrentGranularity = 'T';
+inline constexpr char kOwnGranularity = 'O';
 inline std::string tally_prefix(std::string_view unit, char granularity) {
   std::string k(unit);
   k.push_back('\0');

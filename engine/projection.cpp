@@ -6,6 +6,7 @@
 #include "engine/event_fields.h"
 #include "engine/keys.h"
 #include "engine/logged_event.h"
+#include "engine/map_change.h"
 #include "engine/metrics.h"
 #include "engine/period.h"
 
@@ -64,26 +65,44 @@ constexpr size_t kTallyReadChunk = 4096;
 const std::vector<std::string>& RollupPaths::chain(std::string_view unit) {
   auto it = chains_.find(std::string(unit));
   if (it != chains_.end()) return it->second;
-  std::vector<std::string> chain{std::string(unit)};
-  const UnitCode code = UnitCode::trusted(unit);
-  if (code != node_ && map_.in_subtree(code, node_)) {
-    for (const UnitCode& up : map_.ancestors(code)) {
-      chain.push_back(up.str());
-      if (up == node_) break;
-    }
-  }
+  std::vector<std::string> chain;
+  for (const UnitCode& code : map_->rollup_chain(UnitCode::trusted(unit), node_)) chain.push_back(code.str());
   return chains_.emplace(std::string(unit), std::move(chain)).first->second;
 }
 
 std::vector<std::string> RollupPaths::common_chain(std::string_view a, std::string_view b) {
   std::vector<std::string> out;
-  const UnitCode other = UnitCode::trusted(b);
-  if (!map_.contains(UnitCode::trusted(a)) || !map_.in_subtree(other, node_)) return out;
-  for (const std::string& unit : chain(a)) {
-    if (map_.in_subtree(other, UnitCode::trusted(unit)) && map_.in_subtree(UnitCode::trusted(unit), node_))
-      out.push_back(unit);
+  const std::vector<std::string>& from = chain(a);
+  const std::vector<std::string> to = chain(b);  // a copy: chain() may rehash the cache
+  if (from.back() != node_.str() || to.back() != node_.str()) return out;
+  for (const std::string& unit : from) {
+    if (std::find(to.begin(), to.end(), unit) != to.end()) out.push_back(unit);
   }
   return out;
+}
+
+void RollupPaths::set_map(std::shared_ptr<const UnitMap> map) {
+  map_ = std::move(map);
+  chains_.clear();
+}
+
+Result<UnitMap> fold_map(const UnitMap& seed, const KeyValueReader& store,
+                         const std::map<std::string, std::string>& staged, std::string_view through,
+                         std::vector<std::string>* skipped) {
+  std::map<std::string, std::string> changes = staged;
+  ROLLCALL_TRY(store.scan(Cf::kMapEvents, "", [&](std::string_view key, std::string_view value) {
+    changes.emplace(std::string(key), std::string(value));
+    return true;
+  }));
+  UnitMap map = seed;
+  for (const auto& [key, value] : changes) {
+    if (!through.empty() && std::string_view(key).substr(0, through.size()) > through) break;
+    auto change = decode_map_change(key, value);
+    if (!change.ok()) return change.error();
+    auto applied = map.apply(*change);
+    if (!applied.ok() && skipped != nullptr) skipped->push_back(applied.error().message());
+  }
+  return map;
 }
 
 Result<ProjectionBatch::StagedMember*> ProjectionBatch::staged_member(const std::string& id) {
@@ -114,6 +133,14 @@ Result<std::optional<std::string>> ProjectionBatch::retracted_by(const std::stri
 }
 
 Status ProjectionBatch::apply(schema::Event::Reader e, const EventLookup& lookup) {
+  if (is_map_event(e)) {
+    // The map is the fold of every map event held: a retraction does not undo one (submit
+    // refuses such a retraction), so nothing here depends on which of the two came first.
+    auto change = map_change_of(e);
+    if (!change.ok()) return Error(ErrorKind::kInvalidInput, "event " + event_id(e) + ": " + change.error().message());
+    map_events_[map_event_key(e)] = encode_map_change(*change);
+    return ok_status();
+  }
   if (e.which() == Which::EVENT_RETRACTED) return retract(e, lookup);
   auto by = retracted_by(event_id(e));
   if (!by.ok()) return by.error();
@@ -195,24 +222,113 @@ Status ProjectionBatch::contribute_transfer(schema::Event::Reader e, int sign) {
     if (!stored.ok()) return stored.error();
     if (stored->has_value()) {
       if ((*stored)->size() != 8) return Error(ErrorKind::kCorruption, "a transfers value is not 8 bytes");
-      counts.outs = keys::get_be32(**stored, 0);
-      counts.ins = keys::get_be32(**stored, 4);
+      counts.outs = counts.base_outs = keys::get_be32(**stored, 0);
+      counts.ins = counts.base_ins = keys::get_be32(**stored, 4);
     }
     it = transfers_.emplace(key, counts).first;
   }
   StagedTransfer& t = it->second;
-  const auto unmatched = [&] { return std::abs(static_cast<int64_t>(t.outs) - static_cast<int64_t>(t.ins)); };
-  const int64_t before = unmatched();
   uint32_t& count = out ? t.outs : t.ins;
   if (sign < 0 && count == 0) return Error(ErrorKind::kInternal, "transfer count below zero for " + key);
   count = sign > 0 ? count + 1 : count - 1;
   t.dirty = true;
-  const int64_t change = unmatched() - before;
-  if (change != 0) {
-    for (const std::string& u : paths_.common_chain(from, to)) in_transit_[u] += change;
-  }
+  // members.inTransit follows in changes(), under the map this batch ends with.
   return ok_status();
 }
+
+namespace {
+
+int64_t unmatched(uint32_t outs, uint32_t ins) { return std::abs(static_cast<int64_t>(outs) - static_cast<int64_t>(ins)); }
+
+// (member, from, to) of a transfers key.
+bool split_transfer_key(std::string_view key, std::string_view& from, std::string_view& to) {
+  const size_t a = key.find('\0');
+  const size_t b = a == std::string_view::npos ? a : key.find('\0', a + 1);
+  if (b == std::string_view::npos) return false;
+  from = key.substr(a + 1, b - a - 1);
+  to = key.substr(b + 1);
+  return true;
+}
+
+// The static name of a stored metric (the batch keeps metric names as views of static storage).
+std::optional<std::string_view> static_metric_name(std::string_view name) {
+  for (const std::string& known : dated_metric_names())
+    if (known == name) return std::string_view(known);
+  return std::nullopt;
+}
+
+}  // namespace
+
+void ProjectionBatch::stage_in_transit_changes() {
+  for (const auto& [key, t] : transfers_) {
+    const int64_t change = unmatched(t.outs, t.ins) - unmatched(t.base_outs, t.base_ins);
+    if (change == 0) continue;
+    std::string_view from, to;
+    if (!split_transfer_key(key, from, to)) continue;  // keys built by transfer_key
+    for (const std::string& u : final_paths_->common_chain(from, to)) in_transit_[u] += change;
+  }
+}
+
+Status ProjectionBatch::move_in_transit(RollupPaths& before, RollupPaths& after) {
+  const auto stage = [&](std::string_view key, int64_t was, int64_t now) {
+    std::string_view from, to;
+    if (!split_transfer_key(key, from, to) || (was == 0 && now == 0)) return;
+    if (was != 0)
+      for (const std::string& u : before.common_chain(from, to)) in_transit_[u] -= was;
+    if (now != 0)
+      for (const std::string& u : after.common_chain(from, to)) in_transit_[u] += now;
+  };
+  ROLLCALL_TRY(base_.scan(Cf::kTransfers, "", [&](std::string_view key, std::string_view value) {
+    if (value.size() != 8) return true;
+    const uint32_t outs = keys::get_be32(value, 0);
+    const uint32_t ins = keys::get_be32(value, 4);
+    auto staged = transfers_.find(std::string(key));
+    const int64_t now = staged == transfers_.end() ? unmatched(outs, ins) : unmatched(staged->second.outs, staged->second.ins);
+    stage(key, unmatched(outs, ins), now);
+    return true;
+  }));
+  for (const auto& [key, t] : transfers_) {
+    if (t.base_outs == 0 && t.base_ins == 0) stage(key, 0, unmatched(t.outs, t.ins));
+  }
+  in_transit_moved_ = true;
+  return ok_status();
+}
+
+Status ProjectionBatch::change_map() {
+  auto folded = fold_map(paths_.seed(), base_, map_events_);
+  if (!folded.ok()) return folded.error();
+  new_map_ = std::make_shared<const UnitMap>(std::move(folded).value());
+  new_paths_ = std::make_unique<RollupPaths>(paths_.seed_ptr(), new_map_, paths_.node());
+
+  // Every unit of either map whose chain changed: its stored own rows leave the old chain's
+  // units and join the new chain's. (A unit in neither map counts at itself under both.)
+  std::vector<UnitCode> codes = paths_.map().subtree(paths_.map().root());
+  for (UnitCode& code : new_map_->subtree(new_map_->root()))
+    if (!paths_.map().contains(code)) codes.push_back(std::move(code));
+  Status failed = ok_status();
+  for (const UnitCode& code : codes) {
+    const std::vector<std::string> before = paths_.chain(code.str());
+    const std::vector<std::string>& after = new_paths_->chain(code.str());
+    if (before == after) continue;
+    const std::string prefix = keys::tally_prefix(code.str(), keys::kOwnGranularity);
+    ROLLCALL_TRY(base_.scan(Cf::kTallies, prefix, [&](std::string_view key, std::string_view value) {
+      int64_t v = 0;
+      const auto metric = key.size() > prefix.size() + 4 ? static_metric_name(key.substr(prefix.size() + 4)) : std::nullopt;
+      if (!metric || !keys::decode_i64(value, &v)) {
+        failed = Error(ErrorKind::kCorruption, "an own tally row of unit " + code.str() + " is malformed");
+        return false;
+      }
+      const uint32_t day = keys::get_be32(key, prefix.size());
+      const uint32_t m = metric_id(*metric);
+      for (const std::string& u : before) moved_tallies_[OwnTally{unit_id(u), day, m}] -= v;
+      for (const std::string& u : after) moved_tallies_[OwnTally{unit_id(u), day, m}] += v;
+      return true;
+    }));
+    ROLLCALL_TRY(failed);
+  }
+  return move_in_transit(paths_, *new_paths_);
+}
+
 
 size_t ProjectionBatch::OwnTallyHash::operator()(const OwnTally& k) const {
   return mix((uint64_t{k.unit} << 32 | k.day) ^ (uint64_t{k.metric} * 0x9E3779B97F4A7C15ULL));
@@ -239,7 +355,7 @@ uint32_t ProjectionBatch::metric_id(std::string_view metric) {
 const std::vector<uint32_t>& ProjectionBatch::chain_of(uint32_t unit) {
   if (unit < chains_.size() && !chains_[unit].empty()) return chains_[unit];
   std::vector<uint32_t> ids;
-  for (const std::string& name : paths_.chain(units_[unit])) ids.push_back(unit_id(name));
+  for (const std::string& name : final_paths_->chain(units_[unit])) ids.push_back(unit_id(name));
   if (chains_.size() < units_.size()) chains_.resize(units_.size());
   chains_[unit] = std::move(ids);
   return chains_[unit];
@@ -257,6 +373,14 @@ Status ProjectionBatch::tally_changes(std::vector<KeyChange>& out) {
       sums[TallyRow{u, own.day / 100, own.metric, static_cast<char>(Granularity::kMonth)}] += delta;
       sums[TallyRow{u, own.day, own.metric, static_cast<char>(Granularity::kDay)}] += delta;
     }
+    // The unit's own row, by the code the event names: what a map change moves.
+    sums[TallyRow{own.unit, own.day, own.metric, keys::kOwnGranularity}] += delta;
+  }
+  for (const auto& [row, delta] : moved_tallies_) {
+    if (delta == 0) continue;
+    sums[TallyRow{row.unit, row.day / 10000, row.metric, static_cast<char>(Granularity::kYear)}] += delta;
+    sums[TallyRow{row.unit, row.day / 100, row.metric, static_cast<char>(Granularity::kMonth)}] += delta;
+    sums[TallyRow{row.unit, row.day, row.metric, static_cast<char>(Granularity::kDay)}] += delta;
   }
   for (const auto& [unit, delta] : in_transit_)
     sums[TallyRow{unit_id(unit), 0, metric_id(kInTransitMetric), keys::kCurrentGranularity}] += delta;
@@ -309,11 +433,18 @@ Status ProjectionBatch::tally_changes(std::vector<KeyChange>& out) {
 }
 
 Result<std::vector<KeyChange>> ProjectionBatch::changes() {
+  final_paths_ = &paths_;
+  if (!map_events_.empty()) {
+    ROLLCALL_TRY(change_map());
+    final_paths_ = new_paths_.get();
+  }
+  if (!in_transit_moved_) stage_in_transit_changes();
   // The tally changes come in key order, and are most of them: only the others are sorted,
   // then placed around them by column family.
   std::vector<KeyChange> tallies;
   ROLLCALL_TRY(tally_changes(tallies));
   std::vector<KeyChange> out;
+  for (const auto& [key, value] : map_events_) out.push_back({Cf::kMapEvents, key, value});
 
   for (const auto& [target, by] : retracted_) out.push_back({Cf::kRetracted, target, by});
 

@@ -37,7 +37,7 @@ class LogBatchView;
 
 // Bump when the projections' keys or rules change: a data dir with another version needs
 // `rollcall rebuild` before a writer opens it.
-inline constexpr uint32_t kProjectionVersion = 1;
+inline constexpr uint32_t kProjectionVersion = 2;
 
 // One change: a put, or a delete when `value` is empty.
 struct KeyChange {
@@ -46,23 +46,42 @@ struct KeyChange {
   std::optional<std::string> value;
 };
 
-// How events roll up at one node: an event counts at its unit and at each of the unit's
-// ancestors within the node's subtree. Caches the chains it computes.
+// How events roll up at one node: an event counts at its unit's heir and at each of the heir's
+// ancestors within the node's subtree, under the node's current map (UnitMap::rollup_chain).
+// Caches the chains it computes; set_map() starts over under a new map.
 class RollupPaths {
  public:
-  RollupPaths(const UnitMap& map, UnitCode node) : map_(map), node_(std::move(node)) {}
-  // [unit, parent, ..., node] when the unit is in the node's subtree; [unit] otherwise.
+  // `seed` is the data dir's seed map, `map` the current one (the seed folded with the map
+  // events held).
+  RollupPaths(std::shared_ptr<const UnitMap> seed, std::shared_ptr<const UnitMap> map, UnitCode node)
+      : seed_(std::move(seed)), map_(std::move(map)), node_(std::move(node)) {}
+  // A node whose map is still its seed (a copy is kept).
+  RollupPaths(const UnitMap& seed, UnitCode node)
+      : seed_(std::make_shared<const UnitMap>(seed)), map_(seed_), node_(std::move(node)) {}
+  // [heir, parent, ..., node] when the unit rolls up to the node; [unit] otherwise.
   const std::vector<std::string>& chain(std::string_view unit);
   // The units of the node's subtree whose subtree holds both a and b, lowest first.
   std::vector<std::string> common_chain(std::string_view a, std::string_view b);
-  const UnitMap& map() const { return map_; }
+  const UnitMap& map() const { return *map_; }
+  const UnitMap& seed() const { return *seed_; }
+  const std::shared_ptr<const UnitMap>& map_ptr() const { return map_; }
+  const std::shared_ptr<const UnitMap>& seed_ptr() const { return seed_; }
   const UnitCode& node() const { return node_; }
+  void set_map(std::shared_ptr<const UnitMap> map);
 
  private:
-  const UnitMap& map_;
+  std::shared_ptr<const UnitMap> seed_;
+  std::shared_ptr<const UnitMap> map_;
   UnitCode node_;
   std::unordered_map<std::string, std::vector<std::string>> chains_;
 };
+
+// The map that `seed` and the map events in `store` (and `staged`, keyed by map_event_key)
+// fold to, with the changes dated up to `through` only (YYYY-MM-DD; empty: all). `skipped`
+// gets a line for each change that did not apply at its place.
+Result<UnitMap> fold_map(const UnitMap& seed, const KeyValueReader& store,
+                         const std::map<std::string, std::string>& staged = {}, std::string_view through = {},
+                         std::vector<std::string>* skipped = nullptr);
 
 // An event the node holds, kept alive by its batch (or by the caller, for staged events).
 struct HeldEvent {
@@ -88,6 +107,8 @@ class ProjectionBatch {
 
   // The key changes of everything staged, in (cf, key) order. Call once.
   Result<std::vector<KeyChange>> changes();
+  // After changes(): the map the batch's map events lead to, or nullptr when it held none.
+  const std::shared_ptr<const UnitMap>& new_map() const { return new_map_; }
 
  private:
   struct StagedMember {
@@ -96,6 +117,8 @@ class ProjectionBatch {
     bool dirty = false;
   };
   struct StagedTransfer {
+    uint32_t base_outs = 0;  // as stored before the batch
+    uint32_t base_ins = 0;
     uint32_t outs = 0;
     uint32_t ins = 0;
     bool dirty = false;
@@ -108,6 +131,11 @@ class ProjectionBatch {
   Status retract(schema::Event::Reader retraction, const EventLookup& lookup);
   Result<StagedMember*> staged_member(const std::string& id);
   Status tally_changes(std::vector<KeyChange>& out);
+  // With map events staged: folds the new map and stages what it moves (the stored own rows of
+  // every unit whose chain changed, and members.inTransit of unmatched transfers).
+  Status change_map();
+  Status move_in_transit(RollupPaths& before, RollupPaths& after);
+  void stage_in_transit_changes();
 
   // Units and metrics are summed by a number each, given by this batch: the keys of the tally
   // rows are built once per row, at the end, not once per event and ancestor.
@@ -139,6 +167,13 @@ class ProjectionBatch {
   std::vector<std::string_view> metrics_;  // by number: dated_metric_names() and kInTransitMetric
   std::unordered_map<std::string_view, uint32_t> metric_ids_;
   std::unordered_map<OwnTally, int64_t, OwnTallyHash> own_tallies_;
+  // Day deltas at one unit only (no chain): rows a map change moves.
+  std::unordered_map<OwnTally, int64_t, OwnTallyHash> moved_tallies_;
+  std::map<std::string, std::string> map_events_;  // map_event_key -> encoded change, staged
+  std::shared_ptr<const UnitMap> new_map_;
+  std::unique_ptr<RollupPaths> new_paths_;  // under new_map_
+  RollupPaths* final_paths_ = nullptr;      // where this batch's own deltas roll up
+  bool in_transit_moved_ = false;           // change_map() staged every transfer's inTransit
   std::map<std::string, int64_t> in_transit_;  // unit -> delta of members.inTransit
   std::unordered_map<std::string, StagedMember> members_;
   std::unordered_map<std::string, StagedTransfer> transfers_;  // transfers key -> counts

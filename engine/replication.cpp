@@ -8,6 +8,7 @@
 #include "engine/capnp_guard.h"
 #include "engine/event_copy.h"
 #include "engine/event_fields.h"
+#include "engine/map_change.h"
 #include "engine/protocol.h"
 #include "schema/storage.capnp.h"
 
@@ -70,14 +71,47 @@ std::string incarnation_hex(const std::string& incarnation) {
   return hex;
 }
 
-std::optional<std::string> outside_subtree(const UnitMap& map, const UnitCode& below, schema::Event::Reader e) {
+SubtreeCheck::SubtreeCheck(std::shared_ptr<const UnitMap> map, UnitCode below)
+    : map_(std::move(map)), below_(std::move(below)) {}
+
+bool SubtreeCheck::within(const UnitCode& code, const UnitCode& ancestor) const {
+  UnitCode at = code;
+  // A unit registered earlier in the batch counts through its parent (a bounded walk: each
+  // registration names a parent known before it).
+  for (size_t steps = 0; steps <= registered_.size(); ++steps) {
+    if (at == ancestor || map_->ever_in_subtree(at, ancestor)) return true;
+    auto it = registered_.find(at);
+    if (it == registered_.end()) return false;
+    at = it->second;
+  }
+  return false;
+}
+
+std::optional<std::string> SubtreeCheck::outside(schema::Event::Reader e) {
+  const auto refuse = [&](const std::string& what) {
+    return "event " + std::string(text_view(e.getOrigin())) + ":" + std::to_string(e.getSeq()) + " " + what +
+           " is not from the subtree of " + below_.str() + " (a forged origin or a foreign unit)";
+  };
   auto origin = UnitCode::parse(text_view(e.getOrigin()));
   auto unit = UnitCode::parse(text_view(e.getUnit()));
-  if (origin.ok() && unit.ok() && map.in_subtree(*origin, below) && map.in_subtree(*unit, *origin))
+  if (!origin.ok() || !unit.ok() || !within(*origin, below_) || !within(*unit, *origin))
+    return refuse("of unit '" + std::string(text_view(e.getUnit())) + "'");
+  if (!is_map_event(e)) return std::nullopt;
+  auto change = map_change_of(e);
+  if (!change.ok()) return refuse("(" + change.error().message() + ")");
+  // What a map event changes must lie in its origin's subtree too.
+  if (change->kind == MapChange::Kind::kRegistered) {
+    if (!within(change->parent, *origin))
+      return refuse("registering " + change->code.str() + " under " + change->parent.str());
+    if (!map_->contains(change->code)) registered_.emplace(change->code, change->parent);
     return std::nullopt;
-  return "event " + std::string(text_view(e.getOrigin())) + ":" + std::to_string(e.getSeq()) + " of unit '" +
-         std::string(text_view(e.getUnit())) + "' is not from the subtree of " + below.str() +
-         " (a forged origin or a foreign unit)";
+  }
+  if (!within(change->code, *origin)) return refuse("changing unit " + change->code.str());
+  if (change->kind == MapChange::Kind::kMoved && !within(change->parent, *origin))
+    return refuse("moving " + change->code.str() + " under " + change->parent.str());
+  for (const UnitCode& into : change->into)
+    if (!within(into, *origin)) return refuse("merging " + change->code.str() + " into " + into.str());
+  return std::nullopt;
 }
 
 wire::ErrorCode ingest_error_code(const Error& error) {
@@ -93,8 +127,8 @@ wire::ErrorCode ingest_error_code(const Error& error) {
 
 // --- UplinkSession ---
 
-UplinkSession::UplinkSession(const EventLog& log, const UnitMap& map, ReplicationOptions options)
-    : log_(log), map_(map), options_(options) {}
+UplinkSession::UplinkSession(const EventLog& log, ReplicationOptions options)
+    : log_(log), options_(options) {}
 
 void UplinkSession::start(Timestamp now, Outbox& out) {
   state_ = State::kHelloSent;
@@ -118,7 +152,7 @@ void UplinkSession::on_frame(Frame& frame, Timestamp now, Outbox& out) {
         }
         parent_unit_ = std::string(text_view(hello.getUnit()));
         auto parent = UnitCode::parse(parent_unit_);
-        if (!parent.ok() || *parent == log_.unit() || !map_.in_subtree(log_.unit(), *parent)) {
+        if (!parent.ok() || *parent == log_.unit() || !log_.map()->ever_in_subtree(log_.unit(), *parent)) {
           fail(wire::ErrorCode::NOT_IN_SUBTREE,
                "the node at this address is unit '" + parent_unit_ + "', which is not an ancestor of " +
                    log_.unit().str() + " in this node's map",
@@ -554,9 +588,9 @@ void UplinkSession::closed(const std::string& reason, Outbox& out) {
 
 // --- DownlinkSession ---
 
-DownlinkSession::DownlinkSession(const EventLog& log, const UnitMap& map, UnitCode self, std::string peer,
+DownlinkSession::DownlinkSession(const EventLog& log, UnitCode self, std::string peer,
                                  ReplicationOptions options)
-    : log_(log), map_(map), self_(std::move(self)), peer_(std::move(peer)), options_(options) {}
+    : log_(log), self_(std::move(self)), peer_(std::move(peer)), options_(options) {}
 
 void DownlinkSession::on_hello(wire::Hello::Reader hello, const std::optional<std::string>& known_incarnation,
                                Timestamp now, Outbox& out) {
@@ -569,7 +603,7 @@ void DownlinkSession::on_hello(wire::Hello::Reader hello, const std::optional<st
     }
     auto child = UnitCode::parse(text_view(hello.getUnit()));
     if (!child.ok()) return invalid_input("hello unit: " + child.error().message());
-    if (*child == self_ || !map_.in_subtree(*child, self_)) {
+    if (*child == self_ || !log_.map()->ever_in_subtree(*child, self_)) {
       fail(wire::ErrorCode::NOT_IN_SUBTREE,
            "unit " + child->str() + " is not below this node's unit " + self_.str() + " in its map", out);
       return ok_status();
@@ -594,7 +628,7 @@ void DownlinkSession::on_hello(wire::Hello::Reader hello, const std::optional<st
     }
     std::vector<const Watermark*> below;
     for (const auto& w : *marks)
-      if (map_.in_subtree(w.origin, child_)) below.push_back(&w);
+      if (log_.map()->ever_in_subtree(w.origin, child_)) below.push_back(&w);
     send_hello(log_, wire::PeerRole::PARENT, {}, out);
     capnp::MallocMessageBuilder message;
     auto entries = message.initRoot<wire::Message>().initWatermarks().initEntries(static_cast<unsigned>(below.size()));
@@ -632,7 +666,7 @@ void DownlinkSession::on_frame(Frame& frame, Timestamp now, Outbox& out) {
         for (auto head : message.getHeartbeat().getHeads()) {
           auto origin = UnitCode::parse(text_view(head.getOrigin()));
           if (!origin.ok()) return invalid_input("heartbeat origin: " + origin.error().message());
-          if (!map_.in_subtree(*origin, child_)) continue;  // bounded by the map, whatever the child says
+          if (!log_.map()->ever_in_subtree(*origin, child_)) continue;  // bounded by the map, whatever the child says
           heads_[*origin] = OriginHead{head.getSeq(), Timestamp{head.getNewestRecordedAt()}};
         }
         return ok_status();
@@ -644,7 +678,7 @@ void DownlinkSession::on_frame(Frame& frame, Timestamp now, Outbox& out) {
         out.close = close_reason_;
         if (error.getCode() == wire::ErrorCode::FORK) {
           auto origin = UnitCode::parse(text_view(error.getOrigin()));
-          if (origin.ok() && map_.in_subtree(*origin, child_)) {
+          if (origin.ok() && log_.map()->ever_in_subtree(*origin, child_)) {
             const std::string where =
                 error.getSeq() > 0 ? " from seq " + std::to_string(error.getSeq()) + " on" : "";
             out.alerts.push_back("fork: origin " + origin->str() + ": child " + child_.str() + " (" + peer_ +
@@ -682,8 +716,9 @@ void DownlinkSession::on_batch(wire::EventBatch::Reader batch, Outbox& out) {
     return;
   }
   IngestJob job;
+  SubtreeCheck subtree(log_.map(), child_);
   auto refused = copy_into_job(events, job, [&](schema::Event::Reader e) -> std::optional<Refusal> {
-    if (auto outside = outside_subtree(map_, child_, e)) return Refusal{wire::ErrorCode::NOT_IN_SUBTREE, *outside};
+    if (auto outside = subtree.outside(e)) return Refusal{wire::ErrorCode::NOT_IN_SUBTREE, *outside};
     return std::nullopt;
   });
   if (refused) {
@@ -757,7 +792,7 @@ void DownlinkSession::on_chain_probe(wire::ChainProbe::Reader probe, Outbox& out
     return;
   }
   auto origin = UnitCode::parse(text_view(probe.getOrigin()));
-  if (!origin.ok() || !map_.in_subtree(*origin, child_) || probe.getSeq() == 0) {
+  if (!origin.ok() || !log_.map()->ever_in_subtree(*origin, child_) || probe.getSeq() == 0) {
     fail(wire::ErrorCode::BAD_MESSAGE, "a chain probe must name an origin of the child's subtree and a seq from 1 on",
          out);
     return;

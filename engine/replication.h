@@ -26,7 +26,7 @@
 // Resuming relies on watermarks only, so a new session after any cut, crash or parent switch
 // starts where the parent is, and dedup by origin:seq makes a resend harmless.
 //
-// Ownership: a session borrows the EventLog and UnitMap, which must outlive it. The log's read
+// Ownership: a session borrows the EventLog, which must outlive it, and reads its current map. The log's read
 // calls used here are safe beside its writer thread (engine/event_log.h). One thread per session.
 #pragma once
 
@@ -107,7 +107,7 @@ class UplinkSession {
  public:
   enum class State { kHelloSent, kAwaitWatermarks, kRecovering, kStreaming, kLocatingFork, kClosed };
 
-  UplinkSession(const EventLog& log, const UnitMap& map, ReplicationOptions options);
+  UplinkSession(const EventLog& log, ReplicationOptions options);
 
   // Sends the hello. Call once, first.
   void start(Timestamp now, Outbox& out);
@@ -180,7 +180,6 @@ class UplinkSession {
   void closed(const std::string& reason, Outbox& out);
 
   const EventLog& log_;
-  const UnitMap& map_;
   ReplicationOptions options_;
   State state_ = State::kHelloSent;
   std::string parent_unit_;
@@ -218,7 +217,7 @@ class DownlinkSession {
   enum class State { kAwaitHello, kStreaming, kClosed };
 
   // `self` is the parent's unit; `peer` names the connection in messages.
-  DownlinkSession(const EventLog& log, const UnitMap& map, UnitCode self, std::string peer,
+  DownlinkSession(const EventLog& log, UnitCode self, std::string peer,
                   ReplicationOptions options);
 
   // The child's hello (role child). `known_incarnation` is the incarnation this node recorded
@@ -255,7 +254,6 @@ class DownlinkSession {
   void fail(wire::ErrorCode code, const std::string& message, Outbox& out);
 
   const EventLog& log_;
-  const UnitMap& map_;
   UnitCode self_;
   std::string peer_;
   ReplicationOptions options_;
@@ -274,10 +272,25 @@ class DownlinkSession {
   std::string close_reason_;
 };
 
-// Why a relayed or imported event may not enter a node below `below`: its origin must be in
-// that subtree and its unit in its origin's subtree (else a forged origin or a foreign unit).
-// nullopt when it may.
-std::optional<std::string> outside_subtree(const UnitMap& map, const UnitCode& below, schema::Event::Reader event);
+// Why relayed or imported events may not enter a node below `below`: an event's origin must be
+// in that subtree and its unit in its origin's subtree (else a forged origin or a foreign
+// unit), and what a map event changes in its origin's subtree. Judged on the node's map by
+// every parent a unit has had (UnitMap::ever_in_subtree), so a child that relays under an
+// older map than this node's is not refused; a unit that a map event earlier in the same
+// batch registers counts as known. Call outside() for a batch's events in order.
+class SubtreeCheck {
+ public:
+  SubtreeCheck(std::shared_ptr<const UnitMap> map, UnitCode below);
+  // nullopt when the event may enter.
+  std::optional<std::string> outside(schema::Event::Reader event);
+
+ private:
+  bool within(const UnitCode& code, const UnitCode& ancestor) const;
+
+  std::shared_ptr<const UnitMap> map_;
+  UnitCode below_;
+  std::map<UnitCode, UnitCode> registered_;  // code -> parent, registered earlier in the batch
+};
 
 // The wire code a failed ingest is reported with.
 wire::ErrorCode ingest_error_code(const Error& error);

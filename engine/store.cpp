@@ -28,6 +28,7 @@ const char* cf_name(Cf which) {
     case Cf::kTransfers: return "transfers";
     case Cf::kRequests: return "requests";
     case Cf::kRequestExpiry: return "request_expiry";
+    case Cf::kMapEvents: return "map_events";
     case Cf::kCount: break;
   }
   return "?";
@@ -205,6 +206,16 @@ Result<std::vector<std::optional<std::string>>> Store::multi_get(Cf which,
     out[i] = values[i].ToString();
   }
   return out;
+}
+
+Status Store::scan(Cf which, std::string_view prefix, const ScanFn& fn) const {
+  auto it = iterator(which);
+  const rocksdb::Slice start(prefix.data(), prefix.size());
+  for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
+    if (!fn(it->key().ToStringView(), it->value().ToStringView())) break;
+  }
+  if (!it->status().ok()) return to_error(it->status(), "reading '" + dir_ + "'");
+  return ok_status();
 }
 
 std::unique_ptr<rocksdb::Iterator> Store::iterator(Cf which) const {

@@ -57,6 +57,7 @@ class Store : public KeyValueReader {
   Result<std::optional<std::string>> get(Cf which, std::string_view key) const override;
   Result<std::vector<std::optional<std::string>>> multi_get(Cf which,
                                                             const std::vector<std::string>& keys) const override;
+  Status scan(Cf which, std::string_view prefix, const ScanFn& fn) const override;
   std::unique_ptr<rocksdb::Iterator> iterator(Cf which) const;
   // Writer: a consistent copy of the database in `dir` (which must not exist yet), openable as
   // a data dir of its own: what an operator's backup holds.

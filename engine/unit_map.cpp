@@ -7,6 +7,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "engine/map_change.h"
+
 namespace rollcall {
 namespace {
 
@@ -74,7 +76,7 @@ Result<Row> parse_row(std::string_view line, size_t line_no) {
   auto code = UnitCode::parse((*fields)[0]);
   if (!code.ok()) return line_error(line_no, "bad code: " + code.error().message());
   Row row{line_no, Unit{std::move(code).value(), std::move((*fields)[1]),
-                        std::move((*fields)[2]), UnitCode()}};
+                        std::move((*fields)[2]), UnitCode(), UnitState::kActive, {}, {}, {}}};
   if (is_blank(row.unit.name)) return line_error(line_no, "empty name");
   if (is_blank(row.unit.level)) return line_error(line_no, "empty level");
   if (!(*fields)[3].empty()) {
@@ -143,7 +145,7 @@ Result<std::optional<Row>> choose_root(std::vector<Row>& rows,
     root = parentless[0]->unit.code;
   } else {
     root = national;
-    added = Row{0, Unit{national, UnitMap::kNationalName, UnitMap::kNationalLevel, UnitCode()}};
+    added = Row{0, Unit{national, UnitMap::kNationalName, UnitMap::kNationalLevel, UnitCode(), UnitState::kActive, {}, {}, {}}};
   }
   for (Row* row : parentless) {
     if (row->unit.code != root) row->unit.parent = root;
@@ -305,6 +307,136 @@ size_t UnitMap::depth(const UnitCode& code) const {
   if (unit == nullptr) return 0;
   for (unit = find(unit->parent); unit != nullptr; unit = find(unit->parent)) ++d;
   return d;
+}
+
+}  // namespace rollcall
+
+namespace rollcall {
+
+const char* unit_state_name(UnitState state) {
+  switch (state) {
+    case UnitState::kActive: return "active";
+    case UnitState::kClosed: return "closed";
+    case UnitState::kMerged: return "merged";
+  }
+  return "unknown";
+}
+
+UnitCode UnitMap::heir(const UnitCode& code) const {
+  UnitCode at = code;
+  // Merges only ever name units that were not merged, so the walk ends; the bound is a guard.
+  for (size_t steps = 0; steps <= units_.size(); ++steps) {
+    const Unit* unit = find(at);
+    if (unit == nullptr || unit->state != UnitState::kMerged || unit->successors.empty()) return at;
+    at = unit->successors.front();
+  }
+  return at;
+}
+
+std::vector<UnitCode> UnitMap::rollup_chain(const UnitCode& unit, const UnitCode& node) const {
+  std::vector<UnitCode> chain{heir(unit)};
+  bool reached = chain.back() == node;
+  while (!reached) {
+    const Unit* at = find(chain.back());
+    if (at == nullptr || at->parent.empty()) break;
+    UnitCode up = heir(at->parent);
+    if (std::find(chain.begin(), chain.end(), up) != chain.end()) break;  // guard: apply() keeps no cycles
+    chain.push_back(std::move(up));
+    reached = chain.back() == node;
+  }
+  if (!reached) return {unit};
+  return chain;
+}
+
+bool UnitMap::ever_in_subtree(const UnitCode& code, const UnitCode& ancestor) const {
+  std::vector<UnitCode> todo{code};
+  std::unordered_set<std::string> seen{code.str()};
+  while (!todo.empty()) {
+    const UnitCode at = std::move(todo.back());
+    todo.pop_back();
+    if (at == ancestor) return true;
+    const Unit* unit = find(at);
+    if (unit == nullptr) continue;
+    const auto visit = [&](const UnitCode& up) {
+      if (!up.empty() && seen.insert(up.str()).second) todo.push_back(up);
+    };
+    visit(unit->parent);
+    for (const UnitCode& up : unit->former_parents) visit(up);
+  }
+  return false;
+}
+
+Status UnitMap::apply(const MapChange& c) {
+  const auto refuse = [&](const std::string& why) { return invalid_input(describe(c) + ": " + why); };
+  const Unit* unit = find(c.code);
+  const auto usable = [&](const UnitCode& code, const char* role) -> std::optional<std::string> {
+    const Unit* u = find(code);
+    if (u == nullptr) return std::string(role) + " " + code.str() + " is not in the map";
+    if (u->state != UnitState::kActive)
+      return std::string(role) + " " + code.str() + " is " + unit_state_name(u->state);
+    return std::nullopt;
+  };
+  if (c.kind == MapChange::Kind::kRegistered) {
+    if (unit != nullptr) return refuse("unit " + c.code.str() + " is already in the map");
+    if (c.name.empty() || c.level.empty()) return refuse("a new unit needs a name and a level");
+    if (auto why = usable(c.parent, "parent")) return refuse(*why);
+    Unit added;
+    added.code = c.code;
+    added.name = c.name;
+    added.level = c.level;
+    added.parent = c.parent;
+    added.changed_on = c.date;
+    auto& kids = children_[c.parent];
+    kids.insert(std::upper_bound(kids.begin(), kids.end(), c.code), c.code);
+    units_.emplace(c.code, std::move(added));
+    return ok_status();
+  }
+  if (unit == nullptr) return refuse("unit " + c.code.str() + " is not in the map");
+  if (unit->state == UnitState::kMerged) return refuse("unit " + c.code.str() + " was merged");
+  Unit& target = units_.at(c.code);
+  switch (c.kind) {
+    case MapChange::Kind::kRenamed:
+      if (c.name.empty()) return refuse("a unit needs a name");
+      target.name = c.name;
+      break;
+    case MapChange::Kind::kMoved: {
+      if (c.code == root_) return refuse("the root cannot move");
+      if (auto why = usable(c.parent, "parent")) return refuse(*why);
+      if (in_subtree(c.parent, c.code)) return refuse("parent " + c.parent.str() + " lies below the unit");
+      if (c.parent == target.parent) return refuse("the unit is already under " + c.parent.str());
+      auto& old_kids = children_[target.parent];
+      old_kids.erase(std::remove(old_kids.begin(), old_kids.end(), c.code), old_kids.end());
+      auto& kids = children_[c.parent];
+      kids.insert(std::upper_bound(kids.begin(), kids.end(), c.code), c.code);
+      target.former_parents.push_back(target.parent);
+      target.parent = c.parent;
+      break;
+    }
+    case MapChange::Kind::kMerged: {
+      if (c.code == root_) return refuse("the root cannot be merged");
+      if (c.into.empty()) return refuse("a merge needs at least one successor");
+      bool keeps_code = false;
+      for (const UnitCode& into : c.into) {
+        if (into == c.code) {
+          keeps_code = true;
+          continue;
+        }
+        if (auto why = usable(into, "successor")) return refuse(*why);
+        if (in_subtree(into, c.code)) return refuse("successor " + into.str() + " lies below the unit");
+      }
+      target.successors = c.into;
+      if (!keeps_code) target.state = UnitState::kMerged;
+      break;
+    }
+    case MapChange::Kind::kClosed:
+      if (c.code == root_) return refuse("the root cannot be closed");
+      if (target.state == UnitState::kClosed) return refuse("the unit is closed already");
+      target.state = UnitState::kClosed;
+      break;
+    case MapChange::Kind::kRegistered: break;
+  }
+  target.changed_on = c.date;
+  return ok_status();
 }
 
 }  // namespace rollcall

@@ -12,7 +12,19 @@
 // Format: one record per line (a quoted field cannot span lines), LF or CRLF, an optional UTF-8
 // BOM, empty lines only at the end.
 //
-// Ownership: a plain value; immutable after loading, so any thread may read it.
+// The map changes (DESIGN.md "Projections"): a UnitMap is also the fold of a seed map and its
+// map events (engine/map_change.h), ordered by (effectiveDate, origin, seq). A unit is never
+// removed: a merged unit keeps its code, name and parent, and hands its history to its heir
+// (the successor that keeps its code, else the first listed); a closed unit takes no new
+// events and keeps its history where it is. So two kinds of question:
+//   - structure (find, children, in_subtree, ancestors, subtree): the units' current parent
+//     links, merged and closed units included, as they are stored;
+//   - roll-up (heir, rollup_chain): where an event of a unit counts now, through heirs.
+// `ever_in_subtree` also follows every parent a unit has had, for events a child relays
+// under an older map than this node's.
+//
+// Ownership: a plain value; const methods only read, so any thread may read a map that no one
+// changes (nodes publish a new map rather than change one in place).
 #pragma once
 
 #include <cstddef>
@@ -27,12 +39,24 @@
 
 namespace rollcall {
 
+enum class UnitState { kActive, kClosed, kMerged };
+
 struct Unit {
   UnitCode code;
   std::string name;
   std::string level;
   UnitCode parent;  // empty for the root
+  UnitState state = UnitState::kActive;
+  // kMerged: the successors, in order (the first is the heir). A unit split while keeping its
+  // code stays kActive with its successors listed.
+  std::vector<UnitCode> successors;
+  std::vector<UnitCode> former_parents;  // every earlier parent, oldest first
+  std::string changed_on;                // effective date of the last map event applied to it
 };
+
+const char* unit_state_name(UnitState state);  // "active", "closed", "merged"
+
+struct MapChange;
 
 class UnitMap {
  public:
@@ -67,6 +91,21 @@ class UnitMap {
   std::vector<UnitCode> subtree(const UnitCode& code) const;
   // Depth from the root (root = 0).
   size_t depth(const UnitCode& code) const;
+
+  // --- roll-up under map changes ---
+
+  // Where a unit's history counts now: the unit itself, or for a merged unit its heir's heir...
+  // Unknown codes are their own heir.
+  UnitCode heir(const UnitCode& code) const;
+  // [heir(unit), its parent's heir, ..., node]: the units an event of `unit` counts at, at a
+  // node of unit `node`; [unit] when that chain does not reach the node (outside its subtree).
+  std::vector<UnitCode> rollup_chain(const UnitCode& unit, const UnitCode& node) const;
+  // True when `code` is or was, by any parent it has had, `ancestor` or below it.
+  bool ever_in_subtree(const UnitCode& code, const UnitCode& ancestor) const;
+
+  // Applies one map change at the end of the fold. Ok, or why it does not apply (then the
+  // map is unchanged): an unknown or merged unit, a parent that would make a cycle, ...
+  Status apply(const MapChange& change);
 
  private:
   std::unordered_map<UnitCode, Unit> units_;

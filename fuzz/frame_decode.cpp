@@ -165,7 +165,7 @@ class ServerSide {
       return;
     }
     if (hello.getRole() != wire::PeerRole::CHILD) return;
-    downlink_ = std::make_unique<DownlinkSession>(logs().parent(), fuzz_map(), fuzz_node_unit(), "fuzz",
+    downlink_ = std::make_unique<DownlinkSession>(logs().parent(), fuzz_node_unit(), "fuzz",
                                                   ReplicationOptions{});
     std::optional<std::string> known;
     if (auto child = UnitCode::parse(std::string(hello.getUnit().cStr())); child.ok()) {
@@ -192,7 +192,7 @@ class ServerSide {
     for (auto e : list.asReader()) {
       if (submit)
         (void)validator.check_submitted(e);
-      else if (!outside_subtree(fuzz_map(), fuzz_node_unit(), e))
+      else if (!SubtreeCheck(logs().parent().map(), fuzz_node_unit()).outside(e))
         (void)EventValidator::check_relayed(e);
     }
   }

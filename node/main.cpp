@@ -127,7 +127,7 @@ int run(const NodeConfig& config) {
   server_options.max_connections_per_address = std::max<uint64_t>(1, config.max_connections_per_address);
   server_options.idle_timeout = std::chrono::seconds(std::max<uint64_t>(1, config.idle_timeout_s));
   server_options.handshake_timeout = std::chrono::seconds(std::max<uint64_t>(1, config.handshake_timeout_s));
-  Server server(io, **event_log, *units, queue, server_options, alerts);
+  Server server(io, **event_log, queue, server_options, alerts);
   std::unique_ptr<Uplink> uplink;  // made once the node listens: its hello says where
   const auto fill_status = [&](wire::NodeStatus::Builder status) {
     fill_node_status(status, **event_log, server, uplink.get(), alerts, wall_now());
@@ -149,7 +149,7 @@ int run(const NodeConfig& config) {
     UplinkOptions uplink_options;
     uplink_options.replication.listen_address = listen_address;
     uplink_options.tls = client_tls;
-    uplink = std::make_unique<Uplink>(io, **event_log, *units, config.parents, uplink_options, alerts, queue);
+    uplink = std::make_unique<Uplink>(io, **event_log, config.parents, uplink_options, alerts, queue);
   }
   const Unit* info = units->find(*unit);
   // Before the writer thread starts: next_own_seq() reads the writer's state.

@@ -27,9 +27,9 @@ void merge_heads(std::map<UnitCode, OriginHead>& into, const std::map<UnitCode, 
 
 }  // namespace
 
-Server::Server(asio::io_context& io, const EventLog& log, const UnitMap& map, CommitQueue& queue,
+Server::Server(asio::io_context& io, const EventLog& log, CommitQueue& queue,
                ServerOptions options, Alerts& alerts)
-    : acceptor_(io), accept_backoff_(io), log_(log), map_(map), queue_(queue), options_(options),
+    : acceptor_(io), accept_backoff_(io), log_(log), queue_(queue), options_(options),
       alerts_(alerts) {}
 
 Result<asio::ip::tcp::endpoint> Server::listen(const std::string& host, uint16_t port) {
@@ -374,7 +374,7 @@ void ClientSession::on_status_request() {
 
 void ClientSession::start_child(wire::Hello::Reader hello) {
   state_ = State::kChild;
-  downlink_ = std::make_unique<DownlinkSession>(server_.log(), server_.map(), server_.unit(), peer_,
+  downlink_ = std::make_unique<DownlinkSession>(server_.log(), server_.unit(), peer_,
                                                 server_.options().replication);
   std::optional<std::string> known;
   if (auto child = UnitCode::parse(std::string(hello.getUnit().cStr())); child.ok()) {
@@ -483,8 +483,9 @@ void ClientSession::on_import(wire::Import::Reader import) {
   if (!may_write("import") || !within_submit_cap(events.size(), "import")) return;
   CommitQueue::Request request = copied_request(events);
   // Only events of this node's subtree, as from a child; the rest of the checks are ingest's.
+  SubtreeCheck subtree(server_.log().map(), server_.unit());
   for (auto e : request.events) {
-    if (auto outside = outside_subtree(server_.map(), server_.unit(), e)) {
+    if (auto outside = subtree.outside(e)) {
       answer_import(tag, Result<IngestReport>(Error(ErrorKind::kUnauthorized, *outside)));
       return;
     }

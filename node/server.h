@@ -58,7 +58,7 @@ class Server {
   // What answers a client's status request (node/node_status.h).
   using StatusFiller = std::function<void(wire::NodeStatus::Builder)>;
 
-  Server(asio::io_context& io, const EventLog& log, const UnitMap& map, CommitQueue& queue,
+  Server(asio::io_context& io, const EventLog& log, CommitQueue& queue,
          ServerOptions options, Alerts& alerts);
 
   // Binds and listens; returns the bound endpoint (port 0 picks a free port).
@@ -79,7 +79,6 @@ class Server {
   const UnitCode& unit() const { return log_.unit(); }
   const std::string& incarnation() const { return log_.incarnation(); }
   const EventLog& log() const { return log_; }
-  const UnitMap& map() const { return map_; }
   CommitQueue& queue() { return queue_; }
   Alerts& alerts() { return alerts_; }
   const StatusFiller& status_filler() const { return status_filler_; }
@@ -103,7 +102,6 @@ class Server {
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer accept_backoff_;
   const EventLog& log_;
-  const UnitMap& map_;
   CommitQueue& queue_;
   ServerOptions options_;
   Alerts& alerts_;

@@ -16,7 +16,7 @@ using SteadyClock = std::chrono::steady_clock;
 class Uplink::Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Uplink& uplink, size_t parent_rank, bool is_probe)
-      : session(uplink.log_, uplink.map_, uplink.options_.replication),
+      : session(uplink.log_, uplink.options_.replication),
         rank(parent_rank),
         probe(is_probe),
         uplink_(uplink),
@@ -251,9 +251,9 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
   bool reported_streaming_ = false;
 };
 
-Uplink::Uplink(asio::io_context& io, const EventLog& log, const UnitMap& map, std::vector<HostPort> parents,
+Uplink::Uplink(asio::io_context& io, const EventLog& log, std::vector<HostPort> parents,
                UplinkOptions options, Alerts& alerts, CommitQueue& queue)
-    : io_(io), log_(log), map_(map), options_(options), alerts_(alerts), queue_(queue), tick_timer_(io),
+    : io_(io), log_(log), options_(options), alerts_(alerts), queue_(queue), tick_timer_(io),
       startup_timer_(io), random_(std::random_device{}()) {
   for (auto& address : parents) parents_.push_back(Parent{std::move(address), {}, {}, {}, {}, 0, {}});
 }

@@ -16,7 +16,7 @@
 // parent's watermarks.
 //
 // Threads: the io_context's thread. wake() may be called from any thread (the writer's).
-// Ownership: borrows the EventLog, UnitMap and Alerts, which outlive it.
+// Ownership: borrows the EventLog and Alerts, which outlive it (the map is the log's current one).
 #pragma once
 
 #include <array>
@@ -55,7 +55,7 @@ struct UplinkOptions {
 
 class Uplink {
  public:
-  Uplink(asio::io_context& io, const EventLog& log, const UnitMap& map, std::vector<HostPort> parents,
+  Uplink(asio::io_context& io, const EventLog& log, std::vector<HostPort> parents,
          UplinkOptions options, Alerts& alerts, CommitQueue& queue);
   ~Uplink();
 
@@ -97,7 +97,6 @@ class Uplink {
 
   asio::io_context& io_;
   const EventLog& log_;
-  const UnitMap& map_;
   std::vector<Parent> parents_;
   UplinkOptions options_;
   Alerts& alerts_;

@@ -20,7 +20,7 @@ TEST_CASE(
     "[replication]") {
   TestNode ward(kWardA);
   ward.submit_reports(3);
-  UplinkSession up(*ward.log, small_map(), small_options());
+  UplinkSession up(*ward.log, small_options());
   Outbox out;
   up.start(at(0), out);
   std::vector<std::unique_ptr<Frame>> frames;
@@ -46,7 +46,7 @@ TEST_CASE(
 TEST_CASE("UplinkSession: a parent that is not an ancestor is refused with notInSubtree",
           "[replication]") {
   TestNode ward(kWardA);
-  UplinkSession up(*ward.log, small_map(), small_options());
+  UplinkSession up(*ward.log, small_options());
   Outbox started, out;
   up.start(at(0), started);
   up.on_frame(*hello_frame("002", wire::PeerRole::PARENT, std::string(16, 'p')), at(1), out);
@@ -66,7 +66,7 @@ TEST_CASE(
   district.relay(*b.log, 1, 3);
   district.relay(*a.log, 4, 6);
   district.relay(*b.log, 4, 4);
-  UplinkSession up(*district.log, small_map(), small_options());
+  UplinkSession up(*district.log, small_options());
 
   SECTION("the parent holds A up to 5 and B up to 3: the stream starts at A:6") {
     const Outbox out = handshake(
@@ -109,7 +109,7 @@ TEST_CASE("UplinkSession: at most `window` batches are unacknowledged and each a
   ReplicationOptions options = small_options();
   options.window = 2;
   options.max_batch_events = 2;
-  UplinkSession up(*ward.log, small_map(), options);
+  UplinkSession up(*ward.log, options);
   const Outbox out = handshake(up, kDistrict, {}, at(0));
   auto batches = batches_in(out);
   REQUIRE(batches.size() == 2);
@@ -140,7 +140,7 @@ TEST_CASE("UplinkSession: a batch holds at most max_batch_events events and max_
   options.window = 100;
   SECTION("count") {
     options.max_batch_events = 3;
-    UplinkSession up(*ward.log, small_map(), options);
+    UplinkSession up(*ward.log, options);
     std::vector<size_t> sizes;
     for (const auto& b : batches_in(handshake(up, kDistrict, {}, at(0))))
       sizes.push_back(b.ids.size());
@@ -148,7 +148,7 @@ TEST_CASE("UplinkSession: a batch holds at most max_batch_events events and max_
   }
   SECTION("bytes: one event bigger than the bound goes alone") {
     options.max_batch_bytes = 1;
-    UplinkSession up(*ward.log, small_map(), options);
+    UplinkSession up(*ward.log, options);
     const auto batches = batches_in(handshake(up, kDistrict, {}, at(0)));
     REQUIRE(batches.size() == 10);
     for (const auto& b : batches) CHECK(b.ids.size() == 1);
@@ -157,7 +157,7 @@ TEST_CASE("UplinkSession: a batch holds at most max_batch_events events and max_
     const auto first = ward.log->read(Lsn{1}, 1).value();
     const size_t size = first[0].event().totalSize().wordCount * sizeof(capnp::word);
     options.max_batch_bytes = size * 5 / 2;
-    UplinkSession up(*ward.log, small_map(), options);
+    UplinkSession up(*ward.log, options);
     for (const auto& b : batches_in(handshake(up, kDistrict, {}, at(0)))) CHECK(b.ids.size() == 2);
   }
 }
@@ -168,7 +168,7 @@ TEST_CASE(
     "[replication]") {
   TestNode ward(kWardA);
   ward.submit_reports(6);
-  UplinkSession up(*ward.log, small_map(), small_options());
+  UplinkSession up(*ward.log, small_options());
   const Outbox probed = handshake(up, kDistrict, {{kWardA, 4, ward.chain_hash(kWardA, 4) ^ 1}}, at(0));
   CHECK(up.state() == UplinkSession::State::kLocatingFork);
   CHECK(batches_in(probed).empty());
@@ -202,7 +202,7 @@ TEST_CASE("UplinkSession: the first differing seq of a long fork is found in a l
   ward.submit_reports(100);
   for (uint64_t first : {1u, 37u, 99u, 100u}) {
     CAPTURE(first);
-    UplinkSession up(*ward.log, small_map(), small_options());
+    UplinkSession up(*ward.log, small_options());
     const auto parent = [&](const std::string& origin, uint64_t seq) {
       return ward.chain_hash(origin, seq) ^ (seq >= first ? 7 : 0);
     };
@@ -220,7 +220,7 @@ TEST_CASE("DownlinkSession: answers a child's chain probes within its subtree an
   TestNode ward(kWardA), district(kDistrict);
   ward.submit_reports(4);
   district.relay(*ward.log, 1, 4);
-  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession down(*district.log, code(kDistrict), "test", small_options());
   accept_child(down, ward, std::nullopt, at(0));
   const auto probe = [](const std::string& origin, uint64_t seq) {
     capnp::MallocMessageBuilder m;
@@ -258,7 +258,7 @@ TEST_CASE("DownlinkSession: answers a child's chain probes within its subtree an
         std::string::npos);
 
   // A probe for an origin outside the child's subtree is refused.
-  DownlinkSession other(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession other(*district.log, code(kDistrict), "test", small_options());
   accept_child(other, ward, std::nullopt, at(0));
   Outbox refused;
   other.on_frame(*probe(kWardB, 1), at(1), refused);
@@ -275,8 +275,8 @@ TEST_CASE(
   TestNode ward(kWardA);  // the data dir re-created: empty, a new incarnation
   ReplicationOptions options = small_options();
   options.max_batch_events = 3;
-  UplinkSession up(*ward.log, small_map(), options);
-  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", options);
+  UplinkSession up(*ward.log, options);
+  DownlinkSession down(*district.log, code(kDistrict), "test", options);
   accept_child(down, ward, old_ward.log->incarnation(), at(0));
 
   Outbox out = handshake(up, kDistrict, {{kWardA, 5, district.chain_hash(kWardA, 5)}}, at(0));
@@ -318,8 +318,8 @@ TEST_CASE(
   district.relay(*old_ward.log, 1, 5);
   TestNode ward(kWardA);
   ward.submit_reports(2, 99);  // other events under seqs 1 and 2
-  UplinkSession up(*ward.log, small_map(), small_options());
-  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  UplinkSession up(*ward.log, small_options());
+  DownlinkSession down(*district.log, code(kDistrict), "test", small_options());
   accept_child(down, ward, old_ward.log->incarnation(), at(0));
   const Outbox out = handshake(up, kDistrict, {{kWardA, 5, district.chain_hash(kWardA, 5)}}, at(0));
   std::vector<std::unique_ptr<Frame>> frames;
@@ -354,7 +354,7 @@ TEST_CASE(
   const bool forked = &relayed == &new_b;
   CAPTURE(forked);
   district.relay(*relayed.log, 1, 2);
-  UplinkSession up(*district.log, small_map(), small_options());
+  UplinkSession up(*district.log, small_options());
   // The province holds 3 of the old b: the district holds less, so nothing is checked yet.
   const Outbox marked = handshake(up, kProvince, {{kWardB, 3, old_b.chain_hash(kWardB, 3)}}, at(0));
   CHECK(batches_in(marked).empty());  // only the first heartbeat
@@ -389,7 +389,7 @@ TEST_CASE("UplinkSession: an ack that skips an unacknowledged batch closes the s
   ward.submit_reports(4);
   ReplicationOptions options = small_options();
   options.max_batch_events = 2;
-  UplinkSession up(*ward.log, small_map(), options);
+  UplinkSession up(*ward.log, options);
   const auto batches = batches_in(handshake(up, kDistrict, {}, at(0)));
   REQUIRE(batches.size() == 2);
   Outbox out;
@@ -404,7 +404,7 @@ TEST_CASE("UplinkSession: a heartbeat goes after the interval with the head of e
           "[replication]") {
   TestNode ward(kWardA);
   ward.submit_reports(3);
-  UplinkSession up(*ward.log, small_map(), small_options());
+  UplinkSession up(*ward.log, small_options());
   handshake(up, kDistrict, {{kWardA, 3, ward.chain_hash(kWardA, 3)}}, at(0));
   Outbox early, due;
   up.on_tick(at(100'000), early);
@@ -423,7 +423,7 @@ TEST_CASE("UplinkSession: a heartbeat goes after the interval with the head of e
 TEST_CASE("UplinkSession: nothing heard from the parent for the idle timeout closes the session",
           "[replication]") {
   TestNode ward(kWardA);
-  UplinkSession up(*ward.log, small_map(), small_options());
+  UplinkSession up(*ward.log, small_options());
   handshake(up, kDistrict, {}, at(0));
   Outbox alive, dead;
   up.on_frame(*heartbeat_frame(kT0), at(900'000), alive);
@@ -438,7 +438,7 @@ TEST_CASE("UplinkSession: a batch unacknowledged for the ack timeout closes the 
           "[replication]") {
   TestNode ward(kWardA);
   ward.submit_reports(2);
-  UplinkSession up(*ward.log, small_map(), small_options());
+  UplinkSession up(*ward.log, small_options());
   REQUIRE(batches_in(handshake(up, kDistrict, {}, at(0))).size() == 1);
   Outbox out;
   for (int64_t t = 100'000; t <= 2'000'000 && !out.closing(); t += 100'000) {
@@ -463,7 +463,7 @@ TEST_CASE(
   b.submit_reports(2);
   district.relay(*a.log, 1, 5);
   district.relay(*b.log, 1, 2);
-  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession down(*district.log, code(kDistrict), "test", small_options());
   const Outbox out = accept_child(down, a, std::nullopt, at(0));
   std::vector<std::unique_ptr<Frame>> frames;
   REQUIRE(kinds(out, frames) == std::vector{wire::Message::HELLO, wire::Message::WATERMARKS});
@@ -485,12 +485,12 @@ TEST_CASE(
 TEST_CASE("DownlinkSession: a child back with a new incarnation is alerted and recorded",
           "[replication]") {
   TestNode a(kWardA), district(kDistrict);
-  DownlinkSession same(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession same(*district.log, code(kDistrict), "test", small_options());
   const Outbox known = accept_child(same, a, a.log->incarnation(), at(0));
   CHECK(known.alerts.empty());
   CHECK_FALSE(known.record_incarnation);
 
-  DownlinkSession changed(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession changed(*district.log, code(kDistrict), "test", small_options());
   const Outbox out = accept_child(changed, a, std::string(16, 'o'), at(0));
   REQUIRE(out.alerts.size() == 1);
   CHECK(out.alerts[0].find("new log incarnation " + incarnation_hex(a.log->incarnation())) !=
@@ -505,7 +505,7 @@ TEST_CASE(
     "notInSubtree",
     "[replication]") {
   TestNode district(kDistrict), stranger("00037");
-  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession down(*district.log, code(kDistrict), "test", small_options());
   const Outbox out = accept_child(down, stranger, std::nullopt, at(0));
   CHECK(error_code_in(out) == wire::ErrorCode::NOT_IN_SUBTREE);
   CHECK(out.closing());
@@ -516,7 +516,7 @@ TEST_CASE("DownlinkSession: a batch is one ingest job, acked with the child's LS
           "[replication]") {
   TestNode a(kWardA), district(kDistrict);
   a.submit_reports(3);
-  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession down(*district.log, code(kDistrict), "test", small_options());
   accept_child(down, a, std::nullopt, at(0));
   Outbox out;
   down.on_frame(*batch_frame(*a.log, 1, 3, 1, 3), at(1), out);
@@ -539,7 +539,7 @@ TEST_CASE("DownlinkSession: an event with a forged origin is refused with notInS
           "[replication]") {
   TestNode a(kWardA), b(kWardB), district(kDistrict);
   b.submit_reports(1);
-  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession down(*district.log, code(kDistrict), "test", small_options());
   accept_child(down, a, std::nullopt, at(0));
   Outbox out;
   down.on_frame(*batch_frame(*b.log, 1, 1, 1, 1), at(1), out);  // B's event on A's link
@@ -551,7 +551,7 @@ TEST_CASE("DownlinkSession: an event with a forged origin is refused with notInS
 TEST_CASE("DownlinkSession: a batch whose LSNs do not grow is a bad message", "[replication]") {
   TestNode a(kWardA), district(kDistrict);
   a.submit_reports(2);
-  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession down(*district.log, code(kDistrict), "test", small_options());
   accept_child(down, a, std::nullopt, at(0));
   Outbox first, again;
   down.on_frame(*batch_frame(*a.log, 1, 2, 1, 2), at(1), first);
@@ -577,13 +577,13 @@ TEST_CASE("DownlinkSession: a batch of more than kMaxBatchEventsAccepted events 
     for (unsigned i = 0; i < count; ++i) list.setWithCaveats(i, one[0].event());
     return to_frame(m);
   };
-  DownlinkSession at_cap(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession at_cap(*district.log, code(kDistrict), "test", small_options());
   accept_child(at_cap, a, std::nullopt, at(0));
   Outbox taken;
   at_cap.on_frame(*batch_of(kMaxBatchEventsAccepted), at(1), taken);
   CHECK(taken.ingests.size() == 1);  // the writer would then skip the copies as duplicates
 
-  DownlinkSession over(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession over(*district.log, code(kDistrict), "test", small_options());
   accept_child(over, a, std::nullopt, at(0));
   Outbox refused;
   over.on_frame(*batch_of(kMaxBatchEventsAccepted + 1), at(1), refused);
@@ -596,7 +596,7 @@ TEST_CASE("DownlinkSession: an ingest refused as a fork sends a fork error and a
           "[replication]") {
   TestNode a(kWardA), district(kDistrict);
   a.submit_reports(1);
-  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession down(*district.log, code(kDistrict), "test", small_options());
   accept_child(down, a, std::nullopt, at(0));
   Outbox taken, out;
   down.on_frame(*batch_frame(*a.log, 1, 1, 1, 1), at(1), taken);
@@ -611,7 +611,7 @@ TEST_CASE("DownlinkSession: an ingest refused as a fork sends a fork error and a
 TEST_CASE("DownlinkSession: heartbeats go every interval and silence closes after the idle timeout",
           "[replication]") {
   TestNode a(kWardA), district(kDistrict);
-  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession down(*district.log, code(kDistrict), "test", small_options());
   accept_child(down, a, std::nullopt, at(0));
   Outbox early, due, dead;
   down.on_tick(at(100'000), early);
@@ -630,7 +630,7 @@ TEST_CASE("DownlinkSession: a tick before the hello does not close the connectio
   // Regression: the idle clock started at 0, so a driver that ticks every session closed a new
   // connection on its first tick, before the child's hello could arrive.
   TestNode a(kWardA), district(kDistrict);
-  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession down(*district.log, code(kDistrict), "test", small_options());
   Outbox first, later;
   down.on_tick(at(0), first);
   CHECK_FALSE(first.closing());
@@ -644,7 +644,7 @@ TEST_CASE("DownlinkSession: a child whose batch waits for this node's writer is 
   // the child's heartbeats wait too; that silence must not close the session.
   TestNode a(kWardA), district(kDistrict);
   a.submit_reports(3);
-  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession down(*district.log, code(kDistrict), "test", small_options());
   accept_child(down, a, std::nullopt, at(0));
   Outbox taken, waiting, acked, dead;
   down.on_frame(*batch_frame(*a.log, 1, 3, 1, 3), at(1), taken);
@@ -662,7 +662,7 @@ TEST_CASE("UplinkSession: heartbeats go while this node takes its own events bac
   old_ward.submit_reports(5);
   district.relay(*old_ward.log, 1, 5);
   TestNode ward(kWardA);  // re-created empty
-  UplinkSession up(*ward.log, small_map(), small_options());
+  UplinkSession up(*ward.log, small_options());
   handshake(up, kDistrict, {{kWardA, 5, district.chain_hash(kWardA, 5)}}, at(0));
   REQUIRE(up.recovering());
   Outbox tick;
@@ -680,8 +680,8 @@ TEST_CASE("UplinkSession: a child and a parent connected by hand sync the child'
   a.submit_reports(7);
   ReplicationOptions options = small_options();
   options.max_batch_events = 3;
-  UplinkSession up(*a.log, small_map(), options);
-  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", options);
+  UplinkSession up(*a.log, options);
+  DownlinkSession down(*district.log, code(kDistrict), "test", options);
   Outbox to_parent;
   up.start(at(0), to_parent);
   auto hello = to_frame(to_parent.frames.at(0));
@@ -716,7 +716,7 @@ TEST_CASE("UplinkSession: a fetch the parent never answers closes the session af
   old_ward.submit_reports(5);
   district.relay(*old_ward.log, 1, 5);
   TestNode ward(kWardA);
-  UplinkSession up(*ward.log, small_map(), small_options());
+  UplinkSession up(*ward.log, small_options());
   const Outbox out = handshake(up, kDistrict, {{kWardA, 5, district.chain_hash(kWardA, 5)}}, at(0));
   std::vector<std::unique_ptr<Frame>> frames;
   REQUIRE(kinds(out, frames) == std::vector{wire::Message::FETCH});
@@ -733,7 +733,7 @@ TEST_CASE("UplinkSession: a chain probe the parent never answers reports the for
           "[replication]") {
   TestNode ward(kWardA);
   ward.submit_reports(8);
-  UplinkSession up(*ward.log, small_map(), small_options());
+  UplinkSession up(*ward.log, small_options());
   const Outbox probed = handshake(up, kDistrict, {{kWardA, 8, ward.chain_hash(kWardA, 8) ^ 1}}, at(0));
   REQUIRE(up.state() == UplinkSession::State::kLocatingFork);
   keep_alive(up, 200'000, 2'000'000);
@@ -752,7 +752,7 @@ TEST_CASE("UplinkSession: a parent that refuses a chain probe still gets the for
   // close reason names it so that the driver backs off from that parent.
   TestNode ward(kWardA);
   ward.submit_reports(8);
-  UplinkSession up(*ward.log, small_map(), small_options());
+  UplinkSession up(*ward.log, small_options());
   handshake(up, kDistrict, {{kWardA, 8, ward.chain_hash(kWardA, 8) ^ 1}}, at(0));
   REQUIRE(up.state() == UplinkSession::State::kLocatingFork);
   capnp::MallocMessageBuilder m;
@@ -777,7 +777,7 @@ TEST_CASE("UplinkSession: a fork found while batches are in flight is located, n
   new_b.submit_reports(6, 99);
   district.relay(*new_b.log, 1, 2);
   district.submit_reports(3);  // the district's own events: batches in flight
-  UplinkSession up(*district.log, small_map(), small_options());
+  UplinkSession up(*district.log, small_options());
   const Outbox marked = handshake(up, kProvince, {{kWardB, 3, old_b.chain_hash(kWardB, 3)}}, at(0));
   REQUIRE(!batches_in(marked).empty());
   district.relay(*new_b.log, 3, 6);
@@ -808,7 +808,7 @@ TEST_CASE("DownlinkSession: a child that keeps probing past what any bisection n
   TestNode ward(kWardA), district(kDistrict);
   ward.submit_reports(4);
   district.relay(*ward.log, 1, 4);
-  DownlinkSession down(*district.log, small_map(), code(kDistrict), "test", small_options());
+  DownlinkSession down(*district.log, code(kDistrict), "test", small_options());
   accept_child(down, ward, std::nullopt, at(0));
   for (int i = 0; i < 66; ++i) {
     capnp::MallocMessageBuilder m;

@@ -21,6 +21,13 @@ class MemoryProjectionStore : public KeyValueReader {
     if (it == rows_.end()) return std::optional<std::string>();
     return std::optional<std::string>(it->second);
   }
+  Status scan(Cf which, std::string_view prefix, const ScanFn& fn) const override {
+    for (auto it = rows_.lower_bound({which, std::string(prefix)});
+         it != rows_.end() && it->first.first == which && it->first.second.starts_with(prefix); ++it) {
+      if (!fn(it->first.second, it->second)) break;
+    }
+    return ok_status();
+  }
   void apply(const std::vector<KeyChange>& changes) {
     for (const KeyChange& c : changes) {
       if (c.value) rows_[{c.cf, c.key}] = *c.value;

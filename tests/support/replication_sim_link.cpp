@@ -24,7 +24,7 @@ void ReplicationSim::connect(Node& child, Node& parent, size_t rank) {
   c.child = child.unit;
   c.parent = parent.unit;
   c.rank = rank;
-  c.up = std::make_unique<UplinkSession>(*child.log, map_, options_.replication);
+  c.up = std::make_unique<UplinkSession>(*child.log, options_.replication);
   connections_[c.id] = std::move(made);
   ++stats_.connections;
   child.uplink = c.id;
@@ -150,7 +150,7 @@ void ReplicationSim::on_parent_frame(Connection& c, Frame& frame) {
       known = *recorded;
   }
   c.down = std::make_unique<DownlinkSession>(
-      *parent.log, map_, parent.unit, "connection " + std::to_string(c.id), options_.replication);
+      *parent.log, parent.unit, "connection " + std::to_string(c.id), options_.replication);
   Outbox out;
   auto handled = guard_capnp("hello", [&] {
     c.down->on_hello(frame.root<wire::Message>().getHello(), known, Timestamp{now_}, out);
