@@ -25,6 +25,7 @@ struct UnitsOptions {
   std::string units_file;
   std::string unit;
   int depth = 2;
+  bool all = false;  // merged and closed units too
   bool json = false;
 };
 
@@ -39,10 +40,15 @@ struct Below {
   }
 };
 
-Below count_below(const UnitMap& map, const UnitCode& unit) {
+bool shown(const UnitMap& map, const UnitCode& code, bool all) {
+  return all || map.find(code)->state == UnitState::kActive;
+}
+
+// The units below `unit` now (or ever, with `all`): merged and closed units are history.
+Below count_below(const UnitMap& map, const UnitCode& unit, bool all) {
   Below below;
   for (const UnitCode& code : map.subtree(unit)) {
-    if (code == unit) continue;
+    if (code == unit || !shown(map, code, all)) continue;
     const std::string& level = map.find(code)->level;
     auto it = std::find_if(below.by_level.begin(), below.by_level.end(), [&](const auto& p) { return p.first == level; });
     if (it == below.by_level.end())
@@ -62,7 +68,7 @@ struct Held {
 
 class UnitsView {
  public:
-  UnitsView(const UnitMap& map, const EventLog* log) : map_(map), log_(log) {
+  UnitsView(const UnitMap& map, const EventLog* log, bool all) : map_(map), log_(log), all_(all) {
     if (!log_) return;
     if (auto marks = log_->watermarks(); marks.ok())
       for (const Watermark& w : *marks) newest_[w.origin.str()] = w.newest_recorded_at;
@@ -71,7 +77,7 @@ class UnitsView {
   Held held(const UnitCode& unit) const {
     Held h;
     if (!log_) return h;
-    if (map_.in_subtree(unit, log_->unit())) {
+    if (map_.in_subtree(unit, log_->unit()) && map_.find(unit)->state != UnitState::kMerged) {
       auto sums = log_->tally(unit, DateRange::all_time());
       if (sums.ok()) h.active = sums->count("members.active") ? sums->at("members.active") : 0;
     }
@@ -90,11 +96,13 @@ class UnitsView {
   void walk(const UnitCode& unit, size_t level, int depth, std::vector<std::pair<UnitCode, size_t>>& out) const {
     out.emplace_back(unit, level);
     if (depth >= 0 && static_cast<int>(level) >= depth) return;
-    for (const UnitCode& child : map_.children(unit)) walk(child, level + 1, depth, out);
+    for (const UnitCode& child : map_.children(unit))
+      if (shown(map_, child, all_)) walk(child, level + 1, depth, out);
   }
 
   const UnitMap& map_;
   const EventLog* log_;
+  bool all_ = false;
   std::map<std::string, Timestamp> newest_;
 };
 
@@ -120,7 +128,7 @@ int run_units(const UnitsOptions& o) {
     if (!map.contains(*parsed)) return report(kCommand, "--unit: unknown unit '" + o.unit + "' in the map");
     root = *parsed;
   }
-  const UnitsView view(map, reader ? &reader->log() : nullptr);
+  const UnitsView view(map, reader ? &reader->log() : nullptr, o.all);
   const auto rows = view.rows(root, o.depth);
   const Timestamp now = Timestamp::of(std::chrono::system_clock::now());
 
@@ -129,7 +137,7 @@ int run_units(const UnitsOptions& o) {
       const Unit* u = map.find(code);
       const Held h = view.held(code);
       std::string below = "{";
-      for (const auto& [name, n] : count_below(map, code).by_level)
+      for (const auto& [name, n] : count_below(map, code, o.all).by_level)
         below += (below.size() > 1 ? "," : "") + json_string(name) + ":" + std::to_string(n);
       below += "}";
       std::cout << JsonObject()
@@ -138,6 +146,12 @@ int run_units(const UnitsOptions& o) {
                        .add("level", u->level)
                        .raw("parent", u->parent.empty() ? "null" : json_string(u->parent.str()))
                        .add("depth", static_cast<uint64_t>(level))
+                       .add("state", unit_state_name(u->state))
+                       .raw("successors", [&] {
+                         std::string list;
+                         for (const UnitCode& s : u->successors) list += (list.empty() ? "" : ",") + json_string(s.str());
+                         return "[" + list + "]";
+                       }())
                        .raw("below", below)
                        .raw("membersActive", h.active ? std::to_string(*h.active) : "null")
                        .raw("dataAsOf", h.data_as_of ? json_string(h.data_as_of->to_string()) : "null")
@@ -156,8 +170,11 @@ int run_units(const UnitsOptions& o) {
     const Unit* u = map.find(code);
     const bool leaf_shown = o.depth >= 0 && static_cast<int>(level) == o.depth && !map.children(code).empty();
     if (leaf_shown) ++hidden;
-    std::vector<std::string> row = {std::string(2 * level, ' ') + code.str(), u->name, u->level,
-                                    count_below(map, code).text()};
+    std::string name = u->name;
+    if (u->state == UnitState::kMerged) name += " (merged into " + map.heir(code).str() + " on " + u->changed_on + ")";
+    if (u->state == UnitState::kClosed) name += " (closed on " + u->changed_on + ")";
+    std::vector<std::string> row = {std::string(2 * level, ' ') + code.str(), name, u->level,
+                                    count_below(map, code, o.all).text()};
     if (reader) {
       const Held h = view.held(code);
       row.push_back(h.active ? std::to_string(*h.active) : "-");
@@ -168,7 +185,9 @@ int run_units(const UnitsOptions& o) {
   }
   table.print(std::cout);
   const Unit* top = map.find(root);
-  std::cout << rows.size() << (rows.size() == 1 ? " unit" : " units") << " shown of the " << map.subtree(root).size() << " in the subtree of "
+  size_t total = 0;
+  for (const UnitCode& code : map.subtree(root)) total += shown(map, code, o.all) ? 1 : 0;
+  std::cout << rows.size() << (rows.size() == 1 ? " unit" : " units") << " shown of the " << total << " in the subtree of "
             << root.str() << " " << top->name;
   if (hidden > 0) std::cout << " (" << hidden << " of them have units below the depth shown: --depth N, -1 for all)";
   std::cout << "\n";
@@ -192,9 +211,12 @@ void add_units_command(CLI::App& app, int& exit_code) {
       ->type_name("FILE");
   cmd->add_option("--unit", o->unit, "start at this unit instead")->type_name("CODE");
   cmd->add_option("--depth", o->depth, "levels below the start to show (default 2; -1: all)");
+  cmd->add_flag("--all", o->all,
+                "also the units that map events merged or closed (kept with their history; hidden by default)");
   cmd->add_flag("--json", o->json,
                 "one JSON object per unit: code, name, level, parent, depth, below ({level: count}), "
-                "membersActive (null outside the node's subtree or without a data dir), dataAsOf");
+                "membersActive (null outside the node's subtree or without a data dir), dataAsOf, state "
+                "(active, merged, closed), successors");
   cmd->footer("Exit codes: 0 shown; 2 could not run (neither or both of --data-dir and --units, a missing data dir "
               "or file, an unknown unit).");
   cmd->callback([o, &exit_code] { exit_code = run_units(*o); });

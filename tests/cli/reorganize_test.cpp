@@ -115,7 +115,7 @@ std::map<std::string, int64_t> plus(std::map<std::string, int64_t> a, const std:
 }
 
 TEST_CASE("reorganize: a year of Hà Giang (02) and Tuyên Quang (08) at VN: after the merge 08 holds the sum of both, "
-          "period by period; the old map still answers; old codes keep rolling up; verify is clean",
+          "period by period, the old map still answers, old codes keep rolling up, verify is clean",
           "[map][reorganize]") {
   testing::TempDir dir;
   auto log = EventLog::open_writer(LogOptions{.dir = dir / "VN", .unit = code("VN")}, map_2024()).value();

@@ -230,18 +230,27 @@ TEST_CASE_METHOD(ValidatorFixture,
   require_rejected(check_kind("eventRetracted", "{}"), RejectCode::INVALID, "ref");
 }
 
-TEST_CASE_METHOD(ValidatorFixture, "EventValidator: map events are refused", "[event_validator]") {
-  require_rejected(check_kind("unitRenamed", R"({"code":"00004","name":"Mới"})"),
-                   RejectCode::INVALID, "map events are not accepted");
-  require_rejected(check_kind("unitRegistered",
-                              R"({"code":"00099","name":"Mới","level":"ward","parent":"001"})"),
-                   RejectCode::INVALID, "unitRegistered");
-  require_rejected(check_kind("unitClosed", R"({"code":"00004"})"), RejectCode::INVALID,
-                   "unitClosed");
-  require_rejected(check_kind("unitMerged", R"({"code":"00004","into":["00001"]})"),
-                   RejectCode::INVALID, "map events");
-  require_rejected(check_kind("unitMoved", R"({"code":"00004","parent":"002"})"),
-                   RejectCode::INVALID, "map events");
+TEST_CASE_METHOD(ValidatorFixture, "EventValidator: map events are issued by the node, for units below it",
+                 "[event_validator]") {
+  require_accepted(check_kind("unitRenamed", R"({"code":"00004","name":"Mới"})", "001"));
+  require_accepted(check_kind("unitRenamed", R"({"code":"001","name":"Quận Mới"})", "001"));  // itself
+  require_accepted(check_kind("unitRegistered", R"({"code":"00099","name":"Mới","level":"ward","parent":"001"})", "001"));
+  require_accepted(check_kind("unitMerged", R"({"code":"00004","into":["00001"]})", "001"));
+  require_accepted(check_kind("unitClosed", R"({"code":"00004"})", "001"));
+  require_rejected(check_kind("unitClosed", R"({"code":"00004"})", "00001"), RejectCode::INVALID,
+                   "a map event's unit is the node that issues it (001)");
+  require_rejected(check_kind("unitMoved", R"({"code":"00004","parent":"002"})", "001"), RejectCode::OUTSIDE_SUBTREE,
+                   "parent 002 is outside the subtree of 001");
+  require_rejected(check_kind("unitClosed", R"({"code":"001"})", "001"), RejectCode::OUTSIDE_SUBTREE,
+                   "this node itself");
+  require_rejected(check_kind("unitRegistered", R"({"code":"00001","name":"X","level":"ward","parent":"001"})", "001"),
+                   RejectCode::INVALID, "already in the map");
+  require_rejected(check_kind("unitRegistered", R"({"code":"00099","name":"","level":"ward","parent":"001"})", "001"),
+                   RejectCode::INVALID, "name");
+  require_rejected(check_kind("unitMerged", R"({"code":"00004","into":["55555"]})", "001"), RejectCode::UNKNOWN_UNIT,
+                   "unknown unit '55555'");
+  require_rejected(check_kind("unitMerged", R"({"code":"00004","into":[]})", "001"), RejectCode::INVALID,
+                   "at least one successor");
 }
 
 TEST_CASE_METHOD(ValidatorFixture, "EventValidator: an event without a kind is refused",

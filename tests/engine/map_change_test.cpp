@@ -371,7 +371,7 @@ TEST_CASE("EventLog: submitted map events change the roll-ups at once, are check
   CHECK(reader->map()->find(code("99001"))->parent == code("002"));
 }
 
-TEST_CASE("SubtreeCheck: a child relaying under an older map is not refused; foreign units and changes are",
+TEST_CASE("SubtreeCheck: a child relaying under an older map is not refused, foreign units and changes are refused",
           "[map]") {
   UnitMap map = UnitMap::parse_csv(testing::kSmallMapCsv).value();
   REQUIRE(map.apply(moved("00004", "002")).ok());
