@@ -218,7 +218,7 @@ class ServerSide {
 // The node's uplink side: the child 00001 talking to its parent.
 class UplinkSide {
  public:
-  explicit UplinkSide(Timestamp now) : session_(logs().child(), fuzz_map(), ReplicationOptions{}) {
+  explicit UplinkSide(Timestamp now) : session_(logs().child(), ReplicationOptions{}) {
     Outbox out;
     session_.start(now, out);
   }
