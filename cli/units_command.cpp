@@ -13,6 +13,7 @@
 #include "cli/json_out.h"
 #include "cli/status_view.h"
 #include "cli/text_table.h"
+#include "engine/map_change.h"
 #include "engine/period.h"
 
 namespace rollcall::cli {
@@ -26,6 +27,7 @@ struct UnitsOptions {
   std::string unit;
   int depth = 2;
   bool all = false;  // merged and closed units too
+  bool changes = false;  // list the map events instead
   bool json = false;
 };
 
@@ -120,6 +122,32 @@ int run_units(const UnitsOptions& o) {
     if (!loaded.ok()) return report(kCommand, loaded.error().message());
     file_map.emplace(std::move(loaded).value());
   }
+  if (o.changes) {
+    if (!reader) return report(kCommand, "--changes needs --data-dir (a units file holds no map events)");
+    auto changes = reader->log().map_changes();
+    if (!changes.ok()) return report(kCommand, changes.error().message());
+    size_t skipped = 0;
+    for (const auto& [change, why] : *changes) {
+      skipped += why.empty() ? 0 : 1;
+      if (o.json) {
+        std::cout << JsonObject()
+                         .add("id", change.id)
+                         .add("effectiveDate", change.date)
+                         .add("kind", map_change_kind_name(change.kind))
+                         .add("code", change.code.str())
+                         .add("change", describe(change))
+                         .raw("skipped", why.empty() ? "null" : json_string(why))
+                         .str()
+                  << "\n";
+      } else {
+        std::cout << describe(change) << (why.empty() ? "" : "  [skipped: " + why + "]") << "\n";
+      }
+    }
+    if (!o.json)
+      std::cout << changes->size() << " map events in the order the map folds them (effective date, origin, seq)"
+                << (skipped ? ", " + std::to_string(skipped) + " of them skipped where they fall" : "") << "\n";
+    return kExitOk;
+  }
   const UnitMap& map = reader ? reader->map() : *file_map;
   UnitCode root = reader ? reader->log().unit() : map.root();
   if (!o.unit.empty()) {
@@ -211,6 +239,9 @@ void add_units_command(CLI::App& app, int& exit_code) {
       ->type_name("FILE");
   cmd->add_option("--unit", o->unit, "start at this unit instead")->type_name("CODE");
   cmd->add_option("--depth", o->depth, "levels below the start to show (default 2; -1: all)");
+  cmd->add_flag("--changes", o->changes,
+                "list the map events the node holds instead, in the order its map folds them, each one "
+                "that does not apply where it falls marked skipped (with --data-dir)");
   cmd->add_flag("--all", o->all,
                 "also the units that map events merged or closed (kept with their history; hidden by default)");
   cmd->add_flag("--json", o->json,

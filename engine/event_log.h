@@ -199,8 +199,13 @@ class EventLog {
   // The map as it was at the end of `date` (YYYY-MM-DD): the seed with the map events dated
   // up to it.
   Result<UnitMap> map_as_of(std::string_view date) const;
-  // Every map event held, in fold order; `skipped` gets the changes that did not apply.
-  Result<std::vector<MapChange>> map_changes(std::vector<std::string>* skipped = nullptr) const;
+  // Every map event held, in fold order, each with why it did not apply where it falls ("" when
+  // it applied).
+  struct FoldedChange {
+    MapChange change;
+    std::string skipped;
+  };
+  Result<std::vector<FoldedChange>> map_changes() const;
   // Every dated metric of `unit` summed over `range` under `map`: its own events and those of
   // every unit whose roll-up chain in `map` holds it (for `tally --map-as-of`; reads the own
   // rows of the whole subtree, so slower than tally()).

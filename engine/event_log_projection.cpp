@@ -278,8 +278,10 @@ Result<UnitMap> EventLog::map_as_of(std::string_view date) const {
   return fold_map(*seed_, *store_, {}, date);
 }
 
-Result<std::vector<MapChange>> EventLog::map_changes(std::vector<std::string>* skipped) const {
-  std::vector<MapChange> out;
+Result<std::vector<EventLog::FoldedChange>> EventLog::map_changes() const {
+  if (!seed_) return seed_map().error();
+  std::vector<FoldedChange> out;
+  UnitMap map = *seed_;
   Status failed = ok_status();
   ROLLCALL_TRY(store_->scan(Cf::kMapEvents, "", [&](std::string_view key, std::string_view value) {
     auto change = decode_map_change(key, value);
@@ -287,14 +289,11 @@ Result<std::vector<MapChange>> EventLog::map_changes(std::vector<std::string>* s
       failed = change.error();
       return false;
     }
-    out.push_back(std::move(change).value());
+    auto applied = map.apply(*change);
+    out.push_back({std::move(change).value(), applied.ok() ? std::string() : applied.error().message()});
     return true;
   }));
   ROLLCALL_TRY(failed);
-  if (skipped != nullptr && seed_) {
-    auto folded = fold_map(*seed_, *store_, {}, {}, skipped);
-    if (!folded.ok()) return folded.error();
-  }
   return out;
 }
 

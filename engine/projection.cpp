@@ -87,8 +87,7 @@ void RollupPaths::set_map(std::shared_ptr<const UnitMap> map) {
 }
 
 Result<UnitMap> fold_map(const UnitMap& seed, const KeyValueReader& store,
-                         const std::map<std::string, std::string>& staged, std::string_view through,
-                         std::vector<std::string>* skipped) {
+                         const std::map<std::string, std::string>& staged, std::string_view through) {
   std::map<std::string, std::string> changes = staged;
   ROLLCALL_TRY(store.scan(Cf::kMapEvents, "", [&](std::string_view key, std::string_view value) {
     changes.emplace(std::string(key), std::string(value));
@@ -99,8 +98,7 @@ Result<UnitMap> fold_map(const UnitMap& seed, const KeyValueReader& store,
     if (!through.empty() && std::string_view(key).substr(0, through.size()) > through) break;
     auto change = decode_map_change(key, value);
     if (!change.ok()) return change.error();
-    auto applied = map.apply(*change);
-    if (!applied.ok() && skipped != nullptr) skipped->push_back(applied.error().message());
+    (void)map.apply(*change);  // one that does not apply here is skipped, at every node alike
   }
   return map;
 }
@@ -306,10 +304,19 @@ Status ProjectionBatch::change_map() {
   for (UnitCode& code : new_map_->subtree(new_map_->root()))
     if (!paths_.map().contains(code)) codes.push_back(std::move(code));
   Status failed = ok_status();
+  std::vector<uint32_t> leave, join;
   for (const UnitCode& code : codes) {
+    // Only the units of one chain but not the other change: a commune moved from a district to
+    // its province leaves the district and joins nothing else.
     const std::vector<std::string> before = paths_.chain(code.str());
     const std::vector<std::string>& after = new_paths_->chain(code.str());
-    if (before == after) continue;
+    leave.clear();
+    join.clear();
+    for (const std::string& u : before)
+      if (std::find(after.begin(), after.end(), u) == after.end()) leave.push_back(unit_id(u));
+    for (const std::string& u : after)
+      if (std::find(before.begin(), before.end(), u) == before.end()) join.push_back(unit_id(u));
+    if (leave.empty() && join.empty()) continue;
     const std::string prefix = keys::tally_prefix(code.str(), keys::kOwnGranularity);
     ROLLCALL_TRY(base_.scan(Cf::kTallies, prefix, [&](std::string_view key, std::string_view value) {
       int64_t v = 0;
@@ -320,8 +327,8 @@ Status ProjectionBatch::change_map() {
       }
       const uint32_t day = keys::get_be32(key, prefix.size());
       const uint32_t m = metric_id(*metric);
-      for (const std::string& u : before) moved_tallies_[OwnTally{unit_id(u), day, m}] -= v;
-      for (const std::string& u : after) moved_tallies_[OwnTally{unit_id(u), day, m}] += v;
+      for (const uint32_t u : leave) moved_tallies_[OwnTally{u, day, m}] -= v;
+      for (const uint32_t u : join) moved_tallies_[OwnTally{u, day, m}] += v;
       return true;
     }));
     ROLLCALL_TRY(failed);

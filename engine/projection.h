@@ -77,11 +77,10 @@ class RollupPaths {
 };
 
 // The map that `seed` and the map events in `store` (and `staged`, keyed by map_event_key)
-// fold to, with the changes dated up to `through` only (YYYY-MM-DD; empty: all). `skipped`
-// gets a line for each change that did not apply at its place.
+// fold to, with the changes dated up to `through` only (YYYY-MM-DD; empty: all). A change that
+// does not apply at its place is skipped (EventLog::map_changes says why).
 Result<UnitMap> fold_map(const UnitMap& seed, const KeyValueReader& store,
-                         const std::map<std::string, std::string>& staged = {}, std::string_view through = {},
-                         std::vector<std::string>* skipped = nullptr);
+                         const std::map<std::string, std::string>& staged = {}, std::string_view through = {});
 
 // An event the node holds, kept alive by its batch (or by the caller, for staged events).
 struct HeldEvent {

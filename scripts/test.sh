@@ -18,7 +18,7 @@ cd "$ROOT"
 
 stage deps 900 'bash scripts/install-deps.sh'
 stage build 1200 'configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo'
-stage test 900 'cd build && ctest -j2 --output-on-failure --timeout 300 2>&1 | tee ctest.log'
+stage test 1200 'cd build && ctest -j2 --output-on-failure --timeout 600 2>&1 | tee ctest.log'
 stage asan-build 1500 'BUILD_TARGETS="rollcall_engine_tests rollcall_node_tests rollcall_testdata_tests" configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug -DROLLCALL_SANITIZE=address,undefined'
 stage asan-test 1200 'cd build-asan && ROLLCALL_SIM_SEEDS=8 ROLLCALL_POWER_CYCLES=60 ROLLCALL_CRASH_CYCLES=40 ROLLCALL_PROPERTY_ORDERS=100 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -j2 --output-on-failure --timeout 600 -E "\(national\)" 2>&1 | tee ctest.log'
 

@@ -3,6 +3,7 @@
 // answers, and verify is clean.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -132,6 +133,18 @@ TEST_CASE("rollcall reorganize: the real 2025 files at a running national node w
   CHECK(reports(heir) == heir_before + 9);
   CHECK(reports(code("08")) == province_before + 9);
   ward.stop();
+
+  // The map as `rollcall units` shows it: the 34 provinces now, and the changes in fold order.
+  const auto provinces = run_rollcall({"units", "--data-dir", data_dir, "--depth", "1", "--json"});
+  REQUIRE(provinces.exit_code == 0);
+  CHECK(testing::split_lines(provinces.out).size() == 1 + 34);
+  const auto listed = run_rollcall({"units", "--data-dir", data_dir, "--changes", "--json"});
+  REQUIRE(listed.exit_code == 0);
+  const auto change_lines = testing::split_lines(listed.out);
+  CHECK(change_lines.size() == 13089);
+  CHECK(std::count_if(change_lines.begin(), change_lines.end(), [](const std::string& l) {
+          return l.find(R"("skipped":null)") == std::string::npos;
+        }) == 0);
 
   // Run again: nothing left to plan.
   const auto again = run_command({rollcall_path(), "reorganize", "--data-dir", data_dir, "--units", units_2025, "--map",
