@@ -15,6 +15,7 @@
 #include "engine/period.h"
 #include "tests/support/event_generator.h"
 #include "tests/support/node_harness.h"
+#include "tests/support/projection_test_helpers.h"
 #include "tests/support/test_dirs.h"
 
 namespace rollcall {
@@ -24,14 +25,9 @@ using testing::NodeProcess;
 using testing::rollcall_path;
 using testing::run_command;
 using testing::run_rollcall;
+using testing::plus;
 
 UnitCode code(const char* text) { return UnitCode::parse(text).value(); }
-
-std::map<std::string, int64_t> plus(std::map<std::string, int64_t> a, const std::map<std::string, int64_t>& b) {
-  for (const auto& [metric, n] : b) a[metric] += n;
-  std::erase_if(a, [](const auto& e) { return e.second == 0; });
-  return a;
-}
 
 TEST_CASE("rollcall reorganize: the real 2025 files at a running national node with a generated year, each new "
           "province holds its predecessors' sum, the old map still answers, verify clean (national)",

@@ -14,10 +14,13 @@
 #include "engine/event_log.h"
 #include "engine/period.h"
 #include "tests/support/event_generator.h"
+#include "tests/support/projection_test_helpers.h"
 #include "tests/support/test_dirs.h"
 
 namespace rollcall {
 namespace {
+
+using testing::plus;
 
 UnitCode code(const char* text) { return UnitCode::parse(text).value(); }
 
@@ -106,12 +109,6 @@ std::vector<std::pair<std::string, DateRange>> periods() {
     for (const std::string& name : names) out.emplace_back(name, parse_period(name).value());
   }
   return out;
-}
-
-std::map<std::string, int64_t> plus(std::map<std::string, int64_t> a, const std::map<std::string, int64_t>& b) {
-  for (const auto& [metric, n] : b) a[metric] += n;
-  std::erase_if(a, [](const auto& e) { return e.second == 0; });
-  return a;
 }
 
 TEST_CASE("reorganize: a year of Hà Giang (02) and Tuyên Quang (08) at VN: after the merge 08 holds the sum of both, "

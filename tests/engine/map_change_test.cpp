@@ -21,6 +21,7 @@
 #include "tests/engine/event_log_fixture.h"
 #include "tests/support/event_generator.h"
 #include "tests/support/memory_projection_store.h"
+#include "tests/support/projection_test_helpers.h"
 #include "tests/support/test_dirs.h"
 #include "tests/support/test_env.h"
 
@@ -153,50 +154,6 @@ void add_into(std::map<std::string, int64_t>& sums, const std::map<std::string, 
   std::erase_if(sums, [](const auto& e) { return e.second == 0; });
 }
 
-// Applies `order` in batches of random sizes, switching the paths to each batch's new map.
-MemoryProjectionStore project(const EventSet& events, const std::vector<size_t>& order, const UnitCode& node,
-                              std::mt19937_64& rng, std::shared_ptr<const UnitMap>* final_map = nullptr) {
-  auto seed = std::make_shared<const UnitMap>(map_2024());
-  RollupPaths paths(seed, seed, node);
-  MemoryProjectionStore store;
-  std::map<std::string, size_t> applied;
-  size_t at = 0;
-  while (at < order.size()) {
-    const size_t n = std::min(order.size() - at, size_t{1} + rng() % 48);
-    ProjectionBatch batch(store, paths);
-    for (size_t k = at; k < at + n; ++k) {
-      auto e = events[order[k]];
-      auto done = batch.apply(e, [&](const OriginSeq& id) -> Result<std::optional<HeldEvent>> {
-        auto it = applied.find(id.to_string());
-        if (it == applied.end()) return std::optional<HeldEvent>();
-        return std::optional<HeldEvent>(HeldEvent{events[it->second], nullptr});
-      });
-      REQUIRE(done.ok());
-      applied.emplace(event_id(e), order[k]);
-    }
-    auto changes = batch.changes();
-    INFO((changes.ok() ? std::string() : changes.error().message()));
-    REQUIRE(changes.ok());
-    store.apply(*changes);
-    if (batch.new_map()) paths.set_map(batch.new_map());
-    at += n;
-  }
-  if (final_map) *final_map = paths.map_ptr();
-  return store;
-}
-
-struct Extras {
-  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> messages;
-  schema::Event::Reader add(const std::string& line) {
-    static const EventJson json;
-    messages.push_back(std::make_unique<capnp::MallocMessageBuilder>());
-    auto parsed = json.parse(line, messages.back()->initRoot<schema::Event>());
-    INFO(line);
-    REQUIRE(parsed.ok());
-    return messages.back()->getRoot<schema::Event>().asReader();
-  }
-};
-
 std::string numbered(const std::string& origin, uint64_t seq, const std::string& unit, const std::string& date,
                      const std::string& payload) {
   return R"({"origin":")" + origin + R"(","seq":)" + std::to_string(seq) + R"(,"unit":")" + unit + R"(","effectiveDate":")" + date + R"(",)" + payload + "}";
@@ -220,7 +177,7 @@ TEST_CASE("map events in any order give byte-identical projections, equal to the
   events.insert(events.end(), g2.events.begin(), g2.events.end());
   const size_t data_events = events.size();
 
-  Extras extras;
+  testing::ParsedEvents extras;
   uint64_t seq = 0;
   const auto map_event = [&](const std::string& origin, const std::string& date, const std::string& payload) {
     events.push_back(extras.add(numbered(origin, ++seq + (origin == "01" ? 0 : 100), origin, date, payload)));
@@ -250,7 +207,11 @@ TEST_CASE("map events in any order give byte-identical projections, equal to the
   for (size_t i = 0; i < data_events; ++i) reference_order.push_back(i);
   std::shared_ptr<const UnitMap> final_map;
   std::mt19937_64 reference_rng(1);
-  const MemoryProjectionStore reference = project(events, reference_order, node, reference_rng, &final_map);
+  const auto seed = std::make_shared<const UnitMap>(map_2024());
+  RollupPaths reference_paths(seed, seed, node);
+  const MemoryProjectionStore reference =
+      testing::project_in_batches(events, reference_order, reference_paths, reference_rng, 48);
+  final_map = reference_paths.map_ptr();
   CHECK(final_map->find(code("00037"))->parent == code("002"));  // the skipped move
   CHECK(final_map->heir(code("00008")) == code("00013"));
   REQUIRE(final_map->find(code("002"))->state == UnitState::kMerged);
@@ -262,7 +223,8 @@ TEST_CASE("map events in any order give byte-identical projections, equal to the
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::shuffle(order.begin(), order.end(), rng);
     // Duplicates too: a relay may bring an event twice; the set is the same.
-    const MemoryProjectionStore shuffled = project(events, order, node, rng);
+    RollupPaths paths(seed, seed, node);
+    const MemoryProjectionStore shuffled = testing::project_in_batches(events, order, paths, rng, 48);
     INFO("seed " << options.seed << " round " << round);
     REQUIRE(shuffled == reference);
   }
@@ -378,7 +340,7 @@ TEST_CASE("SubtreeCheck: a child relaying under an older map is not refused, for
   UnitMap map = UnitMap::parse_csv(testing::kSmallMapCsv).value();
   REQUIRE(map.apply(moved("00004", "002")).ok());
   const auto shared = std::make_shared<const UnitMap>(map);
-  Extras extras;
+  testing::ParsedEvents extras;
   const auto event = [&](const char* origin, const char* unit, const std::string& payload) {
     return extras.add(numbered(origin, 1, unit, "2025-07-02", payload));
   };

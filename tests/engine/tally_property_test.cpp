@@ -22,6 +22,7 @@
 #include "engine/projection.h"
 #include "tests/support/event_generator.h"
 #include "tests/support/memory_projection_store.h"
+#include "tests/support/projection_test_helpers.h"
 #include "tests/support/tally_oracle.h"
 #include "tests/support/test_dirs.h"
 #include "tests/support/test_env.h"
@@ -100,49 +101,9 @@ std::map<std::string, int64_t> sum_rows(const MemoryProjectionStore& store, cons
   return sums;
 }
 
-// Applies `order` of `g` to a fresh store in batches of random sizes; lookups see what was applied.
-MemoryProjectionStore project(const EventSet& events, const std::vector<size_t>& order, RollupPaths& paths,
-                              std::mt19937_64& rng) {
-  MemoryProjectionStore store;
-  std::map<std::string, size_t> applied;
-  size_t at = 0;
-  while (at < order.size()) {
-    const size_t n = std::min(order.size() - at, size_t{1} + rng() % 64);
-    ProjectionBatch batch(store, paths);
-    for (size_t k = at; k < at + n; ++k) {
-      auto e = events[order[k]];
-      auto done = batch.apply(e, [&](const OriginSeq& id) -> Result<std::optional<HeldEvent>> {
-        auto it = applied.find(id.to_string());
-        if (it == applied.end()) return std::optional<HeldEvent>();
-        return std::optional<HeldEvent>(HeldEvent{events[it->second], nullptr});
-      });
-      REQUIRE(done.ok());
-      applied.emplace(event_id(e), order[k]);
-    }
-    auto changes = batch.changes();
-    REQUIRE(changes.ok());
-    store.apply(*changes);
-    at += n;
-  }
-  return store;
-}
-
-// Events parsed for a test, kept alive for their readers.
-struct Extras {
-  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> messages;
-  schema::Event::Reader add(const std::string& line) {
-    static const EventJson json;
-    messages.push_back(std::make_unique<capnp::MallocMessageBuilder>());
-    auto parsed = json.parse(line, messages.back()->initRoot<schema::Event>());
-    INFO(line);
-    REQUIRE(parsed.ok());
-    return messages.back()->getRoot<schema::Event>().asReader();
-  }
-};
-
 // Appends, for the first retraction of the set, a second retraction of its target and a
 // retraction of the retraction, numbered after the last event of its origin.
-void add_adversarial_retractions(const EventSet& generated, Extras& extras, EventSet& out) {
+void add_adversarial_retractions(const EventSet& generated, testing::ParsedEvents& extras, EventSet& out) {
   std::map<std::string, uint64_t> last_seq;
   for (auto e : generated) {
     auto& seq = last_seq[std::string(text_view(e.getOrigin()))];
@@ -254,19 +215,19 @@ TEST_CASE("Tally property: any permutation of a generated set in random batches 
   // What submit refuses but a relay could still carry: a second retraction of a retracted event,
   // and a retraction of a retraction, at the end of their origin.
   EventSet events = g.events;
-  Extras extras;
+  testing::ParsedEvents extras;
   add_adversarial_retractions(g.events, extras, events);
 
   std::vector<size_t> order(events.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  const MemoryProjectionStore reference = project(events, order, paths, rng);
+  const MemoryProjectionStore reference = testing::project_in_batches(events, order, paths, rng);
   check_against_oracle(reference, events, node_code);
 
   // 700 orders a seed; ROLLCALL_PROPERTY_ORDERS sets fewer under the sanitizers.
   const uint64_t orders = testing::env_number("ROLLCALL_PROPERTY_ORDERS").value_or(700);
   for (uint64_t n = 0; n < orders; ++n) {
     std::shuffle(order.begin(), order.end(), rng);
-    const MemoryProjectionStore store = project(events, order, paths, rng);
+    const MemoryProjectionStore store = testing::project_in_batches(events, order, paths, rng);
     INFO("order " << n << " of seed " << seed);
     REQUIRE(store == reference);
   }
