@@ -62,8 +62,8 @@ int run_export(const ExportOptions& o) {
   for (const std::string& text : o.origins) {
     auto origin = UnitCode::parse(text);
     if (!origin.ok()) return report(kCommand, "--origin: " + origin.error().message());
-    auto map = (*log)->seed_map();
-    if (!map.ok()) return report(kCommand, map.error().message());
+    const auto map = (*log)->map();  // the current map: units registered by map events too
+    if (!map) return report(kCommand, (*log)->seed_map().error().message());
     if (!map->contains(*origin)) return report(kCommand, "--origin: unknown unit '" + text + "' in this data dir's map");
     origins.insert(origin->str());
   }

@@ -109,8 +109,8 @@ Result<LogFilter> make_filter(const TailOptions& o, const UnitMap& map) {
 int run_tail(const TailOptions& o) {
   auto log = open_log(o.data_dir);
   if (!log.ok()) return report("log tail", log.error().message());
-  auto map = (*log)->seed_map();
-  if (!map.ok()) return report("log tail", map.error().message());
+  const auto map = (*log)->map();  // the current map: units registered by map events too
+  if (!map) return report("log tail", (*log)->seed_map().error().message());
   auto filter = make_filter(o, *map);
   if (!filter.ok()) return report("log tail", filter.error().message());
   EventPrinter printer(o.json);

@@ -255,8 +255,9 @@ std::optional<Rejection> EventLog::check_map_change(WriteSet& ws, schema::Event:
   if (!last.empty() && key <= last)
     return Rejection{wire::RejectCode::INVALID,
                      kind + " dated " + std::string(text_view(e.getEffectiveDate())) +
-                         ": this node holds a map change dated " + last.substr(0, last.find('\0')) +
-                         " already; map changes are issued in date order"};
+                         ": this node holds a map change that folds after it (dated " + last.substr(0, last.find('\0')) +
+                         ", origin " + last.substr(last.find('\0') + 1, last.size() - last.find('\0') - 10) +
+                         "); map changes are issued in date order (date it a day later)"};
   auto change = map_change_of(e);
   if (!change.ok()) return Rejection{wire::RejectCode::INVALID, kind + ": " + change.error().message()};
   if (!ws.working_map) ws.working_map = std::make_shared<UnitMap>(*map());

@@ -305,7 +305,7 @@ Result<std::map<std::string, int64_t>> EventLog::tally_under(const UnitMap& map,
   if (auto current = this->map())
     for (UnitCode& code : current->subtree(current->root()))
       if (!map.contains(code)) codes.push_back(std::move(code));
-  if (!map.contains(unit)) codes.push_back(unit);
+  if (!map.contains(unit) && std::find(codes.begin(), codes.end(), unit) == codes.end()) codes.push_back(unit);
   std::map<std::string, int64_t> sums;
   const uint32_t first = day_bucket(range.first);
   const uint32_t last = day_bucket(range.last);

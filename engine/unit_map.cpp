@@ -366,6 +366,18 @@ bool UnitMap::ever_in_subtree(const UnitCode& code, const UnitCode& ancestor) co
   return false;
 }
 
+bool UnitMap::rolls_up_to(const UnitCode& from, const UnitCode& target,
+                          const std::function<UnitCode(const UnitCode&)>& heir_of) const {
+  UnitCode at = heir_of(from);
+  for (size_t steps = 0; steps <= units_.size(); ++steps) {
+    if (at == target) return true;
+    const Unit* unit = find(at);
+    if (unit == nullptr || unit->parent.empty()) return false;
+    at = heir_of(unit->parent);
+  }
+  return true;  // a loop already: treat as reaching it
+}
+
 Status UnitMap::apply(const MapChange& c) {
   const auto refuse = [&](const std::string& why) { return invalid_input(describe(c) + ": " + why); };
   const Unit* unit = find(c.code);
@@ -379,7 +391,9 @@ Status UnitMap::apply(const MapChange& c) {
   if (c.kind == MapChange::Kind::kRegistered) {
     if (unit != nullptr) return refuse("unit " + c.code.str() + " is already in the map");
     if (c.name.empty() || c.level.empty()) return refuse("a new unit needs a name and a level");
-    if (auto why = usable(c.parent, "parent")) return refuse(*why);
+    // Under a closed or merged parent too: a child node that has not seen its parent's change
+    // still registers under itself, and the new unit rolls up through the heirs.
+    if (!contains(c.parent)) return refuse("parent " + c.parent.str() + " is not in the map");
     Unit added;
     added.code = c.code;
     added.name = c.name;
@@ -403,6 +417,8 @@ Status UnitMap::apply(const MapChange& c) {
       if (c.code == root_) return refuse("the root cannot move");
       if (auto why = usable(c.parent, "parent")) return refuse(*why);
       if (in_subtree(c.parent, c.code)) return refuse("parent " + c.parent.str() + " lies below the unit");
+      if (rolls_up_to(c.parent, c.code, [&](const UnitCode& u) { return heir(u); }))
+        return refuse("parent " + c.parent.str() + " rolls up into the unit (through merged units)");
       if (c.parent == target.parent) return refuse("the unit is already under " + c.parent.str());
       auto& old_kids = children_[target.parent];
       old_kids.erase(std::remove(old_kids.begin(), old_kids.end(), c.code), old_kids.end());
@@ -423,6 +439,18 @@ Status UnitMap::apply(const MapChange& c) {
         }
         if (auto why = usable(into, "successor")) return refuse(*why);
         if (in_subtree(into, c.code)) return refuse("successor " + into.str() + " lies below the unit");
+      }
+      if (!keeps_code) {
+        // After the merge, what resolved to the unit resolves to its heir's heir: that chain must
+        // not come back to itself (a successor below a unit merged into this one, say).
+        const UnitCode next = heir(c.into.front());
+        const auto heir_after = [&](const UnitCode& u) {
+          UnitCode h = heir(u);
+          return h == c.code ? next : h;
+        };
+        const Unit* top = find(next);
+        if (top != nullptr && !top->parent.empty() && rolls_up_to(top->parent, next, heir_after))
+          return refuse("successor " + c.into.front().str() + " would roll up into itself (through merged units)");
       }
       target.successors = c.into;
       if (!keeps_code) target.state = UnitState::kMerged;

@@ -15,8 +15,10 @@
 // The map changes (DESIGN.md "Projections"): a UnitMap is also the fold of a seed map and its
 // map events (engine/map_change.h), ordered by (effectiveDate, origin, seq). A unit is never
 // removed: a merged unit keeps its code, name and parent, and hands its history to its heir
-// (the successor that keeps its code, else the first listed); a closed unit takes no new
-// events and keeps its history where it is. So two kinds of question:
+// (the successor that keeps its code, else the first listed); a closed unit keeps its history
+// where it is, and units may still be registered below a closed or merged one (by a child that
+// has not seen that change yet: they roll up through the heirs). No change may make a roll-up
+// chain loop, through parents or heirs. So two kinds of question:
 //   - structure (find, children, in_subtree, ancestors, subtree): the units' current parent
 //     links, merged and closed units included, as they are stored;
 //   - roll-up (heir, rollup_chain): where an event of a unit counts now, through heirs.
@@ -28,6 +30,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -110,6 +113,10 @@ class UnitMap {
  private:
   std::unordered_map<UnitCode, Unit> units_;
   std::unordered_map<UnitCode, std::vector<UnitCode>> children_;
+  // True when the roll-up walk from `from` (through `heir_of` at every step) meets `target`.
+  bool rolls_up_to(const UnitCode& from, const UnitCode& target,
+                   const std::function<UnitCode(const UnitCode&)>& heir_of) const;
+
   UnitCode root_;
 };
 

@@ -106,7 +106,8 @@ TEST_CASE("UnitMap::apply: registrations, renames, moves, merges and closes fold
   // A closed unit keeps its history where it is and takes no new units.
   REQUIRE(map.apply(change(MapChange::Kind::kClosed, "001")).ok());
   CHECK(strs(map.rollup_chain(code("00004"), code("01"))) == std::vector<std::string>{"00004", "001", "01"});
-  CHECK_FALSE(map.apply(registered("99002", "001")).ok());
+  // A unit may still be registered below it (by a child that has not seen the close).
+  CHECK(map.apply(registered("99002", "001")).ok());
 }
 
 TEST_CASE("UnitMap::apply refuses what cannot apply and leaves the map as it was", "[map]") {
@@ -130,6 +131,38 @@ TEST_CASE("UnitMap::apply refuses what cannot apply and leaves the map as it was
   REQUIRE(map.apply(merged("00004", {"00001"})).ok());
   refused(merged("00037", {"00004"}), "successor 00004 is merged");
   refused(moved("00004", "002"), "was merged");
+}
+
+TEST_CASE("UnitMap::apply refuses a move or merge that would make a roll-up chain loop through merged units",
+          "[map]") {
+  // 002 merged into 001; then 001 merged into 00037, a ward of 002, would send 001's heir up
+  // through 002 (whose heir would then be 00037) back to 00037: a loop that would hide both
+  // districts' wards from the province.
+  UnitMap map = UnitMap::parse_csv(testing::kSmallMapCsv).value();
+  REQUIRE(map.apply(merged("002", {"001"})).ok());
+  auto looped = map.apply(merged("001", {"00037"}));
+  REQUIRE_FALSE(looped.ok());
+  CHECK_THAT(looped.error().message(), Catch::Contains("would roll up into itself"));
+  // The same through a move: 001 under 00037, whose parent 002 now resolves to 001.
+  auto moved_under = map.apply(moved("001", "00037"));
+  REQUIRE_FALSE(moved_under.ok());
+  CHECK_THAT(moved_under.error().message(), Catch::Contains("rolls up into the unit"));
+  // Every unit still reaches the root.
+  for (const char* unit : {"00001", "00004", "00037", "001", "002"})
+    CHECK(map.rollup_chain(code(unit), code("VN")).back() == code("VN"));
+}
+
+TEST_CASE("UnitMap::apply registers a unit under a closed or merged parent: it rolls up through the heirs", "[map]") {
+  // A district node that has not seen its parent close it still registers wards under itself;
+  // the parent's fold takes them, so their events are neither refused nor lost.
+  UnitMap map = UnitMap::parse_csv(testing::kSmallMapCsv).value();
+  REQUIRE(map.apply(change(MapChange::Kind::kClosed, "001")).ok());
+  REQUIRE(map.apply(registered("99001", "001")).ok());
+  CHECK(strs(map.rollup_chain(code("99001"), code("VN"))) == std::vector<std::string>{"99001", "001", "01", "VN"});
+  REQUIRE(map.apply(merged("002", {"01"})).ok());
+  REQUIRE(map.apply(registered("99002", "002")).ok());
+  CHECK(strs(map.rollup_chain(code("99002"), code("VN"))) == std::vector<std::string>{"99002", "01", "VN"});
+  CHECK(map.ever_in_subtree(code("99002"), code("002")));
 }
 
 // A unit's own rows summed over a year ('O' rows), and its tally rows of a granularity.
