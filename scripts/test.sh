@@ -20,7 +20,7 @@ stage deps 900 'bash scripts/install-deps.sh'
 stage build 1200 'configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo'
 stage test 1200 'cd build && ctest -j2 --output-on-failure --timeout 600 2>&1 | tee ctest.log'
 stage asan-build 1500 'BUILD_TARGETS="rollcall_engine_tests rollcall_node_tests rollcall_testdata_tests" configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug -DROLLCALL_SANITIZE=address,undefined'
-stage asan-test 1200 'cd build-asan && ROLLCALL_SIM_SEEDS=8 ROLLCALL_POWER_CYCLES=60 ROLLCALL_CRASH_CYCLES=40 ROLLCALL_PROPERTY_ORDERS=100 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -j2 --output-on-failure --timeout 600 -E "\(national\)" 2>&1 | tee ctest.log'
+stage asan-test 1500 'cd build-asan && ROLLCALL_SIM_SEEDS=8 ROLLCALL_POWER_CYCLES=60 ROLLCALL_CRASH_CYCLES=40 ROLLCALL_PROPERTY_ORDERS=100 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest -j2 --output-on-failure --timeout 600 -E "\(national\)" 2>&1 | tee ctest.log'
 
 stage tsan-build 1500 'BUILD_TARGETS=rollcall_node_tests configure_and_build build-tsan -DCMAKE_BUILD_TYPE=Debug -DROLLCALL_SANITIZE=thread'
 stage tsan-test 900 'cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp ctest -j2 --output-on-failure --timeout 600 -R "^rollcalld( security)?: " 2>&1 | tee ctest.log'
