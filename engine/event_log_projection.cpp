@@ -122,6 +122,22 @@ Status compare_family(const Store& stored, const Store& recomputed, Cf cf, Verif
   return ok_status();
 }
 
+// Adds the rows of `unit` under `granularity` with buckets in [first, last] to `sums`, by metric.
+Status add_tally_rows(rocksdb::Iterator& it, const std::string& unit, char granularity, uint32_t first,
+                      uint32_t last, std::map<std::string, int64_t>& sums) {
+  const std::string prefix = keys::tally_prefix(unit, granularity);
+  for (it.Seek(keys::tally_key(unit, granularity, first, "")); it.Valid(); it.Next()) {
+    const auto key = it.key().ToStringView();
+    if (!key.starts_with(prefix) || key.size() < prefix.size() + 4 || keys::get_be32(key, prefix.size()) > last) break;
+    int64_t value = 0;
+    if (!keys::decode_i64(it.value().ToStringView(), &value))
+      return Error(ErrorKind::kCorruption, "a tally value of unit " + unit + " is not 8 bytes");
+    sums[std::string(key.substr(prefix.size() + 4))] += value;
+  }
+  if (!it.status().ok()) return to_error(it.status(), "reading tallies");
+  return ok_status();
+}
+
 }  // namespace
 
 Result<uint64_t> EventLog::projection_digest() const {
@@ -256,19 +272,8 @@ Result<UnitMap> EventLog::seed_map() const {
 Result<std::map<std::string, int64_t>> EventLog::tally(const UnitCode& unit, const DateRange& range) const {
   std::map<std::string, int64_t> sums;
   auto it = store_->iterator(Cf::kTallies);
-  for (const BucketRange& r : decompose(range)) {
-    const std::string prefix = keys::tally_prefix(unit.str(), static_cast<char>(r.granularity));
-    for (it->Seek(keys::tally_key(unit.str(), static_cast<char>(r.granularity), r.first, "")); it->Valid(); it->Next()) {
-      const auto key = it->key().ToStringView();
-      if (!key.starts_with(prefix) || key.size() < prefix.size() + 4) break;
-      if (keys::get_be32(key, prefix.size()) > r.last) break;
-      int64_t value = 0;
-      if (!keys::decode_i64(it->value().ToStringView(), &value))
-        return Error(ErrorKind::kCorruption, "a tally value of unit " + unit.str() + " is not 8 bytes");
-      sums[std::string(key.substr(prefix.size() + 4))] += value;
-    }
-    if (!it->status().ok()) return to_error(it->status(), "reading tallies");
-  }
+  for (const BucketRange& r : decompose(range))
+    ROLLCALL_TRY(add_tally_rows(*it, unit.str(), static_cast<char>(r.granularity), r.first, r.last, sums));
   std::erase_if(sums, [](const auto& entry) { return entry.second == 0; });
   return sums;
 }
@@ -313,16 +318,7 @@ Result<std::map<std::string, int64_t>> EventLog::tally_under(const UnitMap& map,
   for (const UnitCode& code : codes) {
     const std::vector<UnitCode> chain = map.rollup_chain(code, unit_);
     if (std::find(chain.begin(), chain.end(), unit) == chain.end()) continue;
-    const std::string prefix = keys::tally_prefix(code.str(), keys::kOwnGranularity);
-    for (it->Seek(keys::tally_key(code.str(), keys::kOwnGranularity, first, "")); it->Valid(); it->Next()) {
-      const auto key = it->key().ToStringView();
-      if (!key.starts_with(prefix) || key.size() < prefix.size() + 4 || keys::get_be32(key, prefix.size()) > last) break;
-      int64_t value = 0;
-      if (!keys::decode_i64(it->value().ToStringView(), &value))
-        return Error(ErrorKind::kCorruption, "an own tally value of unit " + code.str() + " is not 8 bytes");
-      sums[std::string(key.substr(prefix.size() + 4))] += value;
-    }
-    if (!it->status().ok()) return to_error(it->status(), "reading tallies");
+    ROLLCALL_TRY(add_tally_rows(*it, code.str(), keys::kOwnGranularity, first, last, sums));
   }
   std::erase_if(sums, [](const auto& entry) { return entry.second == 0; });
   return sums;
