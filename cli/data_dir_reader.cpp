@@ -1,5 +1,7 @@
 #include "cli/data_dir_reader.h"
 
+#include "report/tally_report.h"
+
 namespace rollcall::cli {
 
 Result<DataDirReader> DataDirReader::open(const std::string& dir, bool need_projections) {
@@ -13,31 +15,11 @@ Result<DataDirReader> DataDirReader::open(const std::string& dir, bool need_proj
 }
 
 Result<UnitCode> DataDirReader::unit_in_scope(std::string_view text) const {
-  auto code = UnitCode::parse(text);
-  if (!code.ok()) return invalid_input("--unit: " + code.error().message());
-  if (!map_.contains(*code))
-    return invalid_input("unit " + code->str() +
-                         " is not in this node's map (the --units file its data dir "
-                         "was created with, and the map events it holds)");
-  if (!map_.ever_in_subtree(*code, log_->unit()))
-    return invalid_input(
-        "unit " + code->str() + " (" + unit_name(code->str()) +
-        ") is outside this node's subtree: the node holds only the tallies and members of its "
-        "subtree, rooted at " +
-        unit_label(log_->unit().str()));
-  return code;
+  return cli::unit_in_scope(map_, log_->unit(), text, "--unit");
 }
 
-std::string DataDirReader::unit_name(std::string_view code) const {
-  auto parsed = UnitCode::parse(code);
-  if (!parsed.ok()) return "";
-  const Unit* unit = map_.find(*parsed);
-  return unit ? unit->name : "";
-}
+std::string DataDirReader::unit_name(std::string_view code) const { return cli::unit_name(map_, code); }
 
-std::string DataDirReader::unit_label(std::string_view code) const {
-  const std::string name = unit_name(code);
-  return name.empty() ? std::string(code) : std::string(code) + " " + name;
-}
+std::string DataDirReader::unit_label(std::string_view code) const { return cli::unit_label(map_, code); }
 
 }  // namespace rollcall::cli

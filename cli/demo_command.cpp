@@ -30,7 +30,7 @@
 #include "cli/demo_stream.h"
 #include "cli/demo_tree.h"
 #include "cli/link_proxy.h"
-#include "cli/text_table.h"
+#include "report/text_table.h"
 #include "engine/event_log.h"
 #include "engine/period.h"
 #include "engine/unit_map.h"

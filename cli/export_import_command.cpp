@@ -23,7 +23,7 @@
 
 #include "cli/commands.h"
 #include "cli/credential_options.h"
-#include "cli/json_out.h"
+#include "report/json_out.h"
 #include "cli/node_client.h"
 #include "cli/progress_line.h"
 #include "engine/event_fields.h"

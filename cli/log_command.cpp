@@ -8,7 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/event_text.h"
-#include "cli/json_out.h"
+#include "report/json_out.h"
 #include "engine/event_fields.h"
 #include "engine/event_json.h"
 #include "engine/event_log.h"

@@ -9,8 +9,8 @@
 
 #include "cli/commands.h"
 #include "cli/data_dir_reader.h"
-#include "cli/json_out.h"
-#include "cli/text_table.h"
+#include "report/json_out.h"
+#include "report/text_table.h"
 #include "engine/event_fields.h"
 #include "engine/member_rules.h"
 

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <set>
 
-#include "cli/json_out.h"
+#include "report/json_out.h"
 
 namespace rollcall::cli {
 namespace {

@@ -19,7 +19,7 @@
 #include "cli/data_dir_reader.h"
 #include "cli/status_query.h"
 #include "cli/status_tree.h"
-#include "cli/status_view.h"
+#include "report/status_view.h"
 #include "engine/replication.h"
 
 namespace rollcall::cli {
@@ -37,29 +37,6 @@ struct StatusOptions {
   ClientCredentials credentials;
 };
 
-Result<NodeState> read_data_dir(const DataDirReader& reader) {
-  NodeState s;
-  s.unit = reader.log().unit().str();
-  s.incarnation = reader.log().incarnation();
-  s.last_lsn = reader.log().last_lsn();
-  auto marks = reader.log().watermarks();
-  if (!marks.ok()) return marks.error();
-  for (const Watermark& w : *marks) {
-    OriginState o;
-    o.origin = w.origin.str();
-    o.seq = w.seq;
-    o.newest_recorded_at = w.newest_recorded_at;
-    o.chain_hash = w.chain_hash;
-    s.origins.push_back(std::move(o));
-  }
-  auto forks = reader.log().forks();
-  if (!forks.ok()) return forks.error();
-  for (const ForkRecord& f : *forks) s.forks.push_back({f.origin.str(), f.peer.str(), f.first_seq, f.seen_at});
-  return s;
-}
-
-// The node's address from DIR/rollcalld.address (one line, HOST:PORT); nullopt when there is
-// no such file. A wildcard listen address is asked on loopback.
 std::optional<std::string> address_from_file(const std::string& dir) {
   std::ifstream in(std::filesystem::path(dir) / kAddressFile);
   if (!in) return std::nullopt;
@@ -68,9 +45,7 @@ std::optional<std::string> address_from_file(const std::string& dir) {
   const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
   while (!line.empty() && blank(line.back())) line.pop_back();
   line.erase(line.begin(), std::find_if_not(line.begin(), line.end(), blank));
-  if (line.starts_with("0.0.0.0:")) line = "127.0.0.1" + line.substr(7);
-  if (line.starts_with("[::]:")) line = "[::1]" + line.substr(4);
-  return line;
+  return dialable_address(line);
 }
 
 // Empty when the node that answered is the node of the data dir; else why it is not. A node
@@ -86,33 +61,6 @@ std::string identity_mismatch(const NodeState& dir, const NodeState& node,
 
 // The node's answer over what the data dir holds. The node was asked after the dir was read, so
 // its values are as new or newer; a chain hash from the dir is kept where the seq is the same.
-NodeState merge(const NodeState& dir, NodeState node) {
-  node.last_lsn = std::max(node.last_lsn, dir.last_lsn);
-  if (node.forks.empty()) node.forks = dir.forks;  // an older node does not send them
-  if (node.incarnation.empty()) node.incarnation = dir.incarnation;
-  std::map<std::string, size_t> index;  // origin -> position in node.origins
-  for (size_t i = 0; i < node.origins.size(); ++i) index.emplace(node.origins[i].origin, i);
-  for (const OriginState& held : dir.origins) {
-    auto it = index.find(held.origin);
-    if (it == index.end())
-      node.origins.push_back(held);
-    else if (node.origins[it->second].seq == held.seq)
-      node.origins[it->second].chain_hash = held.chain_hash;
-  }
-  return node;
-}
-
-void sort_for_display(NodeState& s) {
-  std::sort(s.parents.begin(), s.parents.end(),
-            [](const auto& a, const auto& b) { return a.rank < b.rank; });
-  std::sort(s.children.begin(), s.children.end(),
-            [](const auto& a, const auto& b) { return a.unit < b.unit; });
-  std::sort(s.origins.begin(), s.origins.end(),
-            [](const auto& a, const auto& b) { return a.origin < b.origin; });
-}
-
-// Asks the node at `address` for its status and puts its answer in `view`: over the data dir's
-// part when `from_dir`, provided it is that data dir's node.
 void ask_node(StatusView& view, const std::string& address, bool from_dir, bool explicit_node,
               std::chrono::milliseconds timeout, const ClientCredentials& credentials) {
   view.node.address = address;
@@ -127,7 +75,7 @@ void ask_node(StatusView& view, const std::string& address, bool from_dir, bool 
       view.node.problem = explicit_node ? other : other + "; " + kAddressFile + " is stale";
       return;
     }
-    view.state = merge(view.state, std::move(answer).value());
+    view.state = merge_held(view.state, std::move(answer).value());
   } else {
     view.state = std::move(answer).value();
   }
@@ -148,7 +96,7 @@ int run_status(const StatusOptions& o) {
     auto opened = DataDirReader::open(o.data_dir, /*need_projections=*/false);
     if (!opened.ok()) return report(kCommand, opened.error().message());
     reader.emplace(std::move(opened).value());
-    auto held = read_data_dir(*reader);
+    auto held = held_state_of(reader->log());
     if (!held.ok()) return report(kCommand, held.error().message());
     view.state = std::move(held).value();
     view.name_of = [&reader](const std::string& code) { return reader->unit_name(code); };

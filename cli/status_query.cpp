@@ -147,38 +147,6 @@ Status expect(wire::Message::Reader message, wire::Message::Which expected,
                "node " + address + " answered " + what + " with something else");
 }
 
-Timestamp at(int64_t micros) {
-  return Timestamp{micros};
-}
-std::string bytes_of(capnp::Data::Reader data) {
-  return std::string(data.asChars().begin(), data.size());
-}
-
-NodeState copy_status(wire::NodeStatus::Reader s) {
-  NodeState out;
-  out.unit = s.getUnit().cStr();
-  out.incarnation = bytes_of(s.getIncarnation());
-  out.now = at(s.getNow());
-  out.last_lsn = Lsn{s.getLastLsn()};
-  for (auto p : s.getParents())
-    out.parents.push_back({p.getAddress().cStr(), p.getRank(), p.getUnit().cStr(), p.getConnected(),
-                           at(p.getConnectedSince()), at(p.getLastAckAt()), p.getLastError().cStr(),
-                           p.getEventsAcked(), p.getTakingBackFrom(), p.getTakingBackNext(),
-                           p.getTakingBackTo()});
-  for (auto c : s.getChildren())
-    out.children.push_back({c.getUnit().cStr(), c.getAddress().cStr(), bytes_of(c.getIncarnation()),
-                            at(c.getConnectedSince()), at(c.getLastMessageAt()),
-                            c.getEventsApplied(), c.getEventsDuplicate(), c.getListenAddress().cStr()});
-  for (auto o : s.getOrigins())
-    out.origins.push_back({o.getOrigin().cStr(), o.getSeq(), at(o.getNewestRecordedAt()),
-                           o.getHeadSeq(), at(o.getHeadRecordedAt()), o.getParentSeq(),
-                           std::nullopt});
-  for (auto a : s.getAlerts()) out.alerts.push_back({at(a.getAt()), a.getMessage().cStr()});
-  for (auto f : s.getForks())
-    out.forks.push_back({f.getOrigin().cStr(), f.getPeer().cStr(), f.getFirstSeq(), at(f.getSeenAt())});
-  return out;
-}
-
 }  // namespace
 
 Result<NodeState> ask_node_status(const std::string& host_port, std::chrono::milliseconds timeout,
@@ -214,7 +182,7 @@ Result<NodeState> ask_node_status(const std::string& host_port, std::chrono::mil
   return guard_capnp("status from " + host_port, [&]() -> Result<NodeState> {
     auto message = (*answer)->root<wire::Message>();
     ROLLCALL_TRY(expect(message, wire::Message::STATUS, host_port, "the status request"));
-    return copy_status(message.getStatus());
+    return node_state_of(message.getStatus());
   });
 }
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <set>
 
-#include "cli/json_out.h"
-#include "cli/status_view.h"
+#include "report/json_out.h"
+#include "report/status_view.h"
 
 namespace rollcall::cli {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/credential_options.h"
-#include "cli/json_out.h"
+#include "report/json_out.h"
 #include "cli/node_client.h"
 #include "engine/capnp_guard.h"
 #include "engine/enum_name.h"

@@ -10,9 +10,9 @@
 
 #include "cli/commands.h"
 #include "cli/data_dir_reader.h"
-#include "cli/json_out.h"
-#include "cli/status_view.h"
-#include "cli/text_table.h"
+#include "report/json_out.h"
+#include "report/status_view.h"
+#include "report/text_table.h"
 #include "engine/map_change.h"
 #include "engine/period.h"
 

@@ -13,7 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/data_dir_reader.h"
-#include "cli/json_out.h"
+#include "report/json_out.h"
 #include "cli/progress_line.h"
 #include "engine/event_log.h"
 

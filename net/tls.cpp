@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -68,7 +69,7 @@ std::string subject_entry(X509_NAME* name, int nid) {
 
 }  // namespace
 
-Result<std::shared_ptr<asio::ssl::context>> make_tls_context(const TlsFiles& files, TlsSide side) {
+Status configure_tls_context(SSL_CTX* native, const TlsFiles& files, TlsSide side) {
   if (files.ca.empty()) return invalid_input("TLS needs a CA file (--tls-ca) to verify peers against");
   if (files.cert.empty() != files.key.empty())
     return invalid_input("TLS: a certificate (--tls-cert) and its key (--tls-key) go together");
@@ -79,32 +80,52 @@ Result<std::shared_ptr<asio::ssl::context>> make_tls_context(const TlsFiles& fil
     ROLLCALL_TRY(readable(files.cert, "TLS certificate"));
     ROLLCALL_TRY(readable(files.key, "TLS key"));
   }
-  auto context = std::make_shared<asio::ssl::context>(side == TlsSide::kServer ? asio::ssl::context::tls_server
-                                                                                : asio::ssl::context::tls_client);
-  SSL_CTX* native = context->native_handle();
   ERR_clear_error();
   if (SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION) != 1)
     return Error(ErrorKind::kInternal, "TLS 1.3 is not available: " + openssl_errors());
-  asio::error_code ec;
-  context->set_options(asio::ssl::context::no_compression, ec);
+  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION);
   if (!files.cert.empty()) {
-    context->use_certificate_chain_file(files.cert, ec);
-    if (ec) return invalid_input("TLS certificate '" + files.cert + "': " + openssl_errors());
-    context->use_private_key_file(files.key, asio::ssl::context::pem, ec);
-    if (ec) return invalid_input("TLS key '" + files.key + "': " + openssl_errors());
+    if (SSL_CTX_use_certificate_chain_file(native, files.cert.c_str()) != 1)
+      return invalid_input("TLS certificate '" + files.cert + "': " + openssl_errors());
+    if (SSL_CTX_use_PrivateKey_file(native, files.key.c_str(), SSL_FILETYPE_PEM) != 1)
+      return invalid_input("TLS key '" + files.key + "': " + openssl_errors());
     if (SSL_CTX_check_private_key(native) != 1)
       return invalid_input("TLS key '" + files.key + "' does not match the certificate '" + files.cert + "'");
   }
-  context->load_verify_file(files.ca, ec);
-  if (ec) return invalid_input("TLS CA file '" + files.ca + "': " + openssl_errors());
-  // A server takes clients without a certificate too (they show a token in their hello); a
-  // certificate that is shown must verify. A client always requires the server's.
-  context->set_verify_mode(side == TlsSide::kServer
-                               ? asio::ssl::verify_peer
-                               : asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert,
-                           ec);
-  if (ec) return Error(ErrorKind::kInternal, "TLS verify mode: " + ec.message());
+  if (SSL_CTX_load_verify_locations(native, files.ca.c_str(), nullptr) != 1)
+    return invalid_input("TLS CA file '" + files.ca + "': " + openssl_errors());
+  // A server takes clients without a certificate too (they show a token); a certificate that is
+  // shown must verify. A client always requires the server's.
+  SSL_CTX_set_verify(native,
+                     side == TlsSide::kServer ? SSL_VERIFY_PEER : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                     nullptr);
+  return ok_status();
+}
+
+Result<std::shared_ptr<asio::ssl::context>> make_tls_context(const TlsFiles& files, TlsSide side) {
+  auto context = std::make_shared<asio::ssl::context>(side == TlsSide::kServer ? asio::ssl::context::tls_server
+                                                                                : asio::ssl::context::tls_client);
+  ROLLCALL_TRY(configure_tls_context(context->native_handle(), files, side));
   return context;
+}
+
+Access certificate_access(const PeerIdentity& identity) {
+  return identity.role == CertRole::kWriter ? Access::kWrite : Access::kRead;
+}
+
+Access token_access(std::string_view token, const std::vector<std::string>& write_tokens,
+                    const std::vector<std::string>& read_tokens) {
+  if (token.empty()) return Access::kNone;
+  // Every configured token is compared in full, so the time taken says nothing of a match.
+  const auto matches = [&](const std::vector<std::string>& tokens) {
+    bool found = false;
+    for (const auto& t : tokens)
+      found |= t.size() == token.size() && CRYPTO_memcmp(t.data(), token.data(), t.size()) == 0;
+    return found;
+  };
+  const bool write = matches(write_tokens);
+  const bool read = matches(read_tokens);
+  return write ? Access::kWrite : read ? Access::kRead : Access::kNone;
 }
 
 namespace {

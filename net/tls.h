@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <asio.hpp>
 #include <asio/ssl.hpp>
@@ -53,6 +54,14 @@ enum class TlsSide { kServer, kClient };
 // client without one must then show a token); a client requires and verifies the server's.
 // Errors name the file and what OpenSSL said (missing file, key not matching the certificate).
 Result<std::shared_ptr<asio::ssl::context>> make_tls_context(const TlsFiles& files, TlsSide side);
+// The same settings on a bare OpenSSL context (the HTTP listener's, which cpp-httplib owns).
+Status configure_tls_context(SSL_CTX* context, const TlsFiles& files, TlsSide side);
+
+// What a verified certificate lets its holder do: a writer writes, every other role reads.
+Access certificate_access(const PeerIdentity& identity);
+// What a client token lets its holder do: kNone for an empty or unknown token.
+Access token_access(std::string_view token, const std::vector<std::string>& write_tokens,
+                    const std::vector<std::string>& read_tokens);
 
 // The identity of the peer of a TLS connection whose handshake succeeded: nullopt when it sent
 // no certificate. A certificate without O=rollcall, a known OU and a CN is an error.

@@ -133,7 +133,7 @@ int run(const NodeConfig& config) {
     fill_node_status(status, **event_log, server, uplink.get(), alerts, wall_now());
   };
   server.set_status_filler(fill_status);
-  HttpListener http(io, fill_status);
+  HttpListener http(io, **event_log, fill_status);
   queue.on_appended([&] {
     if (uplink) uplink->wake();
   });
@@ -158,12 +158,20 @@ int run(const NodeConfig& config) {
             server_tls ? "TLS 1.3, mutual" : "plain TCP",
             config.data_dir, (*event_log)->last_lsn().value, (*event_log)->next_own_seq());
   if (config.http) {
-    auto http_port = http.start(*config.http);
+    HttpOptions http_options;
+    http_options.listen = *config.http;
+    http_options.tls = tls_files;
+    http_options.write_tokens = config.write_tokens;
+    http_options.read_tokens = config.read_tokens;
+    http_options.node_address = listen_address;
+    auto http_port = http.start(http_options);
     if (!http_port.ok()) {
       log->error("{}", http_port.error().message());
       return kExitFailure;
     }
-    log->info("metrics at http://{}:{}/metrics", config.http->host, *http_port);
+    const std::string scheme = tls_files.empty() ? "http" : "https";
+    log->info("status page at {}://{}:{}/, metrics at /metrics, JSON at /api/status and /api/tally", scheme,
+              config.http->host, *http_port);
   }
   queue.start();
   server.start_accepting();
@@ -246,8 +254,11 @@ int main(int argc, char** argv) {
                                   "a remembered requestId is forgotten after this many days (default 30, at most 36500)");
   std::string http_listen;
   auto* http_opt = app.add_option("--http", http_listen,
-                                  "HOST:PORT of a read-only HTTP listener serving /metrics (Prometheus text); "
-                                  "none unless given; use a loopback address unless the port is firewalled");
+                                  "HOST:PORT of a read-only HTTP listener (HTTPS with the node's TLS files, for clients "
+                                  "with a certificate of its CA or a read/write token as `Authorization: Bearer`): "
+                                  "/metrics (Prometheus text), /api/status and /api/tally (the JSON of `rollcall status "
+                                  "--json` and `rollcall tally --json`); none unless given; keep it on a loopback "
+                                  "address unless the port is firewalled");
   app.add_option("--port-file", flags.port_file, "write the bound port to this file once listening");
   app.set_version_flag("--version", kSoftwareVersion);
   CLI11_PARSE(app, argc, argv);

@@ -12,8 +12,10 @@
 
 #include <asio.hpp>
 #include <capnp/message.h>
+#include <httplib.h>
 
 #include "cli/cert_maker.h"
+#include "cli/ports.h"
 #include "engine/capnp_guard.h"
 #include "engine/event_json.h"
 #include "engine/frame_codec.h"
@@ -425,4 +427,42 @@ TEST_CASE("rollcalld security: a flood from one address meets the per-address li
   CHECK(submit_lines(**client, {admit("00001", 1)})[0].accepted);
   CHECK(node.stop() == 0);
   CHECK_THAT(node.log(), Catch::Contains("no TLS handshake within the handshake timeout"));
+}
+
+TEST_CASE("rollcalld security: with TLS the HTTP listener serves HTTPS to certificates of the node's CA and to "
+          "read or write tokens, and refuses anyone else",
+          "[node][integration][security][http]") {
+  TempDir dir;
+  Pki pki(dir.path(), {"001"});
+  const std::string write_token = "w-0123456789abcdef0123", read_token = "r-0123456789abcdef0123";
+  const std::string config = write_lines(dir, "node.toml", {"write_tokens = [\"" + write_token + "\"]",
+                                                            "read_tokens = [\"" + read_token + "\"]"});
+  const uint16_t port = cli::free_port_below_ephemeral();
+  NodeProcess node("001", dir / "node", units_2024(),
+                   with(pki.node_args("001"), {"--config", config, "--http", "127.0.0.1:" + std::to_string(port)}));
+  REQUIRE(node.start());
+  // The status code of GET /api/status as `name`'s certificate (none: "") with `token`.
+  auto get = [&](const std::string& name, const std::string& token) {
+    std::unique_ptr<httplib::SSLClient> client =
+        name.empty() ? std::make_unique<httplib::SSLClient>("127.0.0.1", port)
+                     : std::make_unique<httplib::SSLClient>("127.0.0.1", port, pki.files(name).cert, pki.files(name).key);
+    client->set_ca_cert_path((pki.dir + "/ca.crt").c_str());
+    client->enable_server_certificate_verification(false);  // node certificates name a unit, not a host
+    client->set_connection_timeout(2s);
+    client->set_read_timeout(5s);
+    httplib::Headers headers;
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    auto response = client->Get("/api/status", headers);
+    return response ? response->status : -1;
+  };
+  INFO(node.log());
+  CHECK(get("client-viewer", "") == 200);
+  CHECK(get("client-ops", "") == 200);
+  CHECK(get("", read_token) == 200);
+  CHECK(get("", write_token) == 200);
+  CHECK(get("", "") == 401);
+  CHECK(get("", "x-not-a-token-of-this-node") == 401);
+  CHECK(get("foreign-00004", "") == -1);  // another CA's certificate: the handshake fails
+  CHECK(http_get(port, "/metrics").status == -1);  // plain HTTP to the HTTPS port
+  CHECK(node.stop() == 0);
 }

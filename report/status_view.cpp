@@ -1,12 +1,12 @@
 // Rendering of `rollcall status`: aligned text tables (cli/text_table.h) or one JSON object
 // (cli/json_out.h). Times are shown in UTC, ages against StatusView::now.
-#include "cli/status_view.h"
+#include "report/status_view.h"
 
 #include <algorithm>
 #include <cstdio>
 
-#include "cli/json_out.h"
-#include "cli/text_table.h"
+#include "report/json_out.h"
+#include "report/text_table.h"
 #include "engine/replication.h"
 
 namespace rollcall::cli {
@@ -177,6 +177,12 @@ Timestamp data_as_of(const NodeState& s) {
   Timestamp newest;
   for (const OriginState& o : s.origins) newest = std::max(newest, o.newest_recorded_at);
   return newest;
+}
+
+std::string dialable_address(std::string address) {
+  if (address.starts_with("0.0.0.0:")) return "127.0.0.1" + address.substr(7);
+  if (address.starts_with("[::]:")) return "[::1]" + address.substr(4);
+  return address;
 }
 
 uint64_t parent_lag_events(const NodeState& state) {

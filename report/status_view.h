@@ -8,7 +8,7 @@
 #include <ostream>
 #include <string>
 
-#include "cli/status_query.h"
+#include "report/node_state.h"
 #include "engine/types.h"
 
 namespace rollcall::cli {
@@ -31,6 +31,10 @@ struct StatusView {
   // A unit's name from the data dir's map; "" when unknown (no data dir, or not in the map).
   std::function<std::string(const std::string&)> name_of;
 };
+
+// A node's listen address as a client on its host dials it: a wildcard (0.0.0.0, [::]) becomes
+// the loopback address of its family.
+std::string dialable_address(std::string address);
 
 // Lag of the node behind its current parent: the sum over origins of the events it holds that
 // the parent does not.
