@@ -25,7 +25,7 @@ info=$(dpkg-deb -I "$deb")
 for lib in librocksdb libcapnp libspdlog libssl3 adduser; do
   grep -q "^ Depends:.*$lib" <<<"$info" || fail "Depends lacks $lib: $(grep '^ Depends' <<<"$info")"
 done
-for script in postinst prerm postrm; do
+for script in conffiles postinst prerm postrm; do
   grep -qE "^ +[0-9]+ bytes, +[0-9]+ lines +\*? *$script " <<<"$info" || fail "$deb has no $script"
 done
 grep -q "^ Maintainer: " <<<"$info" || fail "no Maintainer field"
