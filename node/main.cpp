@@ -83,8 +83,10 @@ void apply_reloaded_config(NodeConfig& running, const NodeConfig& fresh) {
   };
   bool changed = false;
   if (running.log_level != fresh.log_level) {
-    log->set_level(*level);
+    // Said at the more verbose of the two levels, so that it shows whichever way the level went.
+    log->set_level(std::min(log->level(), *level));
     log->warn("SIGHUP: log_level changed from {} to {}", running.log_level, fresh.log_level);
+    log->set_level(*level);
     running.log_level = fresh.log_level;
     changed = true;
   }
