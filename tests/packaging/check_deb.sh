@@ -5,7 +5,7 @@
 # dependencies and maintainer scripts, that the extracted rollcalld runs, and that the unit
 # file passes systemd-analyze verify. Usage: check_deb.sh BUILD_DIR
 set -euo pipefail
-build_dir=$1
+build_dir=$(cd "$1" && pwd)
 out="$build_dir/packaging-test"
 rm -rf "$out"
 mkdir -p "$out"
