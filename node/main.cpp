@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -31,14 +32,81 @@ using namespace rollcall;
 constexpr int kExitUsage = 2;
 constexpr int kExitFailure = 1;
 
-int run(const NodeConfig& config) {
+// The config as main() builds it from --config and the flags; called again on SIGHUP.
+using ConfigLoader = std::function<Result<NodeConfig>()>;
+
+Result<spdlog::level::level_enum> parse_log_level(const std::string& text) {
+  const auto level = spdlog::level::from_str(text);
+  if (level == spdlog::level::off && text != "off") {
+    return invalid_input("log level '" + text + "' is not one of trace, debug, info, warn, error, critical, off");
+  }
+  return level;
+}
+
+// SIGHUP: applies what of `fresh` the running node can change in place (log_level) and names
+// each other changed key, which waits for a restart. `running` is what the node runs with.
+void apply_reloaded_config(NodeConfig& running, const NodeConfig& fresh) {
   auto log = node_log();
-  const auto level = spdlog::level::from_str(config.log_level);
-  if (level == spdlog::level::off && config.log_level != "off") {
-    log->error("log level '{}' is not one of trace, debug, info, warn, error, critical, off", config.log_level);
+  auto level = parse_log_level(fresh.log_level);
+  if (!level.ok()) {
+    log->error("SIGHUP: config not applied, the node keeps its settings: {}", level.error().message());
+    return;
+  }
+  const auto hosts = [](const std::vector<HostPort>& list) {
+    std::string text;
+    for (const auto& hp : list) text += hp.to_string() + " ";
+    return text;
+  };
+  const auto http = [](const NodeConfig& c) { return c.http ? c.http->to_string() : std::string(); };
+  const std::pair<const char*, bool> needs_restart[] = {
+      {"unit", running.unit != fresh.unit},
+      {"data_dir", running.data_dir != fresh.data_dir},
+      {"units", running.units_file != fresh.units_file},
+      {"listen", running.listen.to_string() != fresh.listen.to_string()},
+      {"parents", hosts(running.parents) != hosts(fresh.parents)},
+      {"http", http(running) != http(fresh)},
+      {"tls_cert", running.tls_cert != fresh.tls_cert},
+      {"tls_key", running.tls_key != fresh.tls_key},
+      {"tls_ca", running.tls_ca != fresh.tls_ca},
+      {"plaintext", running.plaintext != fresh.plaintext},
+      {"write_tokens", running.write_tokens != fresh.write_tokens},
+      {"read_tokens", running.read_tokens != fresh.read_tokens},
+      {"max_connections", running.max_connections != fresh.max_connections},
+      {"max_connections_per_address", running.max_connections_per_address != fresh.max_connections_per_address},
+      {"idle_timeout_s", running.idle_timeout_s != fresh.idle_timeout_s},
+      {"handshake_timeout_s", running.handshake_timeout_s != fresh.handshake_timeout_s},
+      {"min_free_mb", running.min_free_mb != fresh.min_free_mb},
+      {"max_dir_mb", running.max_dir_mb != fresh.max_dir_mb},
+      {"max_in_flight_mb", running.max_in_flight_mb != fresh.max_in_flight_mb},
+      {"request_window_events", running.request_window_events != fresh.request_window_events},
+      {"request_window_days", running.request_window_days != fresh.request_window_days},
+  };
+  bool changed = false;
+  if (running.log_level != fresh.log_level) {
+    // Said at the more verbose of the two levels, so that it shows whichever way the level went.
+    log->set_level(std::min(log->level(), *level));
+    log->warn("SIGHUP: log_level changed from {} to {}", running.log_level, fresh.log_level);
+    log->set_level(*level);
+    running.log_level = fresh.log_level;
+    changed = true;
+  }
+  for (const auto& [key, differs] : needs_restart) {
+    if (!differs) continue;
+    log->warn("SIGHUP: '{}' changed in the config; it takes effect after a restart (the node keeps the old value)",
+              key);
+    changed = true;
+  }
+  if (!changed) log->info("SIGHUP: config re-read, nothing changed");
+}
+
+int run(const NodeConfig& config, const std::string& config_file, const ConfigLoader& reload_config) {
+  auto log = node_log();
+  auto level = parse_log_level(config.log_level);
+  if (!level.ok()) {
+    log->error("{}", level.error().message());
     return kExitUsage;
   }
-  log->set_level(level);
+  log->set_level(*level);
 
   auto units = UnitMap::load_csv_file(config.units_file);
   if (!units.ok()) {
@@ -116,6 +184,7 @@ int run(const NodeConfig& config) {
   // Before the node says it listens (port file): a SIGTERM from then on is queued for the drain
   // below, never the default action.
   asio::signal_set signals(io, SIGTERM, SIGINT);
+  asio::signal_set reload_signal(io, SIGHUP);  // systemctl reload
   Alerts alerts;
   CommitQueue queue(**event_log, wall_now);
   ServerOptions server_options;
@@ -184,11 +253,28 @@ int run(const NodeConfig& config) {
   std::ofstream(address_file) << listen_address << "\n";
   for (const auto& parent : config.parents) log->info("parent (in order of preference): {}", parent.to_string());
 
+  NodeConfig running = config;
+  std::function<void()> await_reload = [&] {
+    reload_signal.async_wait([&](asio::error_code ec, int) {
+      if (ec) return;
+      if (config_file.empty()) {
+        log->warn("SIGHUP: rollcalld was started without --config; there is nothing to re-read");
+      } else if (auto fresh = reload_config(); !fresh.ok()) {
+        log->error("SIGHUP: config not applied, the node keeps its settings: {}", fresh.error().message());
+      } else {
+        apply_reloaded_config(running, *fresh);
+      }
+      await_reload();
+    });
+  };
+  await_reload();
+
   auto work = asio::make_work_guard(io);
   asio::steady_timer deadline(io);
   signals.async_wait([&](asio::error_code ec, int signal) {
     if (ec) return;
     log->info("signal {}: draining (no new connections; committing what is queued)", signal);
+    reload_signal.cancel();
     if (uplink) uplink->stop();
     http.stop();
     server.stop_accepting();
@@ -224,7 +310,8 @@ int main(int argc, char** argv) {
   CLI::App app{"rollcalld: the rollcall node of one unit. Appends events durably to its RocksDB "
                "log, keeps the tallies and member registry of its subtree in the same writes, "
                "serves clients and child nodes over TCP, and pushes its log (its own and its "
-               "children's events) to its parent. SIGTERM or SIGINT drains and exits 0."};
+               "children's events) to its parent. SIGTERM or SIGINT drains and exits 0. SIGHUP re-reads "
+               "--config: log_level applies at once; other changed keys are logged as needing a restart."};
   NodeConfig flags;
   std::string config_file, listen;
   std::vector<std::string> parents;
@@ -263,61 +350,64 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", kSoftwareVersion);
   CLI11_PARSE(app, argc, argv);
 
-  NodeConfig config;
-  if (!config_file.empty()) {
-    if (auto s = load_config_file(config_file, config); !s.ok()) {
-      std::cerr << "rollcalld: " << s.error().message() << "\n";
-      return kExitUsage;
+  // The file first, then the flags given over it; again on SIGHUP, so flags keep winning.
+  const ConfigLoader load_config = [&]() -> Result<NodeConfig> {
+    NodeConfig config;
+    if (!config_file.empty()) {
+      ROLLCALL_TRY(load_config_file(config_file, config));
     }
-  }
-  if (*unit_opt) config.unit = flags.unit;
-  if (*dir_opt) config.data_dir = flags.data_dir;
-  if (*units_opt) config.units_file = flags.units_file;
-  if (*cert_opt) config.tls_cert = flags.tls_cert;
-  if (*key_opt) config.tls_key = flags.tls_key;
-  if (*ca_opt) config.tls_ca = flags.tls_ca;
-  if (*plain_opt) config.plaintext = flags.plaintext;
-  if (*level_opt) config.log_level = flags.log_level;
-  if (*free_opt) config.min_free_mb = flags.min_free_mb;
-  if (*cap_opt) config.max_dir_mb = flags.max_dir_mb;
-  if (*flight_opt) config.max_in_flight_mb = flags.max_in_flight_mb;
-  if (*window_opt) config.request_window_events = flags.request_window_events;
-  if (*days_opt) config.request_window_days = flags.request_window_days;
-  config.port_file = flags.port_file;
-  if (*http_opt) {
-    auto hp = parse_host_port(http_listen);
-    if (!hp.ok()) {
-      std::cerr << "rollcalld: --http: " << hp.error().message() << "\n";
-      return kExitUsage;
-    }
-    config.http = *hp;
-  }
-  if (*listen_opt) {
-    auto hp = parse_host_port(listen);
-    if (!hp.ok()) {
-      std::cerr << "rollcalld: --listen: " << hp.error().message() << "\n";
-      return kExitUsage;
-    }
-    config.listen = *hp;
-  }
-  if (*parent_opt) {
-    config.parents.clear();
-    for (const auto& text : parents) {
-      auto hp = parse_host_port(text);
+    if (*unit_opt) config.unit = flags.unit;
+    if (*dir_opt) config.data_dir = flags.data_dir;
+    if (*units_opt) config.units_file = flags.units_file;
+    if (*cert_opt) config.tls_cert = flags.tls_cert;
+    if (*key_opt) config.tls_key = flags.tls_key;
+    if (*ca_opt) config.tls_ca = flags.tls_ca;
+    if (*plain_opt) config.plaintext = flags.plaintext;
+    if (*level_opt) config.log_level = flags.log_level;
+    if (*free_opt) config.min_free_mb = flags.min_free_mb;
+    if (*cap_opt) config.max_dir_mb = flags.max_dir_mb;
+    if (*flight_opt) config.max_in_flight_mb = flags.max_in_flight_mb;
+    if (*window_opt) config.request_window_events = flags.request_window_events;
+    if (*days_opt) config.request_window_days = flags.request_window_days;
+    config.port_file = flags.port_file;
+    if (*http_opt) {
+      auto hp = parse_host_port(http_listen);
       if (!hp.ok()) {
-        std::cerr << "rollcalld: --parent: " << hp.error().message() << "\n";
-        return kExitUsage;
+        return invalid_input("--http: " + hp.error().message());
       }
-      config.parents.push_back(*hp);
+      config.http = *hp;
     }
+    if (*listen_opt) {
+      auto hp = parse_host_port(listen);
+      if (!hp.ok()) {
+        return invalid_input("--listen: " + hp.error().message());
+      }
+      config.listen = *hp;
+    }
+    if (*parent_opt) {
+      config.parents.clear();
+      for (const auto& text : parents) {
+        auto hp = parse_host_port(text);
+        if (!hp.ok()) {
+          return invalid_input("--parent: " + hp.error().message());
+        }
+        config.parents.push_back(*hp);
+      }
+    }
+    return config;
+  };
+  auto config = load_config();
+  if (!config.ok()) {
+    std::cerr << "rollcalld: " << config.error().message() << "\n";
+    return kExitUsage;
   }
-  for (const auto& [value, name] : {std::pair{&config.unit, "--unit"},
-                                    std::pair{&config.data_dir, "--data-dir"},
-                                    std::pair{&config.units_file, "--units"}}) {
+  for (const auto& [value, name] : {std::pair{&config->unit, "--unit"},
+                                    std::pair{&config->data_dir, "--data-dir"},
+                                    std::pair{&config->units_file, "--units"}}) {
     if (value->empty()) {
       std::cerr << "rollcalld: " << name << " is required (as a flag or in --config)\n";
       return kExitUsage;
     }
   }
-  return run(config);
+  return run(*config, config_file, load_config);
 }

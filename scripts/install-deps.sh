@@ -11,7 +11,7 @@ packages=(
   catch2 libcli11-dev libtomlplusplus-dev libcpp-httplib-dev
   libssl-dev openssl
   clang-14 libclang-rt-14-dev
-  python3
+  python3 systemd
 )
 
 missing=()
