@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "cli/json_out.h"
+#include "report/json_out.h"
 #include "cli/node_client.h"
 #include "engine/event_json.h"
 #include "engine/event_log.h"

@@ -21,7 +21,7 @@
 #include <capnp/serialize.h>
 
 #include "cli/child_process.h"
-#include "cli/json_out.h"
+#include "report/json_out.h"
 #include "cli/node_client.h"
 #include "schema/wire.capnp.h"
 

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "cli/json_out.h"
+#include "report/json_out.h"
 #include "cli/node_client.h"
 #include "engine/types.h"
 #include "cli/link_proxy.h"

@@ -17,7 +17,7 @@
 
 #include <capnp/message.h>
 
-#include "cli/json_out.h"
+#include "report/json_out.h"
 #include "engine/event_fields.h"
 #include "engine/event_log.h"
 #include "engine/metrics.h"
