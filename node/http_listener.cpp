@@ -8,24 +8,42 @@
 
 #include "node/metrics_text.h"
 #include "node/node_log.h"
+#include "node/status_page.h"
+#include "node/tree_view.h"
 
 namespace rollcall {
 
-HttpListener::HttpListener(asio::io_context& io, StatusFiller filler) : io_(io), filler_(std::move(filler)) {}
+HttpListener::HttpListener(asio::io_context& io, StatusFiller filler, const EventLog& log)
+    : io_(io), filler_(std::move(filler)), tree_view_(std::make_unique<TreeView>(log)) {}
 
 HttpListener::~HttpListener() { stop(); }
 
-std::optional<std::string> HttpListener::metrics() {
-  auto answer = std::make_shared<std::promise<std::string>>();
+bool HttpListener::with_status(std::function<void(wire::NodeStatus::Reader)> use) {
+  auto answer = std::make_shared<std::promise<void>>();
   auto ready = answer->get_future();
-  asio::post(io_, [this, answer] {
+  auto shared_use = std::make_shared<std::function<void(wire::NodeStatus::Reader)>>(std::move(use));
+  asio::post(io_, [this, answer, shared_use] {
     capnp::MallocMessageBuilder message;
     auto status = message.initRoot<wire::NodeStatus>();
     filler_(status);
-    answer->set_value(prometheus_text(status.asReader()));
+    (*shared_use)(status.asReader());
+    answer->set_value();
   });
-  if (ready.wait_for(std::chrono::seconds(1)) != std::future_status::ready) return std::nullopt;
-  return ready.get();
+  return ready.wait_for(std::chrono::seconds(1)) == std::future_status::ready;
+}
+
+std::optional<std::string> HttpListener::metrics() {
+  auto text = std::make_shared<std::string>();
+  if (!with_status([text](wire::NodeStatus::Reader status) { *text = prometheus_text(status); })) return std::nullopt;
+  return *text;
+}
+
+std::optional<std::string> HttpListener::tree() {
+  // The status is copied out on the io thread; the tallies are read on this one.
+  auto copy = std::make_shared<capnp::MallocMessageBuilder>();
+  if (!with_status([copy](wire::NodeStatus::Reader status) { copy->setRoot(status); })) return std::nullopt;
+  const auto status = copy->getRoot<wire::NodeStatus>().asReader();
+  return tree_view_->tree_json(status, Timestamp{status.getNow()});
 }
 
 Result<uint16_t> HttpListener::start(const HostPort& listen) {
@@ -49,9 +67,22 @@ Result<uint16_t> HttpListener::start(const HostPort& listen) {
       response.set_content("the node did not answer within a second (draining or busy)\n", "text/plain");
     }
   });
+  server_->Get("/api/tree", [this](const httplib::Request&, httplib::Response& response) {
+    if (auto json = tree()) {
+      response.set_header("Cache-Control", "no-store");
+      response.set_content(*json, "application/json; charset=utf-8");
+    } else {
+      response.status = 503;
+      response.set_content("the node did not answer within a second (draining or busy)\n", "text/plain");
+    }
+  });
+  server_->Get("/", [](const httplib::Request&, httplib::Response& response) {
+    const auto html = status_page_html();
+    response.set_content(html.data(), html.size(), "text/html; charset=utf-8");
+  });
   server_->set_error_handler([](const httplib::Request& request, httplib::Response& response) {
     if (response.status == 404)
-      response.set_content("no such path: " + request.path + " (this node serves /metrics)\n", "text/plain");
+      response.set_content("no such path: " + request.path + " (this node serves /, /api/tree and /metrics)\n", "text/plain");
   });
   int port = listen.port;
   if (port == 0) {

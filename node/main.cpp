@@ -133,7 +133,7 @@ int run(const NodeConfig& config) {
     fill_node_status(status, **event_log, server, uplink.get(), alerts, wall_now());
   };
   server.set_status_filler(fill_status);
-  HttpListener http(io, fill_status);
+  HttpListener http(io, fill_status, **event_log);
   queue.on_appended([&] {
     if (uplink) uplink->wake();
   });
@@ -163,7 +163,7 @@ int run(const NodeConfig& config) {
       log->error("{}", http_port.error().message());
       return kExitFailure;
     }
-    log->info("metrics at http://{}:{}/metrics", config.http->host, *http_port);
+    log->info("status page at http://{0}:{1}/, metrics at http://{0}:{1}/metrics", config.http->host, *http_port);
   }
   queue.start();
   server.start_accepting();
