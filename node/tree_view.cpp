@@ -101,9 +101,10 @@ std::string TreeView::tree_json(wire::NodeStatus::Reader status, Timestamp now) 
     bool first = true;
     for (const auto& code : map->subtree(root)) {
       const Unit* unit = map->find(code);
-      if (unit->state != UnitState::kActive) continue;  // merged and closed units are history
       const bool is_root = code == root;
+      // Before the skip below: a unit registered under a merged or closed one still has a link.
       if (!is_root) via_child[code.str()] = unit->parent == root ? code.str() : via_child[unit->parent.str()];
+      if (unit->state != UnitState::kActive) continue;  // merged and closed units are history
       const bool connected = is_root || child_connected.count(via_child[code.str()]) > 0;
       const OriginView origin = origins.count(code.str()) ? origins[code.str()] : OriginView{};
       const uint64_t lag = origin.head_seq > origin.seq ? origin.head_seq - origin.seq : 0;
