@@ -57,6 +57,7 @@ struct DemoOptions {
   std::string shared_dir;
   std::string work_dir;
   uint64_t seed = 2024;
+  uint64_t hold_cut_s = 5;  // how long the cut link stays cut once the others converged
 };
 
 // One node of the tree: its process, a reader of its data dir, and (a ward) its link's proxy.
@@ -475,6 +476,8 @@ int run_demo(const DemoOptions& o) {
   Node* cut = tree.find(map->children(districts[1]).front());
   std::cout << "\n== cutting the link from " << cut->node.unit.str() << " " << cut->name << " to its district "
             << districts[1].str() << "; July to December at every ward\n";
+  std::cout << "   watch it on the status pages: " << tree.top().node.unit.str() << " at " << tree.top().node.status_page
+            << ", district " << districts[1].str() << " at " << tree.find(districts[1])->node.status_page << std::endl;
   cut->link->cut();
   ok = submit_until(tree, year, y + "-12-31", work, demo.client_credentials()) && ok;
   if (g_interrupted) return interrupted(demo);
@@ -487,6 +490,9 @@ int run_demo(const DemoOptions& o) {
                 "roll-ups at VN with " + cut->node.unit.str() +
                     " cut off (its arrivals are missing: in transit counts transfers VN holds one half of)");
   show_status_tree(tree, demo.client_credentials());
+  std::cout << "   holding the link cut " << o.hold_cut_s << " s more (--hold-cut)" << std::endl;
+  for (uint64_t i = 0; i < o.hold_cut_s * 10 && !g_interrupted; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (g_interrupted) return interrupted(demo);
 
   // 3. The link returns.
   std::cout << "\n== the link from " << cut->node.unit.str() << " returns\n";
@@ -521,13 +527,19 @@ void add_demo_command(CLI::App& app, int& exit_code) {
       "falling behind; then the link returns and everything converges. Shows roll-ups at VN, checks every ward's "
       "and district's figures are the same at every level as at its own node, shows status --tree, verifies "
       "every node and stops them cleanly, children first. Ctrl-C stops every node at any moment. The data dirs "
-      "are kept.");
+      "are kept. Every node serves its status page (rollcalld --http); the top node's and the cut ward's "
+      "district's addresses are printed before the cut.");
   cmd->add_option("--shared", o->shared_dir, "the shared/ folder with data/ (found by default)")->type_name("DIR");
   cmd->add_option("--dir", o->work_dir,
                   "work dir for the nodes' data dirs (DIR/UNIT), logs and port files; new or empty (default: a new "
                   "temp dir)")
       ->type_name("DIR");
   cmd->add_option("--seed", o->seed, "seed of the generated year (default 2024)");
+  cmd->add_option("--hold-cut", o->hold_cut_s,
+                  "seconds to keep the ward's link cut after the other wards converged, to look at the status "
+                  "pages (every node serves one with --http; the demo prints the top node's and the cut "
+                  "district's addresses) (default 5)")
+      ->type_name("SECONDS");
   cmd->footer(
       "Exit codes: 0 every step succeeded; 1 a line was rejected, the tree did not converge within 60 s, the "
       "levels' figures differ, a verify found differences or a node did not exit 0; 2 could not run (no shared/ "

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <utility>
 
+#include "cli/ports.h"
+
 namespace rollcall::cli {
 
 namespace fs = std::filesystem;
@@ -67,6 +69,10 @@ Result<DemoNode> DemoTree::start(const UnitCode& unit, const std::string& parent
                                    units_file_,   "--port-file", port_file,     "--min-free-mb",
                                    "64",          "--tls-cert",  cert,          "--tls-key",
                                    key,           "--tls-ca",    pki_dir_ + "/ca.crt"};
+  const std::string http = "127.0.0.1:" + std::to_string(free_port_below_ephemeral());
+  argv.push_back("--http");
+  argv.push_back(http);
+  node.status_page = "http://" + http + "/";
   if (!parent.empty()) {
     argv.push_back("--parent");
     argv.push_back(parent);

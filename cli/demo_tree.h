@@ -2,7 +2,8 @@
 // the parent it is given, over mutual TLS: the first start makes a CA in WORK/pki (a new one
 // each run), then each node gets its certificate there, and the demo's own submits use the
 // writer certificate client-demo (client_credentials()). Every node
-// listens on 127.0.0.1 at a port the OS picks, and keeps its data dir (WORK/UNIT), log file
+// listens on 127.0.0.1 at a port the OS picks, serves its status page (`--http`) on a free
+// loopback port (cli/ports.h), and keeps its data dir (WORK/UNIT), log file
 // (WORK/UNIT.log) and port file (WORK/UNIT.port) under the work dir.
 //
 // Ownership: owns the node processes; the destructor stops those still running, the last
@@ -29,6 +30,7 @@ struct DemoNode {
   std::string data_dir;
   std::string log_file;
   std::string address;  // 127.0.0.1:PORT
+  std::string status_page;  // http://127.0.0.1:PORT/ (its --http listener)
   pid_t pid = -1;
 };
 

@@ -11,9 +11,10 @@
 //
 // Reads: on the writer, or on a reader opened beside a running writer (a RocksDB secondary
 // instance that never takes the writer's lock); refresh() makes newer writes visible. On the
-// writer, last_lsn(), read(), find(), chain_hash_at(), watermarks() and child_incarnation() may
-// also be called from another thread while the writer thread writes (replication does): they
-// read RocksDB only, and last_lsn() moves after the write is complete.
+// writer, last_lsn(), read(), find(), chain_hash_at(), watermarks(), child_incarnation(),
+// tally() and in_transit() may also be called from another thread while the writer thread
+// writes (replication does; the HTTP status page reads tallies): they read RocksDB only, and
+// last_lsn() moves after the write is complete.
 //
 // Projections (engine/projection.h): tallies, the member registry, transfer pairing and
 // retraction marks change in the same WriteBatch as the events they come from.

@@ -10,6 +10,8 @@
 
 #include "node/metrics_text.h"
 #include "node/node_log.h"
+#include "node/status_page.h"
+#include "node/tree_view.h"
 #include "report/json_out.h"
 #include "report/node_state.h"
 #include "report/status_view.h"
@@ -68,7 +70,7 @@ bool known_parameters(const httplib::Request& request, httplib::Response& respon
 }  // namespace
 
 HttpListener::HttpListener(asio::io_context& io, const EventLog& log, StatusFiller filler)
-    : io_(io), log_(log), filler_(std::move(filler)) {}
+    : io_(io), log_(log), filler_(std::move(filler)), tree_view_(std::make_unique<TreeView>(log)) {}
 
 HttpListener::~HttpListener() { stop(); }
 
@@ -183,9 +185,29 @@ Result<uint16_t> HttpListener::start(const HttpOptions& options) {
     response.set_content(cli::tally_json(*answer) + "\n", "application/json");
   });
 
+  server_->Get("/api/tree", [this](const httplib::Request& request, httplib::Response& response) {
+    if (!known_parameters(request, response, {})) return;
+    // The status is copied out on the io thread; the tallies are read on this one.
+    auto copy = from_status<std::shared_ptr<capnp::MallocMessageBuilder>>(io_, filler_, [](wire::NodeStatus::Reader s) {
+      auto message = std::make_shared<capnp::MallocMessageBuilder>();
+      message->setRoot(s);
+      return message;
+    });
+    if (!copy) return busy(response);
+    const auto status = (*copy)->getRoot<wire::NodeStatus>().asReader();
+    response.set_header("Cache-Control", "no-store");
+    response.set_content(tree_view_->tree_json(status, Timestamp{status.getNow()}), "application/json; charset=utf-8");
+  });
+
+  server_->Get("/", [](const httplib::Request& request, httplib::Response& response) {
+    if (!known_parameters(request, response, {})) return;
+    const auto html = status_page_html();
+    response.set_content(html.data(), html.size(), "text/html; charset=utf-8");
+  });
+
   server_->set_error_handler([](const httplib::Request& request, httplib::Response& response) {
     if (response.status == 404 && response.body.empty())
-      response.set_content("no such path: " + request.path + " (this node serves /metrics, /api/status, /api/tally)\n",
+      response.set_content("no such path: " + request.path + " (this node serves /, /metrics, /api/status, /api/tally, /api/tree)\n",
                            "text/plain");
   });
   int port = options_.listen.port;

@@ -3,6 +3,8 @@
 //   /metrics      the Prometheus text exposition (node/metrics_text.h)
 //   /api/status   the JSON of `rollcall status --json` (report/status_view.h)
 //   /api/tally    the JSON of `rollcall tally --json`: ?unit=U[&period=P|&asOf=D][&metric=M][&mapAsOf=D]
+//   /api/tree     the subtree with freshness, lag and headline tallies (node/tree_view.h)
+//   /             the status page that renders it (node/web/status.html, built into the binary)
 // Only GET (and HEAD); an unknown path is 404, an unknown or bad query parameter 400 naming it.
 // With TLS (the node's --tls-*), it serves HTTPS and a client shows what the node's other read
 // access asks for: a certificate of the node's CA, or `Authorization: Bearer TOKEN` with one of
@@ -43,6 +45,8 @@ struct Response;
 
 namespace rollcall {
 
+class TreeView;
+
 struct HttpOptions {
   HostPort listen;
   TlsFiles tls;  // empty: plain HTTP (the node runs --plaintext)
@@ -73,6 +77,7 @@ class HttpListener {
   const EventLog& log_;
   StatusFiller filler_;
   HttpOptions options_;
+  std::unique_ptr<TreeView> tree_view_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };

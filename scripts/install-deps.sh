@@ -12,6 +12,7 @@ packages=(
   libssl-dev openssl
   clang-14 libclang-rt-14-dev
   python3 systemd
+  chromium fonts-dejavu-core
 )
 
 missing=()
