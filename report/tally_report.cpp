@@ -44,7 +44,9 @@ Status parse_range(const TallyQuery& q, const TallyParameterNames& names, TallyA
                                                    "half), not a sum over dates: ask for it without " +
                                                    names.period + " and " + names.as_of));
     if (q.metric != kInTransitMetric && !is_dated_metric(q.metric))
-      return invalid_input(named(names.metric, "'" + q.metric + "' is not a metric; `rollcall tally --help` lists them"));
+      return invalid_input(std::string(names.metric) + " '" + q.metric +
+                           "' is not a metric; `rollcall tally --help` lists them, and a tally without " +
+                           names.metric + " shows the ones in use");
   }
   return ok_status();
 }

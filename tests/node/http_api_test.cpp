@@ -126,7 +126,7 @@ TEST_CASE("rollcalld: the HTTP listener answers bad requests with 404, 400 namin
   CHECK_THAT(both.body, Catch::Contains("period and asOf cannot be combined"));
   const auto bad_metric = http_get(port, "/api/tally?unit=001&metric=members.nope");
   CHECK(bad_metric.status == 400);
-  CHECK_THAT(bad_metric.body, Catch::Contains("metric: 'members.nope' is not a metric"));
+  CHECK_THAT(bad_metric.body, Catch::Contains(R"({"error":"metric 'members.nope' is not a metric)"));
   const auto no_unit = http_get(port, "/api/tally");
   CHECK(no_unit.status == 400);
   CHECK_THAT(no_unit.body, Catch::Contains("unit is required"));
