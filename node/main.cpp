@@ -3,6 +3,7 @@
 // and child nodes) and uplink (replication to the parents).
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -307,6 +308,9 @@ int run(const NodeConfig& config, const std::string& config_file, const ConfigLo
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer that closes its end must cost a write error, not the process: cpp-httplib's HTTPS
+  // writes (SSL_write on the raw socket) are not sent with MSG_NOSIGNAL as asio's are.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"rollcalld: the rollcall node of one unit. Appends events durably to its RocksDB "
                "log, keeps the tallies and member registry of its subtree in the same writes, "
                "serves clients and child nodes over TCP, and pushes its log (its own and its "
