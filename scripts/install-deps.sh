@@ -13,6 +13,7 @@ packages=(
   clang-14 libclang-rt-14-dev
   python3 systemd
   chromium fonts-dejavu-core
+  prometheus
 )
 
 missing=()

@@ -107,19 +107,28 @@ TEST_CASE("rollcalld: after kill -9 in the middle of a large stream of submits t
   INFO(verify.out << verify.err);
   CHECK(verify.exit_code == 0);
   CHECK_THAT(verify.out, Catch::Contains("no differences"));
-  // Kill rebuilds ever later until one dies halfway: rollcalld then refuses the data dir. The
-  // delays are fractions of how long a whole rebuild takes in this build (a sanitizer build
-  // takes many times longer to start and to run).
+  // Kill a rebuild once it has marked the data dir (seen through a reader, as an operator's
+  // `rollcall verify` would), some way into its replay: rollcalld then refuses the data dir. The
+  // wait after the mark shrinks on each try, so one kill lands inside the replay however fast or
+  // slow this build is (a sanitizer build is many times slower to start and to run).
   const auto timed_start = std::chrono::steady_clock::now();
   REQUIRE(run_command({rollcall_path(), "rebuild", "--data-dir", dir / "001"}).exit_code == 0);
   const auto whole = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - timed_start);
+  const auto marked = [&] {
+    auto reader = EventLog::open_reader(dir / "001");
+    return reader.ok() && !(*reader)->projections_current().ok();
+  };
   bool refused = false;
-  std::vector<int> delays;
-  for (int percent = 20; percent <= 98; percent += 6) delays.push_back(static_cast<int>(whole.count() * percent / 100));
-  for (int delay_ms : delays) {
+  for (int percent : {40, 20, 10, 0, 0}) {
     auto rebuild = cli::ChildProcess::spawn({rollcall_path(), "rebuild", "--data-dir", dir / "001"}, dir / "rebuild.log");
     REQUIRE(rebuild.ok());
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    const auto give_up = std::chrono::steady_clock::now() + whole * 4 + std::chrono::seconds(10);
+    bool seen = false;
+    while (!seen && std::chrono::steady_clock::now() < give_up) {
+      seen = marked();
+      if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (seen) std::this_thread::sleep_for(whole * percent / 100);
     ::kill(rebuild->pid(), SIGKILL);
     rebuild->wait();
     if (!node.start()) {
