@@ -96,6 +96,20 @@ struct Watermark {
   Timestamp newest_recorded_at;
 };
 
+// The data dir's size and disk, and the RocksDB figures that predict write stalls.
+struct StorageFigures {
+  uint64_t dir_bytes = 0;       // every file under the data dir
+  std::optional<uint64_t> free_bytes;  // on its file system
+  uint64_t min_free_bytes = 0;  // the reserve appends keep free
+  uint64_t max_dir_bytes = 0;   // the cap on dir_bytes (0: none)
+  uint64_t pending_compaction_bytes = 0;
+  uint64_t running_compactions = 0;
+  uint64_t memtable_bytes = 0;
+  bool write_stopped = false;
+  bool write_delayed = false;
+  uint64_t stall_micros = 0;    // writes held back by RocksDB since open
+};
+
 struct IngestReport {
   size_t applied = 0;
   size_t duplicates = 0;
@@ -255,6 +269,8 @@ class EventLog {
   // Writer: how many times the write-ahead log was fsynced since open (every acknowledged
   // write syncs it at least once).
   uint64_t wal_syncs() const;
+  // What predicts storage trouble, for /metrics: measured now (walks the data dir), any thread.
+  StorageFigures storage_figures() const;
 
  private:
   class WriteSet;

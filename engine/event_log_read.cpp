@@ -5,6 +5,7 @@
 #include "engine/event_fields.h"
 #include "engine/event_log.h"
 #include "engine/keys.h"
+#include "engine/space_guard.h"
 #include "engine/store.h"
 
 namespace rollcall {
@@ -21,6 +22,29 @@ bool LogFilter::matches(schema::Event::Reader e) const {
 }
 
 uint64_t EventLog::wal_syncs() const { return store_->wal_syncs(); }
+
+StorageFigures EventLog::storage_figures() const {
+  StorageFigures f;
+  f.dir_bytes = directory_bytes(store_->dir());
+  f.free_bytes = free_disk_bytes(store_->dir());
+  if (space_) {
+    f.min_free_bytes = space_->min_free_bytes();
+    f.max_dir_bytes = space_->max_dir_bytes();
+  }
+  const auto property = [this](const std::string& name) {
+    uint64_t value = 0;
+    return store_->db()->GetAggregatedIntProperty(name, &value) ? value : 0;
+  };
+  f.pending_compaction_bytes = property(rocksdb::DB::Properties::kEstimatePendingCompactionBytes);
+  f.running_compactions = property(rocksdb::DB::Properties::kNumRunningCompactions);
+  f.memtable_bytes = property(rocksdb::DB::Properties::kCurSizeAllMemTables);
+  uint64_t value = 0;
+  f.write_stopped = store_->db()->GetIntProperty(rocksdb::DB::Properties::kIsWriteStopped, &value) && value != 0;
+  f.write_delayed =
+      store_->db()->GetIntProperty(rocksdb::DB::Properties::kActualDelayedWriteRate, &value) && value != 0;
+  f.stall_micros = store_->stall_micros();
+  return f;
+}
 
 Result<uint64_t> EventLog::remembered_requests() const {
   uint64_t n = 0;

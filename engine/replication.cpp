@@ -439,6 +439,7 @@ void UplinkSession::on_ack(uint64_t lsn, Timestamp now, Outbox& out) {
     acked = std::max(acked, seq);
   }
   events_acked_ += batch.events;
+  out.round_trips_us.push_back(std::max<int64_t>(0, now.micros - batch.sent_at.micros));
   in_flight_.pop_front();
   last_ack_at_ = now;
   pump(now, out);

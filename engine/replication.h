@@ -91,6 +91,8 @@ struct Outbox {
   // operator resolves it.
   std::optional<ForkRecord> fork;
   std::optional<std::string> close;  // close the connection after sending the frames: why
+  // Child: per batch the parent acknowledged, microseconds from sending it to its ack (metrics).
+  std::vector<int64_t> round_trips_us;
 
   void send(capnp::MessageBuilder& message) { frames.push_back(encode_frame(message)); }
   bool closing() const { return close.has_value(); }

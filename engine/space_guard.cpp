@@ -14,28 +14,36 @@ std::string mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
 }  // namespace
 
-void SpaceGuard::measure_dir() {
+uint64_t directory_bytes(const std::string& dir) {
   namespace fs = std::filesystem;
   uint64_t total = 0;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir_, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
     std::error_code size_ec;
     if (it->is_regular_file(size_ec)) {
       const auto size = it->file_size(size_ec);
       if (!size_ec) total += size;
     }
   }
-  dir_bytes_ = total;
+  return total;
+}
+
+std::optional<uint64_t> free_disk_bytes(const std::string& path) {
+  struct statvfs vfs {};
+  if (statvfs(path.c_str(), &vfs) != 0) return std::nullopt;
+  return static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+}
+
+void SpaceGuard::measure_dir() {
+  dir_bytes_ = directory_bytes(dir_);
   written_since_measure_ = 0;
   checks_since_measure_ = 0;
   measured_ = true;
 }
 
 Status SpaceGuard::check(uint64_t incoming_bytes) {
-  struct statvfs vfs {};
-  if (statvfs(dir_.c_str(), &vfs) == 0) {
-    free_bytes_ = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  if (auto free = free_disk_bytes(dir_)) {
+    free_bytes_ = *free;
     if (free_bytes_ < min_free_bytes_ + incoming_bytes)
       return Error(ErrorKind::kStorageFull,
                    "only " + mib(free_bytes_) + " free on the disk of the data dir '" + dir_ +

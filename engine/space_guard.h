@@ -8,11 +8,17 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "engine/status.h"
 
 namespace rollcall {
+
+// Bytes of every regular file under `dir` (0 for what cannot be read).
+uint64_t directory_bytes(const std::string& dir);
+// Bytes free for an unprivileged writer on the file system holding `path` (nullopt: unknown).
+std::optional<uint64_t> free_disk_bytes(const std::string& path);
 
 class SpaceGuard {
  public:
@@ -25,6 +31,9 @@ class SpaceGuard {
   // Bytes used by everything under the data dir (measured at most every few writes).
   uint64_t dir_bytes() const { return dir_bytes_; }
   uint64_t free_bytes() const { return free_bytes_; }
+  // The limits it was made with (immutable: any thread).
+  uint64_t min_free_bytes() const { return min_free_bytes_; }
+  uint64_t max_dir_bytes() const { return max_dir_bytes_; }
 
  private:
   void measure_dir();

@@ -240,6 +240,10 @@ Result<uint64_t> Store::sst_bytes(Cf which) const {
   return bytes;
 }
 
+uint64_t Store::stall_micros() const {
+  return statistics_ ? statistics_->getTickerCount(rocksdb::STALL_MICROS) : 0;
+}
+
 uint64_t Store::wal_syncs() const {
   return statistics_ ? statistics_->getTickerCount(rocksdb::WAL_FILE_SYNCED) : 0;
 }

@@ -68,6 +68,8 @@ class Store : public KeyValueReader {
   Status catch_up();
   // Times the WAL was fsynced since open (writer; 0 on a reader).
   uint64_t wal_syncs() const;
+  // Microseconds writes were stalled by RocksDB since open (writer; 0 on a reader).
+  uint64_t stall_micros() const;
 
  private:
   Store() = default;

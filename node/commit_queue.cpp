@@ -1,11 +1,15 @@
 #include "node/commit_queue.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "engine/capnp_guard.h"
 #include "node/node_log.h"
 
 namespace rollcall {
 
-CommitQueue::CommitQueue(EventLog& log, Clock clock) : log_(log), clock_(std::move(clock)) {}
+CommitQueue::CommitQueue(EventLog& log, Clock clock, NodeMetrics& metrics)
+    : log_(log), clock_(std::move(clock)), metrics_(metrics) {}
 
 CommitQueue::~CommitQueue() {
   if (thread_.joinable()) {
@@ -21,6 +25,7 @@ bool CommitQueue::enqueue(Request request) {
     std::lock_guard lock(mutex_);
     if (closed_) return false;
     queue_.push_back(std::move(request));
+    metrics_.commit_queue_requests.store(queue_.size(), std::memory_order_relaxed);
   }
   wake_.notify_one();
   return true;
@@ -118,6 +123,7 @@ void CommitQueue::run() {
       wake_.wait(lock, [&] { return (closed_ && queue_.empty()) || runnable(); });
       if (queue_.empty()) break;  // closed and drained
       group = take(lock);
+      metrics_.commit_queue_requests.store(queue_.size(), std::memory_order_relaxed);
       // A held submit is taken only when the queue closes.
       if (group.front().done && gate_ != Gate::kOpen)
         refused = gate_ == Gate::kHold ? "the node is shutting down; submit again later" : gate_reason_;
@@ -142,8 +148,19 @@ void CommitQueue::run() {
 
 void CommitQueue::run_ingest(Request& request) {
   // As for submits, the events were copied into node-owned memory before enqueueing.
+  const auto started = std::chrono::steady_clock::now();
   auto ingested = guard_capnp(
       "ingest", [&] { return log_.ingest(request.events); }, ErrorKind::kInternal);
+  metrics_.commit_ingest.observe(std::chrono::steady_clock::now() - started);
+  if (ingested.ok()) {
+    NodeMetrics::add(metrics_.appended_relayed, ingested->applied);
+    NodeMetrics::add(metrics_.duplicates, ingested->duplicates);
+    if (request.from_child && ingested->applied > 0) {
+      int64_t newest = 0;
+      for (auto event : request.events) newest = std::max(newest, event.getRecordedAt());
+      metrics_.relay_latency.observe(static_cast<double>(clock_().micros - newest) / 1e6);
+    }
+  }
   if (!ingested.ok() && ingested.error().kind() == ErrorKind::kInternal)
     node_log()->error("writer: {}", ingested.error().message());
   const bool appended = ingested.ok() && ingested->applied > 0;
@@ -155,6 +172,7 @@ void CommitQueue::refuse_submits(std::vector<Request>& group, const std::string&
   for (auto& request : group) {
     std::vector<SubmitOutcome> outcomes(request.events.size());
     for (auto& o : outcomes) o.rejected = Rejection{wire::RejectCode::UNAVAILABLE, reason};
+    for (size_t i = 0; i < outcomes.size(); ++i) metrics_.rejected_one(wire::RejectCode::UNAVAILABLE);
     request.done(std::move(outcomes));
   }
 }
@@ -164,8 +182,10 @@ void CommitQueue::run_submits(std::vector<Request>& group) {
   for (const auto& request : group) all.insert(all.end(), request.events.begin(), request.events.end());
   // Sessions copy every event into node-owned memory before enqueueing, so a kj::Exception
   // here is a bug: log it and answer an internal rejection rather than crash.
+  const auto started = std::chrono::steady_clock::now();
   auto submitted = guard_capnp(
       "submit", [&] { return log_.submit(all, clock_()); }, ErrorKind::kInternal);
+  metrics_.commit_submit.observe(std::chrono::steady_clock::now() - started);
   std::vector<SubmitOutcome> outcomes;
   if (submitted.ok()) {
     outcomes = std::move(submitted).value();
@@ -173,6 +193,10 @@ void CommitQueue::run_submits(std::vector<Request>& group) {
     node_log()->error("writer: {}", submitted.error().message());
     outcomes.resize(all.size());
     for (auto& o : outcomes) o.rejected = Rejection{wire::RejectCode::INTERNAL, submitted.error().message()};
+  }
+  for (const auto& o : outcomes) {
+    if (o.accepted && !o.repeated) NodeMetrics::add(metrics_.appended_own, 1);
+    if (o.rejected) metrics_.rejected_one(o.rejected->code);
   }
   bool appended = false;
   size_t offset = 0;

@@ -22,6 +22,7 @@
 
 #include "engine/event_log.h"
 #include "engine/replication.h"
+#include "node/node_metrics.h"
 
 namespace rollcall {
 
@@ -37,6 +38,7 @@ class CommitQueue {
     std::shared_ptr<void> owner;  // keeps the events' memory alive
     std::vector<schema::Event::Reader> events;
     size_t bytes = 0;             // encoded size of the events
+    bool from_child = false;      // a child's batch: how old its events are counts as relay latency
     Completion done;
     IngestCompletion ingested;
     Job job;
@@ -57,7 +59,8 @@ class CommitQueue {
   static constexpr size_t kMaxEventsPerCommit = 20000;
   static constexpr size_t kMaxBytesPerCommit = 4 << 20;
 
-  CommitQueue(EventLog& log, Clock clock);
+  // Counts what it appends and refuses, and times every write, in `metrics`.
+  CommitQueue(EventLog& log, Clock clock, NodeMetrics& metrics);
   ~CommitQueue();
   CommitQueue(const CommitQueue&) = delete;
   CommitQueue& operator=(const CommitQueue&) = delete;
@@ -99,6 +102,7 @@ class CommitQueue {
 
   EventLog& log_;
   Clock clock_;
+  NodeMetrics& metrics_;
   mutable std::mutex mutex_;
   Gate gate_ = Gate::kOpen;
   std::string gate_reason_;

@@ -69,8 +69,9 @@ bool known_parameters(const httplib::Request& request, httplib::Response& respon
 
 }  // namespace
 
-HttpListener::HttpListener(asio::io_context& io, const EventLog& log, StatusFiller filler)
-    : io_(io), log_(log), filler_(std::move(filler)), tree_view_(std::make_unique<TreeView>(log)) {}
+HttpListener::HttpListener(asio::io_context& io, const EventLog& log, StatusFiller filler,
+                           const NodeMetrics& metrics)
+    : io_(io), log_(log), filler_(std::move(filler)), metrics_(metrics), tree_view_(std::make_unique<TreeView>(log)) {}
 
 HttpListener::~HttpListener() { stop(); }
 
@@ -140,7 +141,11 @@ Result<uint16_t> HttpListener::start(const HttpOptions& options) {
 
   server_->Get("/metrics", [this](const httplib::Request& request, httplib::Response& response) {
     if (!known_parameters(request, response, {})) return;
-    auto text = from_status<std::string>(io_, filler_, [](wire::NodeStatus::Reader s) { return prometheus_text(s); });
+    // The storage figures are read here, on this thread (RocksDB properties and atomics).
+    const StorageFigures storage = log_.storage_figures();
+    auto text = from_status<std::string>(io_, filler_, [this, storage](wire::NodeStatus::Reader s) {
+      return prometheus_text(s, metrics_, storage);
+    });
     if (!text) return busy(response);
     response.set_content(*text, "text/plain; version=0.0.4; charset=utf-8");
   });

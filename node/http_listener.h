@@ -35,6 +35,7 @@
 #include "engine/protocol.h"
 #include "engine/status.h"
 #include "net/tls.h"
+#include "node/node_metrics.h"
 #include "schema/wire.capnp.h"
 
 namespace httplib {
@@ -59,7 +60,7 @@ class HttpListener {
   // Fills a NodeStatus on the io thread (the same filler `rollcall status` is answered with).
   using StatusFiller = std::function<void(wire::NodeStatus::Builder)>;
 
-  HttpListener(asio::io_context& io, const EventLog& log, StatusFiller filler);
+  HttpListener(asio::io_context& io, const EventLog& log, StatusFiller filler, const NodeMetrics& metrics);
   ~HttpListener();
   HttpListener(const HttpListener&) = delete;
   HttpListener& operator=(const HttpListener&) = delete;
@@ -76,6 +77,7 @@ class HttpListener {
   asio::io_context& io_;
   const EventLog& log_;
   StatusFiller filler_;
+  const NodeMetrics& metrics_;
   HttpOptions options_;
   std::unique_ptr<TreeView> tree_view_;
   std::unique_ptr<httplib::Server> server_;

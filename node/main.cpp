@@ -187,7 +187,9 @@ int run(const NodeConfig& config, const std::string& config_file, const ConfigLo
   asio::signal_set signals(io, SIGTERM, SIGINT);
   asio::signal_set reload_signal(io, SIGHUP);  // systemctl reload
   Alerts alerts;
-  CommitQueue queue(**event_log, wall_now);
+  NodeMetrics metrics;
+  metrics.start_time_us = wall_now().micros;
+  CommitQueue queue(**event_log, wall_now, metrics);
   ServerOptions server_options;
   server_options.max_in_flight_bytes = std::max<uint64_t>(1, config.max_in_flight_mb) << 20;
   server_options.tls = server_tls;
@@ -197,13 +199,13 @@ int run(const NodeConfig& config, const std::string& config_file, const ConfigLo
   server_options.max_connections_per_address = std::max<uint64_t>(1, config.max_connections_per_address);
   server_options.idle_timeout = std::chrono::seconds(std::max<uint64_t>(1, config.idle_timeout_s));
   server_options.handshake_timeout = std::chrono::seconds(std::max<uint64_t>(1, config.handshake_timeout_s));
-  Server server(io, **event_log, queue, server_options, alerts);
+  Server server(io, **event_log, queue, server_options, alerts, metrics);
   std::unique_ptr<Uplink> uplink;  // made once the node listens: its hello says where
   const auto fill_status = [&](wire::NodeStatus::Builder status) {
     fill_node_status(status, **event_log, server, uplink.get(), alerts, wall_now());
   };
   server.set_status_filler(fill_status);
-  HttpListener http(io, **event_log, fill_status);
+  HttpListener http(io, **event_log, fill_status, metrics);
   queue.on_appended([&] {
     if (uplink) uplink->wake();
   });
@@ -219,7 +221,7 @@ int run(const NodeConfig& config, const std::string& config_file, const ConfigLo
     UplinkOptions uplink_options;
     uplink_options.replication.listen_address = listen_address;
     uplink_options.tls = client_tls;
-    uplink = std::make_unique<Uplink>(io, **event_log, config.parents, uplink_options, alerts, queue);
+    uplink = std::make_unique<Uplink>(io, **event_log, config.parents, uplink_options, alerts, queue, metrics);
   }
   const Unit* info = units->find(*unit);
   // Before the writer thread starts: next_own_seq() reads the writer's state.

@@ -27,9 +27,11 @@ void merge_heads(std::map<UnitCode, OriginHead>& into, const std::map<UnitCode, 
 }  // namespace
 
 Server::Server(asio::io_context& io, const EventLog& log, CommitQueue& queue,
-               ServerOptions options, Alerts& alerts)
+               ServerOptions options, Alerts& alerts, NodeMetrics& metrics)
     : acceptor_(io), accept_backoff_(io), log_(log), queue_(queue), options_(options),
-      alerts_(alerts) {}
+      alerts_(alerts), metrics_(metrics) {
+  metrics_.in_flight_limit_bytes = options_.max_in_flight_bytes;
+}
 
 Result<asio::ip::tcp::endpoint> Server::listen(const std::string& host, uint16_t port) {
   asio::error_code ec;
@@ -104,6 +106,7 @@ void Server::forget(const std::shared_ptr<ClientSession>& session, const asio::i
 
 void Server::return_budget(size_t bytes) {
   in_flight_bytes_ -= bytes;
+  metrics_.in_flight_bytes.store(in_flight_bytes_, std::memory_order_relaxed);
   if (budget_spent() || waiting_for_budget_.empty()) return;
   auto waiting = std::move(waiting_for_budget_);
   waiting_for_budget_.clear();
@@ -229,7 +232,10 @@ void ClientSession::read_more() {
                               self->maybe_finish_closing();
                               return;
                             }
-                            if (self->downlink_) self->downlink_->on_bytes(wall_now());
+                            if (self->downlink_) {
+                              self->downlink_->on_bytes(wall_now());
+                              NodeMetrics::add(self->server_.metrics().child_bytes_received, n);
+                            }
                             if (auto s = self->decoder_.feed(self->read_buffer_.data(), n); !s.ok()) {
                               self->fail(wire::ErrorCode::BAD_FRAME, s.error().message());
                               return;
@@ -243,6 +249,7 @@ bool ClientSession::budget_available() {
   if (!server_.budget_spent()) return true;
   if (!waiting_for_budget_) {
     waiting_for_budget_ = true;
+    NodeMetrics::add(server_.metrics().backpressure, 1);
     server_.wait_for_budget(shared_from_this());
   }
   return false;
@@ -412,6 +419,7 @@ void ClientSession::apply(Outbox& out) {
             self->on_ingest_done(taken, std::move(result));
           });
         });
+    request.from_child = true;
     if (!server_.queue().enqueue(std::move(request))) {
       --in_flight_;
       server_.return_budget(taken);
@@ -570,6 +578,7 @@ void ClientSession::on_submit_done(uint64_t tag, size_t bytes, std::vector<Submi
 void ClientSession::send(std::vector<uint8_t> frame) {
   if (closed_) return;
   queued_bytes_ += frame.size();
+  if (downlink_) NodeMetrics::add(server_.metrics().child_bytes_sent, frame.size());
   write_queue_.push_back(std::move(frame));
   write_next();
 }

@@ -24,6 +24,7 @@
 #include "engine/replication.h"
 #include "node/alerts.h"
 #include "node/commit_queue.h"
+#include "node/node_metrics.h"
 #include "net/channel.h"
 
 namespace rollcall {
@@ -59,7 +60,7 @@ class Server {
   using StatusFiller = std::function<void(wire::NodeStatus::Builder)>;
 
   Server(asio::io_context& io, const EventLog& log, CommitQueue& queue,
-         ServerOptions options, Alerts& alerts);
+         ServerOptions options, Alerts& alerts, NodeMetrics& metrics);
 
   // Binds and listens; returns the bound endpoint (port 0 picks a free port).
   Result<asio::ip::tcp::endpoint> listen(const std::string& host, uint16_t port);
@@ -81,6 +82,7 @@ class Server {
   const EventLog& log() const { return log_; }
   CommitQueue& queue() { return queue_; }
   Alerts& alerts() { return alerts_; }
+  NodeMetrics& metrics() { return metrics_; }
   const StatusFiller& status_filler() const { return status_filler_; }
   // A child session ends: keep the heads it reported.
   void remember_heads(const std::map<UnitCode, OriginHead>& heads);
@@ -92,7 +94,10 @@ class Server {
 
   // The node-wide in-flight budget. A session that finds it spent waits to be resumed.
   bool budget_spent() const { return in_flight_bytes_ >= options_.max_in_flight_bytes; }
-  void take_budget(size_t bytes) { in_flight_bytes_ += bytes; }
+  void take_budget(size_t bytes) {
+    in_flight_bytes_ += bytes;
+    metrics_.in_flight_bytes.store(in_flight_bytes_, std::memory_order_relaxed);
+  }
   void return_budget(size_t bytes);
   void wait_for_budget(const std::shared_ptr<ClientSession>& session) { waiting_for_budget_.push_back(session); }
 
@@ -105,6 +110,7 @@ class Server {
   CommitQueue& queue_;
   ServerOptions options_;
   Alerts& alerts_;
+  NodeMetrics& metrics_;
   StatusFiller status_filler_;
   std::map<UnitCode, OriginHead> ended_heads_;
   std::set<std::shared_ptr<ClientSession>> sessions_;

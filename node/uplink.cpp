@@ -127,6 +127,7 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
         return;
       }
       self->session.on_bytes(wall_now());
+      NodeMetrics::add(self->uplink_.metrics_.parent_bytes_received, n);
       if (auto fed = self->decoder_.feed(self->buffer_.data(), n); !fed.ok()) {
         Outbox out;
         out.frames.push_back(error_frame(wire::ErrorCode::BAD_FRAME, fed.error().message()));
@@ -155,6 +156,7 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
   void apply(Outbox& out) {
     if (closed_) return;
     for (auto& frame : out.frames) send(std::move(frame));
+    for (int64_t us : out.round_trips_us) uplink_.metrics_.uplink_round_trip.observe(static_cast<double>(us) / 1e6);
     for (auto& job : out.ingests) run_ingest(std::move(job));
     for (auto& alert : out.alerts) uplink_.alerts_.raise(wall_now(), alert);
     if (out.fork) uplink_.queue_.record_fork(*out.fork);
@@ -201,6 +203,7 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void send(std::vector<uint8_t> frame) {
+    NodeMetrics::add(uplink_.metrics_.parent_bytes_sent, frame.size());
     write_queue_.push_back(std::move(frame));
     write_next();
   }
@@ -252,8 +255,8 @@ class Uplink::Connection : public std::enable_shared_from_this<Connection> {
 };
 
 Uplink::Uplink(asio::io_context& io, const EventLog& log, std::vector<HostPort> parents,
-               UplinkOptions options, Alerts& alerts, CommitQueue& queue)
-    : io_(io), log_(log), options_(options), alerts_(alerts), queue_(queue), tick_timer_(io),
+               UplinkOptions options, Alerts& alerts, CommitQueue& queue, NodeMetrics& metrics)
+    : io_(io), log_(log), options_(options), alerts_(alerts), queue_(queue), metrics_(metrics), tick_timer_(io),
       startup_timer_(io), random_(std::random_device{}()) {
   for (auto& address : parents) parents_.push_back(Parent{std::move(address), {}, {}, {}, {}, 0, {}});
 }

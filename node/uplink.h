@@ -35,6 +35,7 @@
 #include "engine/replication.h"
 #include "node/alerts.h"
 #include "node/commit_queue.h"
+#include "node/node_metrics.h"
 #include "net/channel.h"
 #include "schema/wire.capnp.h"
 
@@ -56,7 +57,7 @@ struct UplinkOptions {
 class Uplink {
  public:
   Uplink(asio::io_context& io, const EventLog& log, std::vector<HostPort> parents,
-         UplinkOptions options, Alerts& alerts, CommitQueue& queue);
+         UplinkOptions options, Alerts& alerts, CommitQueue& queue, NodeMetrics& metrics);
   ~Uplink();
 
   void start();
@@ -101,6 +102,7 @@ class Uplink {
   UplinkOptions options_;
   Alerts& alerts_;
   CommitQueue& queue_;
+  NodeMetrics& metrics_;
   asio::steady_timer tick_timer_;
   asio::steady_timer startup_timer_;
   std::shared_ptr<Connection> active_;  // the session in use (or being set up)
