@@ -103,6 +103,20 @@ std::string prometheus_text(wire::NodeStatus::Reader s, const NodeMetrics& m, co
   for (auto o : s.getOrigins())
     out.sample("rollcall_origin_lag_events", node + "," + label("origin", o.getOrigin().cStr()),
                o.getHeadSeq() > o.getSeq() ? static_cast<double>(o.getHeadSeq() - o.getSeq()) : 0.0);
+  out.family("rollcall_origin_lag_seconds", "gauge",
+             "Per origin, how much older the newest event the node holds is than the head its children reported (0 when none reported).");
+  for (auto o : s.getOrigins())
+    if (o.getNewestRecordedAt() != 0)  // nothing held yet: no "as of" to measure from
+      out.sample("rollcall_origin_lag_seconds", node + "," + label("origin", o.getOrigin().cStr()),
+                 o.getHeadSeq() > o.getSeq() && o.getHeadRecordedAt() > o.getNewestRecordedAt()
+                     ? seconds_between(o.getNewestRecordedAt(), o.getHeadRecordedAt())
+                     : 0.0);
+  out.family("rollcall_origin_unsent_events", "gauge",
+             "Per origin, events the node holds that its parent does not yet (only on a node with parents).");
+  if (s.getParents().size() > 0)
+    for (auto o : s.getOrigins())
+      out.sample("rollcall_origin_unsent_events", node + "," + label("origin", o.getOrigin().cStr()),
+                 o.getSeq() > o.getParentSeq() ? static_cast<double>(o.getSeq() - o.getParentSeq()) : 0.0);
   out.family("rollcall_origin_data_age_seconds", "gauge",
              "Per origin, how old the newest event the node holds is (its recordedAt against the node's clock).");
   for (auto o : s.getOrigins())
