@@ -439,6 +439,7 @@ void Uplink::on_closed(Connection* connection, const std::string& reason, bool p
   // a failed attempt, so the node backs off and tries its next parent instead of looping.
   const bool healthy = connection->session.events_acked() > 0 ||
                        (connection->session.streaming() && connection->session.batches_in_flight() == 0);
+  if (connection->session.streaming()) last_parent_seqs_ = connection->session.parent_seqs();
   active_.reset();
   if (stopped_) return;
   if (healthy) {
@@ -492,7 +493,7 @@ void Uplink::fill_status(capnp::List<wire::ParentLinkStatus>::Builder list) cons
 
 std::map<UnitCode, uint64_t> Uplink::parent_seqs() const {
   if (active_ && active_->streaming()) return active_->session.parent_seqs();
-  return {};
+  return last_parent_seqs_;
 }
 
 }  // namespace rollcall

@@ -69,7 +69,8 @@ class Uplink {
   size_t parent_count() const { return parents_.size(); }
   // The parents' part of the node's status.
   void fill_status(capnp::List<wire::ParentLinkStatus>::Builder parents) const;
-  // Per origin, how much the parent in use holds (empty when none is).
+  // Per origin, how much the parent in use holds; while none streams, what the last one that
+  // streamed held when its session ended (empty before any did).
   std::map<UnitCode, uint64_t> parent_seqs() const;
 
  private:
@@ -106,6 +107,7 @@ class Uplink {
   asio::steady_timer tick_timer_;
   asio::steady_timer startup_timer_;
   std::shared_ptr<Connection> active_;  // the session in use (or being set up)
+  std::map<UnitCode, uint64_t> last_parent_seqs_;  // of the last streaming session that ended
   std::shared_ptr<Connection> probe_;   // a try of a more preferred parent
   size_t next_rank_ = 0;                // the parent the next attempt goes to
   size_t probe_rank_ = 0;               // turns over the more preferred parents
