@@ -138,6 +138,22 @@ TEST_CASE("rollcalld: after kill -9 in the middle of a large stream of submits t
     }
     REQUIRE(node.stop() == 0);
   }
+  // Opening a reader to see the mark can take longer than the whole replay (under ASan most of a
+  // rebuild is the process starting): then sweep kill times from the spawn, in steps of 4% of a
+  // timed rebuild, so one of them falls inside the replay.
+  for (int percent = 20; !refused && percent <= 120; percent += 4) {
+    auto rebuild = cli::ChildProcess::spawn({rollcall_path(), "rebuild", "--data-dir", dir / "001"}, dir / "rebuild.log");
+    REQUIRE(rebuild.ok());
+    std::this_thread::sleep_for(whole * percent / 100);
+    ::kill(rebuild->pid(), SIGKILL);
+    rebuild->wait();
+    if (!node.start()) {
+      CHECK_THAT(node.log(), Catch::Contains("rollcall rebuild"));
+      refused = true;
+      break;
+    }
+    REQUIRE(node.stop() == 0);
+  }
   REQUIRE(refused);
   auto finished = run_command({rollcall_path(), "rebuild", "--data-dir", dir / "001"});
   INFO(finished.out << finished.err);
