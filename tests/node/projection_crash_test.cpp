@@ -119,6 +119,18 @@ TEST_CASE("rollcalld: after kill -9 in the middle of a large stream of submits t
     return reader.ok() && !(*reader)->projections_current().ok();
   };
   bool refused = false;
+  // SIGKILL the rebuild; true when rollcalld then refuses the data dir (the kill landed inside
+  // the replay), otherwise the node served and stopped again.
+  const auto kill_and_try_node = [&](cli::ChildProcess& rebuild) {
+    ::kill(rebuild.pid(), SIGKILL);
+    rebuild.wait();
+    if (!node.start()) {
+      CHECK_THAT(node.log(), Catch::Contains("rollcall rebuild"));
+      return true;
+    }
+    REQUIRE(node.stop() == 0);
+    return false;
+  };
   for (int percent : {40, 20, 10, 0, 0}) {
     auto rebuild = cli::ChildProcess::spawn({rollcall_path(), "rebuild", "--data-dir", dir / "001"}, dir / "rebuild.log");
     REQUIRE(rebuild.ok());
@@ -129,14 +141,7 @@ TEST_CASE("rollcalld: after kill -9 in the middle of a large stream of submits t
       if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     if (seen) std::this_thread::sleep_for(whole * percent / 100);
-    ::kill(rebuild->pid(), SIGKILL);
-    rebuild->wait();
-    if (!node.start()) {
-      CHECK_THAT(node.log(), Catch::Contains("rollcall rebuild"));
-      refused = true;
-      break;
-    }
-    REQUIRE(node.stop() == 0);
+    if ((refused = kill_and_try_node(*rebuild))) break;
   }
   // Opening a reader to see the mark can take longer than the whole replay (under ASan most of a
   // rebuild is the process starting): then sweep kill times from the spawn, in steps of 4% of a
@@ -145,14 +150,7 @@ TEST_CASE("rollcalld: after kill -9 in the middle of a large stream of submits t
     auto rebuild = cli::ChildProcess::spawn({rollcall_path(), "rebuild", "--data-dir", dir / "001"}, dir / "rebuild.log");
     REQUIRE(rebuild.ok());
     std::this_thread::sleep_for(whole * percent / 100);
-    ::kill(rebuild->pid(), SIGKILL);
-    rebuild->wait();
-    if (!node.start()) {
-      CHECK_THAT(node.log(), Catch::Contains("rollcall rebuild"));
-      refused = true;
-      break;
-    }
-    REQUIRE(node.stop() == 0);
+    if ((refused = kill_and_try_node(*rebuild))) break;
   }
   REQUIRE(refused);
   auto finished = run_command({rollcall_path(), "rebuild", "--data-dir", dir / "001"});
