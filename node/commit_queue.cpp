@@ -171,8 +171,10 @@ void CommitQueue::run_ingest(Request& request) {
 void CommitQueue::refuse_submits(std::vector<Request>& group, const std::string& reason) {
   for (auto& request : group) {
     std::vector<SubmitOutcome> outcomes(request.events.size());
-    for (auto& o : outcomes) o.rejected = Rejection{wire::RejectCode::UNAVAILABLE, reason};
-    for (size_t i = 0; i < outcomes.size(); ++i) metrics_.rejected_one(wire::RejectCode::UNAVAILABLE);
+    for (auto& o : outcomes) {
+      o.rejected = Rejection{wire::RejectCode::UNAVAILABLE, reason};
+      metrics_.rejected_one(wire::RejectCode::UNAVAILABLE);
+    }
     request.done(std::move(outcomes));
   }
 }
