@@ -20,6 +20,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include "bench/bench_util.h"
 #include "cli/child_process.h"
 #include "report/json_out.h"
 #include "cli/node_client.h"
@@ -32,7 +33,8 @@
 namespace {
 
 using namespace rollcall;
-using Clock = std::chrono::steady_clock;
+using rollcall::bench::Clock;
+using rollcall::bench::percentile;
 namespace fs = std::filesystem;
 
 struct Scenario {
@@ -121,11 +123,6 @@ Measured run_clients(const std::string& address, const Scenario& s) {
   for (auto& l : latencies) out.latencies_ms.insert(out.latencies_ms.end(), l.begin(), l.end());
   std::sort(out.latencies_ms.begin(), out.latencies_ms.end());
   return out;
-}
-
-double percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  return sorted[std::min(sorted.size() - 1, static_cast<size_t>(p * static_cast<double>(sorted.size())))];
 }
 
 // db_bench fillseq: returns ops/s (keys per second), 0 when db_bench is missing or fails.

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "report/json_out.h"
 #include "cli/node_client.h"
 #include "engine/types.h"
@@ -33,26 +34,16 @@ namespace {
 using namespace rollcall;
 using namespace rollcall::testing;
 using rollcall::cli::LinkProxy;
-using Clock = std::chrono::steady_clock;
+using rollcall::bench::Clock;
+using rollcall::bench::peak_rss_mib;
+using rollcall::bench::seconds_between;
 using namespace std::chrono_literals;
 
 const UnitCode kWard = UnitCode::trusted("00001");
 
-double seconds_between(Clock::time_point from, Clock::time_point to) {
-  return std::chrono::duration<double>(to - from).count();
-}
-
 [[noreturn]] void die(const std::string& message) {
   std::cerr << "rollcall_sync_bench: " << message << "\n";
   std::exit(2);
-}
-
-// Peak resident memory of a process, in MiB (VmHWM).
-double peak_rss_mib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
 }
 
 // The i-th backlog line: a member admitted, rated later, or an activity report.

@@ -14,6 +14,7 @@ packages=(
   python3 systemd
   chromium fonts-dejavu-core
   prometheus
+  nats-server libnats-dev gnuplot-nox
 )
 
 missing=()
