@@ -429,10 +429,8 @@ std::vector<SubmitOutcome> EventLog::submit(std::span<const schema::Event::Reade
   return outcomes;
 }
 
-Result<IngestReport> EventLog::ingest(std::span<const schema::Event::Reader> events) {
-  ROLLCALL_TRY(check_writable());
-  IngestReport report;
-  WriteSet ws(*store_, *paths_);
+Status EventLog::stage_ingest(WriteSet& ws, std::span<const schema::Event::Reader> events,
+                              IngestReport& report) const {
   for (const schema::Event::Reader e : events) {
     if (auto bad = EventValidator::check_relayed(e))
       return invalid_input("relayed event " + event_id(e) + ": " + bad->message);
@@ -463,9 +461,42 @@ Result<IngestReport> EventLog::ingest(std::span<const schema::Event::Reader> eve
     ROLLCALL_TRY(remember_taken_back(ws, e));
     ++report.applied;
   }
+  return ok_status();
+}
+
+Result<IngestReport> EventLog::ingest(std::span<const schema::Event::Reader> events) {
+  ROLLCALL_TRY(check_writable());
+  IngestReport report;
+  WriteSet ws(*store_, *paths_);
+  ROLLCALL_TRY(stage_ingest(ws, events, report));
   if (ws.events.empty()) return report;
   ROLLCALL_TRY(commit(ws));
   return report;
+}
+
+std::vector<Result<IngestReport>> EventLog::ingest_each(
+    std::span<const std::span<const schema::Event::Reader>> batches) {
+  std::vector<Result<IngestReport>> results;
+  results.reserve(batches.size());
+  if (batches.size() > 1 && check_writable().ok()) {
+    // Optimistic: every batch staged in one write. Should any fail, nothing of this write is
+    // kept and each batch is ingested on its own below, so one child's fork or gap refuses
+    // that child's batch only.
+    WriteSet ws(*store_, *paths_);
+    std::vector<IngestReport> reports(batches.size());
+    bool staged = true;
+    for (size_t i = 0; i < batches.size() && staged; ++i) staged = stage_ingest(ws, batches[i], reports[i]).ok();
+    if (staged) {
+      const Status committed = ws.events.empty() ? ok_status() : commit(ws);
+      for (const IngestReport& report : reports) {
+        if (committed.ok()) results.emplace_back(report);
+        else results.emplace_back(committed.error());
+      }
+      return results;
+    }
+  }
+  for (const auto& batch : batches) results.push_back(ingest(batch));
+  return results;
 }
 
 Result<std::optional<std::string>> EventLog::child_incarnation(const UnitCode& child) const {

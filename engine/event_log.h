@@ -181,6 +181,12 @@ class EventLog {
   // (kProtocol); the same origin:seq with other content is a fork (kConflict).
   Result<IngestReport> ingest(std::span<const schema::Event::Reader> events);
 
+  // Ingests several children's batches, each all or nothing as ingest() does, in one synced
+  // write when every batch is accepted (group commit: fan-in from many children costs one sync
+  // per write, not per batch); when one is refused, each batch is ingested on its own, so the
+  // others are appended and the refused one gets its own error. One result per batch, in order.
+  std::vector<Result<IngestReport>> ingest_each(std::span<const std::span<const schema::Event::Reader>> batches);
+
   // --- reads (writer or reader) ---
 
   // Reader: see what the writer has written since. No-op on the writer.
@@ -284,6 +290,8 @@ class EventLog {
   void stamp_projection_version(rocksdb::WriteBatch& batch) const;
   // Stages a numbered event's projection in the write.
   Status project(WriteSet& ws, schema::Event::Reader event) const;
+  // Stages a child's batch in the write (ingest's checks), counting it in `report`.
+  Status stage_ingest(WriteSet& ws, std::span<const schema::Event::Reader> events, IngestReport& report) const;
   // Replays the log's events [1, last] into `batch`es over `target`, writing each.
   Result<uint64_t> replay_projections(Store& target, RollupPaths& paths, const ReplayProgress& progress) const;
   // The event `id` as this write sees it: staged earlier in the write, or committed (then

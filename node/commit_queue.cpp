@@ -96,20 +96,21 @@ std::vector<CommitQueue::Request> CommitQueue::take(std::unique_lock<std::mutex>
       return group;
     }
   }
-  const bool submits = queue_.front().done != nullptr;
+  // A run of submits, or a run of children's batches, within the bounds; a job alone.
+  auto kind = [](const Request& r) { return r.done ? 0 : r.ingested ? 1 : 2; };
+  const int first = kind(queue_.front());
   size_t events = 0;
   size_t bytes = 0;
   while (!queue_.empty()) {
     Request& next = queue_.front();
     if (!group.empty()) {
-      if (!submits || next.done == nullptr) break;
+      if (first == 2 || kind(next) != first) break;
       if (events + next.events.size() > kMaxEventsPerCommit || bytes + next.bytes > kMaxBytesPerCommit) break;
     }
     events += next.events.size();
     bytes += next.bytes;
     group.push_back(std::move(next));
     queue_.pop_front();
-    if (!submits) break;
   }
   return group;
 }
@@ -133,7 +134,7 @@ void CommitQueue::run() {
     } else if (group.front().done) {
       run_submits(group);
     } else if (group.front().ingested) {
-      run_ingest(group.front());
+      run_ingests(group);
     } else {
       group.front().job(log_);
     }
@@ -146,25 +147,33 @@ void CommitQueue::run() {
   if (drained) drained();
 }
 
-void CommitQueue::run_ingest(Request& request) {
+void CommitQueue::run_ingests(std::vector<Request>& group) {
   // As for submits, the events were copied into node-owned memory before enqueueing.
+  std::vector<std::span<const schema::Event::Reader>> batches;
+  batches.reserve(group.size());
+  for (const Request& request : group) batches.emplace_back(request.events);
   const auto started = std::chrono::steady_clock::now();
-  auto ingested = guard_capnp(
-      "ingest", [&] { return log_.ingest(request.events); }, ErrorKind::kInternal);
+  auto results = guard_capnp(
+      "ingest", [&] { return log_.ingest_each(batches); }, ErrorKind::kInternal);
   metrics_.commit_ingest.observe(std::chrono::steady_clock::now() - started);
-  if (ingested.ok()) {
-    NodeMetrics::add(metrics_.appended_relayed, ingested->applied);
-    NodeMetrics::add(metrics_.duplicates, ingested->duplicates);
-    if (request.from_child && ingested->applied > 0) {
-      int64_t newest = 0;
-      for (auto event : request.events) newest = std::max(newest, event.getRecordedAt());
-      metrics_.relay_latency.observe(static_cast<double>(clock_().micros - newest) / 1e6);
+  bool appended = false;
+  for (size_t i = 0; i < group.size(); ++i) {
+    Request& request = group[i];
+    Result<IngestReport> ingested = results.ok() ? std::move((*results)[i]) : Result<IngestReport>(results.error());
+    if (ingested.ok()) {
+      NodeMetrics::add(metrics_.appended_relayed, ingested->applied);
+      NodeMetrics::add(metrics_.duplicates, ingested->duplicates);
+      if (request.from_child && ingested->applied > 0) {
+        int64_t newest = 0;
+        for (auto event : request.events) newest = std::max(newest, event.getRecordedAt());
+        metrics_.relay_latency.observe(static_cast<double>(clock_().micros - newest) / 1e6);
+      }
+      appended = appended || ingested->applied > 0;
+    } else if (ingested.error().kind() == ErrorKind::kInternal) {
+      node_log()->error("writer: {}", ingested.error().message());
     }
+    request.ingested(std::move(ingested));
   }
-  if (!ingested.ok() && ingested.error().kind() == ErrorKind::kInternal)
-    node_log()->error("writer: {}", ingested.error().message());
-  const bool appended = ingested.ok() && ingested->applied > 0;
-  request.ingested(std::move(ingested));
   if (appended && on_appended_) on_appended_();
 }
 

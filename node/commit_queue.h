@@ -2,8 +2,9 @@
 // batches relayed by child nodes; one writer thread takes what is waiting, in order: a run of
 // submits becomes one EventLog::submit (one synced WriteBatch, group commit: every waiter is
 // answered after that single sync, so throughput grows with load instead of being capped at one
-// fsync per request); a child's batch is one EventLog::ingest, all or nothing; other writer work
-// (recording a child's incarnation) runs as a job.
+// fsync per request); a run of children's batches is one EventLog::ingest_each, each batch all
+// or nothing, one synced write for the run when all are accepted (fan-in from many children is
+// group-committed too); other writer work (recording a child's incarnation) runs as a job.
 //
 // Ownership: owns the writer thread; borrows the EventLog, which must outlive it and which no
 // other thread may touch while the queue runs. enqueue() is thread-safe; completions run on the
@@ -92,13 +93,14 @@ class CommitQueue {
 
  private:
   void run();
-  // Takes the next unit of work: a run of submits within the bounds, or one other request.
+  // Takes the next unit of work: a run of submits or of children's batches within the bounds,
+  // or one job.
   std::vector<Request> take(std::unique_lock<std::mutex>& lock);
   // Whether the writer has something it may run now (called with the lock held).
   bool runnable() const;
   void run_submits(std::vector<Request>& group);
   void refuse_submits(std::vector<Request>& group, const std::string& reason);
-  void run_ingest(Request& request);
+  void run_ingests(std::vector<Request>& group);
 
   EventLog& log_;
   Clock clock_;

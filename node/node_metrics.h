@@ -82,7 +82,7 @@ struct NodeMetrics {
   std::atomic<uint64_t> commit_queue_requests{0};
 
   LatencyHistogram commit_submit;  // one EventLog::submit of a run of submits
-  LatencyHistogram commit_ingest;  // one EventLog::ingest of a child's batch
+  LatencyHistogram commit_ingest;  // one EventLog::ingest_each of a run of children's batches
   LatencyHistogram uplink_round_trip;  // a batch sent to a parent until its ack
   LatencyHistogram relay_latency;  // recordedAt of a relayed batch's newest event until it was held here
 

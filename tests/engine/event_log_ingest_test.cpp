@@ -190,4 +190,65 @@ TEST_CASE_METHOD(LogFixture, "EventLog: relayed events must be sound before they
   CHECK(parent->last_lsn() == Lsn{1});
 }
 
+TEST_CASE_METHOD(LogFixture,
+                 "EventLog: ingest_each commits accepted batches in one write and refuses only the bad one",
+                 "[event_log]") {
+  TempDir a_dir, b_dir, twin_dir, c_dir, parent_dir;
+  auto a = open(a_dir, "00001");
+  auto b = open(b_dir, "00004");
+  auto twin = open(twin_dir, "00004");  // a second live data dir for 00004: a fork
+  auto c = open(c_dir, "00037");
+  Events ea, eb, etwin, ec;
+  ea.add(admit("00001", "x")).add(activity("00001", 2)).add(activity("00001", 3));
+  eb.add(activity("00004", 1)).add(activity("00004", 2));
+  etwin.add(activity("00004", 1)).add(activity("00004", 99));
+  ec.add(activity("00037", 1)).add(activity("00037", 2)).add(activity("00037", 3));
+  submit_all(*a, ea.all());
+  submit_all(*b, eb.all());
+  submit_all(*twin, etwin.all());
+  submit_all(*c, ec.all());
+  const auto from_a = read_all(*a), from_b = read_all(*b), from_twin = read_all(*twin), from_c = read_all(*c);
+  const auto ra = readers_of(from_a), rb = readers_of(from_b), rtwin = readers_of(from_twin), rc = readers_of(from_c);
+  auto parent = open(parent_dir, "01");
+
+  SECTION("every batch accepted: one write holds them all, a batch sent twice in the run is duplicates") {
+    const std::span<const schema::Event::Reader> first_two_of_c = std::span(rc).subspan(0, 2);
+    const std::vector<std::span<const schema::Event::Reader>> run = {ra, rb, first_two_of_c, ra};
+    auto results = parent->ingest_each(run);
+    REQUIRE(results.size() == 4);
+    for (const auto& r : results) REQUIRE(r.ok());
+    CHECK(results[0]->applied == 3);
+    CHECK(results[1]->applied == 2);
+    CHECK(results[2]->applied == 2);
+    CHECK(results[3]->applied == 0);
+    CHECK(results[3]->duplicates == 3);
+    CHECK(parent->last_lsn() == Lsn{7});
+    auto held = parent->read(Lsn{1}, 100);
+    REQUIRE(held.ok());
+    REQUIRE(held->size() == 7);
+    for (const auto& e : *held) CHECK(e.batch->first_lsn() == Lsn{1});  // one log write
+    CHECK(watermark_of(*parent, "00001")->chain_hash == watermark_of(*a, "00001")->chain_hash);
+    CHECK(watermark_of(*parent, "00037")->seq == 2);
+    CHECK(parent->member("x")->value().state.unit == "00001");
+  }
+
+  SECTION("a fork and a gap in the run: the others are appended, each bad batch gets its own error") {
+    REQUIRE(parent->ingest(rb).ok());
+    const std::vector<schema::Event::Reader> gapped = {rc[0], rc[2]};
+    const std::vector<std::span<const schema::Event::Reader>> run = {ra, rtwin, gapped};
+    auto results = parent->ingest_each(run);
+    REQUIRE(results.size() == 3);
+    REQUIRE(results[0].ok());
+    CHECK(results[0]->applied == 3);
+    REQUIRE_FALSE(results[1].ok());
+    CHECK(results[1].error().kind() == ErrorKind::kConflict);
+    REQUIRE_FALSE(results[2].ok());
+    CHECK(results[2].error().kind() == ErrorKind::kProtocol);
+    CHECK(parent->last_lsn() == Lsn{5});
+    CHECK(watermark_of(*parent, "00001")->seq == 3);
+    CHECK(watermark_of(*parent, "00004")->chain_hash == watermark_of(*b, "00004")->chain_hash);
+    CHECK_FALSE(watermark_of(*parent, "00037"));
+  }
+}
+
 }  // namespace rollcall
