@@ -11,7 +11,7 @@
 //     end, and its ratio against the reference;
 //   - a second cut in the middle of the drain, and the resume after it;
 //   - memory: every node's peak RSS (bounded by configuration, not by the backlog).
-// Usage: rollcall_sync_bench [--quick] [--events N]   (default 200,000; --quick 20,000)
+// Usage: rollcall_sync_bench [--quick] [--events N]   (default 1,000,000; --quick 20,000)
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -97,14 +97,16 @@ Clock::time_point first_new_event(const std::string& dir, uint64_t seq) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  size_t events = 200000;
+  size_t events = 1000000;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       events = 20000;
     } else if (std::strcmp(argv[i], "--events") == 0 && i + 1 < argc) {
       events = std::stoul(argv[++i]);
     } else {
-      std::cerr << "usage: rollcall_sync_bench [--quick] [--events N]\n";
+      std::cerr << "usage: rollcall_sync_bench [--quick] [--events N]\n"
+                   "  a backlog of N events (default 1,000,000; --quick 20,000) at ward 00001 while its\n"
+                   "  link is cut, drained through 4 levels once it heals; JSON lines on stdout\n";
       return 2;
     }
   }

@@ -17,4 +17,4 @@ stage power-loss 1800 'ROLLCALL_POWER_CYCLES=${ROLLCALL_POWER_CYCLES:-3000} buil
 stage crash-loop 3600 'ROLLCALL_CRASH_CYCLES=${ROLLCALL_CRASH_CYCLES:-2000} build/tests/rollcall_node_tests "crash loop: *"'
 stage chaos-long 1500 'ROLLCALL_CHAOS_SECONDS=${ROLLCALL_CHAOS_SECONDS:-600} build/tests/rollcall_node_tests "chaos: *"'
 stage replication-repeat 3600 'for i in $(seq 1 20); do echo "round $i"; build/tests/rollcall_node_tests "[replication]"; done'
-stage bench 3600 '(build/bench/rollcall_ingest_bench && build/bench/rollcall_tally_bench && build/bench/rollcall_sync_bench && build/bench/rollcall_exactly_once_bench) | tee build/bench-full.jsonl'
+stage bench 3600 'bash bench/run.sh build/bench-full'

@@ -6,8 +6,9 @@
 # cycles instead of 200 and the tally property test 100 orders a seed instead of 700; the
 # benchmarks are not built there, and the national reorganization test, which runs a generated
 # national year through `rollcall reorganize` in the plain build, is left out), the node's concurrency tests (real
-# rollcalld processes, concurrent clients) under ThreadSanitizer, and the quick ingest benchmark
-# (so the harness keeps working; its figures are not checked here), after 20 s of each libFuzzer
+# rollcalld processes, concurrent clients) under ThreadSanitizer, and every benchmark in its quick
+# mode with the plot (bench/run.sh --quick: so the harnesses keep working; their figures are not
+# checked here, their own exactly-once checks are), after 20 s of each libFuzzer
 # target (scripts/fuzz.sh: clang-14, ASan + UBSan, from the committed corpus). Each prints its
 # budget.
 # scripts/extended.sh runs the long ones (many simulator seeds, repeated fault tests, full benches).
@@ -25,7 +26,7 @@ stage asan-test 1500 'cd build-asan && ROLLCALL_SIM_SEEDS=8 ROLLCALL_POWER_CYCLE
 stage tsan-build 1500 'BUILD_TARGETS=rollcall_node_tests configure_and_build build-tsan -DCMAKE_BUILD_TYPE=Debug -DROLLCALL_SANITIZE=thread'
 stage tsan-test 900 'cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp ctest -j2 --output-on-failure --timeout 600 -R "^rollcalld( security)?: " 2>&1 | tee ctest.log'
 stage fuzz 900 'JOBS=2 bash scripts/fuzz.sh 20'
-stage bench 300 '(build/bench/rollcall_ingest_bench --quick && build/bench/rollcall_tally_bench --quick && build/bench/rollcall_sync_bench --quick && build/bench/rollcall_exactly_once_bench --quick) | tee build/bench-quick.jsonl'
+stage bench 300 'bash bench/run.sh --quick build/bench-quick'
 
 # One closing line for the three runs.
 passed=0
