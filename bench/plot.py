@@ -38,11 +38,13 @@ def rows(lines):
                         float(line["read_only_events_per_s"]), "reading the log"))
     # Each ingest scenario against the db_bench run of its batch (printed right after it).
     seen = {}
+    submits = []
     for (clients, batch), rate in ingest.items():
         i = seen.get(batch, 0)
         seen[batch] = i + 1
-        floor = floors.get(batch, [None])[min(i, len(floors.get(batch, [None])) - 1)]
-        out.insert(0, (f"submit {clients} x {batch}", rate, floor, "db_bench fillseq"))
+        runs = floors.get(batch, [None])
+        submits.append((f"submit\\n{clients} x {batch}", rate, runs[min(i, len(runs) - 1)], "db_bench fillseq"))
+    out = submits + out
     if "rollcall" in chain:
         nats = next((v for k, v in chain.items() if k.startswith("nats")), None)
         out.append(("live tree\\n4 levels", chain["rollcall"], nats, "NATS JetStream 3-level chain"))
@@ -68,7 +70,7 @@ def main():
         for name, rate, ref, ref_name in data:
             f.write(f"\"{name}\" {rate:.0f} {ref if ref is not None else '-'} \"{ref_name}\"\n")
     script = f"""
-set terminal pngcairo size 1400,700 font "DejaVu Sans,10"
+set terminal pngcairo noenhanced size 1400,700 font "DejaVu Sans,10"
 set output "{png}"
 set title "rollcall throughput by scenario (events/s, log scale), reference in the same run"
 set style data histograms
@@ -80,7 +82,8 @@ set yrange [1000:*]
 set grid ytics
 set ylabel "events/s"
 set datafile missing "-"
-set key top left
+set key outside top center horizontal
+set bmargin 5
 set xtics scale 0 font ",9"
 plot "{dat}" using 2:xtic(1) title "rollcall" lc rgb "#c0392b", \\
      "" using 3 title "reference (db_bench fillseq; NATS chain; one session; ward ingest; log read)" lc rgb "#7f8c8d"
