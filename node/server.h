@@ -182,7 +182,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<PeerIdentity> identity_;
   Access access_ = Access::kNone;
   FrameDecoder decoder_;
-  std::array<uint8_t, 64 * 1024> read_buffer_{};
+  // Not zeroed: only what a read filled is looked at, and a session of small frames keeps the
+  // untouched pages of its 64 KiB out of the node's RSS (1,000 child sessions: 64 MiB).
+  std::array<uint8_t, 64 * 1024> read_buffer_;
   std::deque<std::vector<uint8_t>> write_queue_;
   bool writing_ = false;
   bool reading_ = false;
