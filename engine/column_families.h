@@ -39,6 +39,13 @@ inline constexpr Cf kProjectionCfs[] = {Cf::kMembers,     Cf::kRetracted, Cf::kT
 // The name of a family as RocksDB knows it ("tallies"), for messages.
 const char* cf_name(Cf which);
 
+// One change: a put, or a delete when `value` is empty.
+struct KeyChange {
+  Cf cf;
+  std::string key;
+  std::optional<std::string> value;
+};
+
 // Point reads by family: the RocksDB store, or a map in tests.
 class KeyValueReader {
  public:

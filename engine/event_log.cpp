@@ -1,6 +1,7 @@
 // EventLog: opening, and the two write paths (submit, ingest). Reads are in event_log_read.cpp.
 #include "engine/event_log.h"
 
+#include <algorithm>
 #include <random>
 #include <unordered_map>
 
@@ -81,6 +82,7 @@ Result<std::unique_ptr<EventLog>> EventLog::open_writer(const LogOptions& option
   ROLLCALL_TRY(log->load_map());
   log->paths_ = std::make_unique<RollupPaths>(log->seed_, log->map(), options.unit);
   log->synced_writes_ = options.synced_writes;
+  log->replay_chunk_ = std::max<size_t>(1, options.replay_chunk);
   log->space_ = std::make_unique<SpaceGuard>(options.dir, options.min_free_bytes, options.max_dir_bytes);
   log->requests_ = std::make_unique<RequestIndex>(options.requests);
   return log;

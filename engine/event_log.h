@@ -76,6 +76,9 @@ struct LogOptions {
   bool synced_writes = true;
   // How long submitted request ids are remembered (engine/request_index.h).
   RequestWindow requests{};
+  // Events a rebuild or a verify replays into one batch of projection changes (one bulk load):
+  // bounds their memory. Tests make it small, to replay a short log in many loads.
+  size_t replay_chunk = 100000;
   // For tests only: the RocksDB Env the writer's database runs on (null: rocksdb::Env::Default()),
   // e.g. tests/support/power_loss_env.h, which drops unsynced writes at a simulated power loss.
   // Not owned; it must outlive the log. Readers and scratch databases always use the default.
@@ -336,6 +339,7 @@ class EventLog {
   std::atomic<uint64_t> next_lsn_{1};  // written by the writer; read by any thread
   std::map<UnitCode, Watermark> watermarks_;  // writer: cache of the watermarks CF
   bool synced_writes_ = true;
+  size_t replay_chunk_ = 100000;
   std::string write_failure_;  // set when a synced write failed: the log is fail-stopped
 };
 

@@ -1,7 +1,9 @@
 #include "engine/projection.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
+#include <iterator>
 
 #include "engine/event_fields.h"
 #include "engine/keys.h"
@@ -22,39 +24,20 @@ Result<uint32_t> day_of(schema::Event::Reader e) {
   return day_bucket(*date);
 }
 
-// A tally row being summed: (unit, granularity, bucket, metric), unit and metric by the batch's
-// numbers. kCurrentGranularity rows (members.inTransit) have no bucket.
-struct TallyRow {
-  uint32_t unit = 0;
-  uint32_t bucket = 0;
-  uint32_t metric = 0;
-  char granularity = 0;
-  bool operator==(const TallyRow&) const = default;
+// Of names sorted: rank[i] is the place of names[i], by_rank[place] the name's number.
+struct Ranks {
+  std::vector<uint32_t> rank;
+  std::vector<uint32_t> by_rank;
 };
-
-uint64_t mix(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  return h;
-}
-
-struct TallyRowHash {
-  size_t operator()(const TallyRow& r) const {
-    return mix((uint64_t{r.unit} << 32 | r.bucket) ^
-               ((uint64_t{r.metric} << 8 | static_cast<uint8_t>(r.granularity)) * 0x9E3779B97F4A7C15ULL));
-  }
-};
-
-// rank[i]: the place of names[i] among the names sorted.
 template <typename Text>
-std::vector<uint32_t> ranks(const std::vector<Text>& names) {
-  std::vector<uint32_t> order(names.size());
-  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return names[a] < names[b]; });
-  std::vector<uint32_t> rank(names.size());
-  for (uint32_t place = 0; place < order.size(); ++place) rank[order[place]] = place;
-  return rank;
+Ranks ranks(const std::vector<Text>& names) {
+  Ranks r;
+  r.by_rank.resize(names.size());
+  for (uint32_t i = 0; i < r.by_rank.size(); ++i) r.by_rank[i] = i;
+  std::sort(r.by_rank.begin(), r.by_rank.end(), [&](uint32_t a, uint32_t b) { return names[a] < names[b]; });
+  r.rank.resize(names.size());
+  for (uint32_t place = 0; place < r.by_rank.size(); ++place) r.rank[r.by_rank[place]] = place;
+  return r;
 }
 
 // Lookups per MultiGet: keeps RocksDB's per-call key contexts small.
@@ -178,7 +161,10 @@ Status ProjectionBatch::contribute(schema::Event::Reader e, int sign) {
     auto day = day_of(e);
     if (!day.ok()) return day.error();
     const uint32_t unit = unit_id(text_view(e.getUnit()));
-    for (const MetricDelta& d : deltas) own_tallies_[OwnTally{unit, *day, metric_id(d.metric)}] += sign * d.delta;
+    if (units_.size() > tally_rows::kMaxUnits || metrics_.size() + deltas.size() > tally_rows::kMaxMetrics)
+      return Error(ErrorKind::kInternal, "a projection batch names more units or metrics than its rows can number");
+    for (const MetricDelta& d : deltas)
+      own_tallies_.add(tally_rows::row(unit, tally_rows::kOwn, *day, metric_id(d.metric)), sign * d.delta);
   }
   if (e.isMemberTransferredOut() || e.isMemberTransferredIn()) ROLLCALL_TRY(contribute_transfer(e, sign));
   if (event_member_id(e)) ROLLCALL_TRY(contribute_member(e, sign));
@@ -327,8 +313,8 @@ Status ProjectionBatch::change_map() {
       }
       const uint32_t day = keys::get_be32(key, prefix.size());
       const uint32_t m = metric_id(*metric);
-      for (const uint32_t u : leave) moved_tallies_[OwnTally{u, day, m}] -= v;
-      for (const uint32_t u : join) moved_tallies_[OwnTally{u, day, m}] += v;
+      for (const uint32_t u : leave) moved_tallies_.add(tally_rows::row(u, tally_rows::kOwn, day, m), -v);
+      for (const uint32_t u : join) moved_tallies_.add(tally_rows::row(u, tally_rows::kOwn, day, m), v);
       return true;
     }));
     ROLLCALL_TRY(failed);
@@ -337,9 +323,6 @@ Status ProjectionBatch::change_map() {
 }
 
 
-size_t ProjectionBatch::OwnTallyHash::operator()(const OwnTally& k) const {
-  return mix((uint64_t{k.unit} << 32 | k.day) ^ (uint64_t{k.metric} * 0x9E3779B97F4A7C15ULL));
-}
 
 uint32_t ProjectionBatch::unit_id(std::string_view unit) {
   auto it = unit_ids_.find(unit);
@@ -369,46 +352,43 @@ const std::vector<uint32_t>& ProjectionBatch::chain_of(uint32_t unit) {
 }
 
 Status ProjectionBatch::tally_changes(std::vector<KeyChange>& out) {
+  if (units_.size() > tally_rows::kMaxUnits || metrics_.size() >= tally_rows::kMaxMetrics)
+    return Error(ErrorKind::kInternal, "a projection batch names more units or metrics than its rows can number");
   // Expand each own-unit day delta to the unit's roll-up chain and to year, month and day.
-  std::unordered_map<TallyRow, int64_t, TallyRowHash> sums;
-  sums.reserve(own_tallies_.size() * 6);
-  for (const auto& [own, delta] : own_tallies_) {
-    if (delta == 0) continue;
-    const std::vector<uint32_t>& chain = chain_of(own.unit);
-    for (const uint32_t u : chain) {
-      sums[TallyRow{u, own.day / 10000, own.metric, static_cast<char>(Granularity::kYear)}] += delta;
-      sums[TallyRow{u, own.day / 100, own.metric, static_cast<char>(Granularity::kMonth)}] += delta;
-      sums[TallyRow{u, own.day, own.metric, static_cast<char>(Granularity::kDay)}] += delta;
-    }
+  tally_rows::RowSums sums(own_tallies_.size() * 6);
+  const auto add_dated = [&](uint32_t unit, uint32_t day, uint32_t metric, int64_t delta) {
+    sums.add(tally_rows::row(unit, tally_rows::kYear, day / 10000, metric), delta);
+    sums.add(tally_rows::row(unit, tally_rows::kMonth, day / 100, metric), delta);
+    sums.add(tally_rows::row(unit, tally_rows::kDay, day, metric), delta);
+  };
+  own_tallies_.for_each([&](uint64_t own, int64_t delta) {
+    const uint32_t unit = tally_rows::unit(own);
+    const uint32_t day = tally_rows::bucket(own);
+    const uint32_t metric = tally_rows::metric(own);
+    for (const uint32_t u : chain_of(unit)) add_dated(u, day, metric, delta);
     // The unit's own row, by the code the event names: what a map change moves.
-    sums[TallyRow{own.unit, own.day, own.metric, keys::kOwnGranularity}] += delta;
-  }
-  for (const auto& [row, delta] : moved_tallies_) {
-    if (delta == 0) continue;
-    sums[TallyRow{row.unit, row.day / 10000, row.metric, static_cast<char>(Granularity::kYear)}] += delta;
-    sums[TallyRow{row.unit, row.day / 100, row.metric, static_cast<char>(Granularity::kMonth)}] += delta;
-    sums[TallyRow{row.unit, row.day, row.metric, static_cast<char>(Granularity::kDay)}] += delta;
-  }
-  for (const auto& [unit, delta] : in_transit_)
-    sums[TallyRow{unit_id(unit), 0, metric_id(kInTransitMetric), keys::kCurrentGranularity}] += delta;
-
-  // In key order (unit, 0x00, granularity, BE32 bucket, metric: the unit's and the metric's
-  // text order, the bucket's number order), for batched reads.
-  std::vector<std::pair<TallyRow, int64_t>> rows;
-  rows.reserve(sums.size());
-  for (const auto& [row, delta] : sums)
-    if (delta != 0) rows.emplace_back(row, delta);
-  sums = {};
-  const std::vector<uint32_t> unit_rank = ranks(units_);
-  const std::vector<uint32_t> metric_rank = ranks(metrics_);
-  std::sort(rows.begin(), rows.end(), [&](const auto& x, const auto& y) {
-    const TallyRow& a = x.first;
-    const TallyRow& b = y.first;
-    if (a.unit != b.unit) return unit_rank[a.unit] < unit_rank[b.unit];
-    if (a.granularity != b.granularity) return a.granularity < b.granularity;
-    if (a.bucket != b.bucket) return a.bucket < b.bucket;
-    return metric_rank[a.metric] < metric_rank[b.metric];
+    sums.add(own, delta);
   });
+  moved_tallies_.for_each([&](uint64_t moved, int64_t delta) {
+    add_dated(tally_rows::unit(moved), tally_rows::bucket(moved), tally_rows::metric(moved), delta);
+  });
+  for (const auto& [unit, delta] : in_transit_)
+    sums.add(tally_rows::row(unit_id(unit), tally_rows::kCurrent, 0, metric_id(kInTransitMetric)), delta);
+
+  // (The chains may have numbered more units: checked again before any row is read back.)
+  if (units_.size() > tally_rows::kMaxUnits || metrics_.size() > tally_rows::kMaxMetrics)
+    return Error(ErrorKind::kInternal, "a projection batch names more units or metrics than its rows can number");
+
+  // In key order: renumbered by rank, the packed rows sort as their keys do.
+  std::vector<std::pair<uint64_t, int64_t>> rows;
+  rows.reserve(sums.size());
+  sums.for_each([&](uint64_t row, int64_t delta) { rows.emplace_back(row, delta); });
+  sums = tally_rows::RowSums();
+  const auto [unit_rank, unit_by_rank] = ranks(units_);
+  const auto [metric_rank, metric_by_rank] = ranks(metrics_);
+  for (auto& [row, delta] : rows)
+    row = tally_rows::renumbered(row, unit_rank[tally_rows::unit(row)], metric_rank[tally_rows::metric(row)]);
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
 
   // Sum each into the stored BE64: a put, or a delete when the sum is 0, so the projection
   // holds no zero rows and equal sets give equal bytes.
@@ -419,10 +399,13 @@ Status ProjectionBatch::tally_changes(std::vector<KeyChange>& out) {
     const size_t to = std::min(rows.size(), from + kTallyReadChunk);
     keys.clear();
     for (size_t i = from; i < to; ++i) {
-      const TallyRow& r = rows[i].first;
-      keys.push_back(r.granularity == keys::kCurrentGranularity
-                         ? keys::current_tally_key(units_[r.unit], metrics_[r.metric])
-                         : keys::tally_key(units_[r.unit], r.granularity, r.bucket, metrics_[r.metric]));
+      const uint64_t r = rows[i].first;
+      const std::string& unit = units_[unit_by_rank[tally_rows::unit(r)]];
+      const std::string_view metric = metrics_[metric_by_rank[tally_rows::metric(r)]];
+      const char granularity = tally_rows::granularity(r);
+      keys.push_back(granularity == keys::kCurrentGranularity
+                         ? keys::current_tally_key(unit, metric)
+                         : keys::tally_key(unit, granularity, tally_rows::bucket(r), metric));
     }
     auto stored = base_.multi_get(Cf::kTallies, keys);
     if (!stored.ok()) return stored.error();

@@ -27,6 +27,7 @@
 #include "engine/column_families.h"
 #include "engine/member_rules.h"
 #include "engine/status.h"
+#include "engine/tally_rows.h"
 #include "engine/types.h"
 #include "engine/unit_map.h"
 #include "schema/event.capnp.h"
@@ -38,13 +39,6 @@ class LogBatchView;
 // Bump when the projections' keys or rules change: a data dir with another version needs
 // `rollcall rebuild` before a writer opens it.
 inline constexpr uint32_t kProjectionVersion = 2;
-
-// One change: a put, or a delete when `value` is empty.
-struct KeyChange {
-  Cf cf;
-  std::string key;
-  std::optional<std::string> value;
-};
 
 // How events roll up at one node: an event counts at its unit's heir and at each of the heir's
 // ancestors within the node's subtree, under the node's current map (UnitMap::rollup_chain).
@@ -147,17 +141,6 @@ class ProjectionBatch {
     using is_transparent = void;
     size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
   };
-  // A dated delta at its own unit: (unit, yyyymmdd, metric) numbers.
-  struct OwnTally {
-    uint32_t unit = 0;
-    uint32_t day = 0;
-    uint32_t metric = 0;
-    bool operator==(const OwnTally&) const = default;
-  };
-  struct OwnTallyHash {
-    size_t operator()(const OwnTally& k) const;
-  };
-
   const KeyValueReader& base_;
   RollupPaths& paths_;
   std::vector<std::string> units_;                                                // by number
@@ -165,9 +148,10 @@ class ProjectionBatch {
   std::vector<std::vector<uint32_t>> chains_;                                    // by unit number
   std::vector<std::string_view> metrics_;  // by number: dated_metric_names() and kInTransitMetric
   std::unordered_map<std::string_view, uint32_t> metric_ids_;
-  std::unordered_map<OwnTally, int64_t, OwnTallyHash> own_tallies_;
-  // Day deltas at one unit only (no chain): rows a map change moves.
-  std::unordered_map<OwnTally, int64_t, OwnTallyHash> moved_tallies_;
+  // Dated deltas at their own unit: tally_rows::kOwn rows (unit, yyyymmdd, metric numbers).
+  tally_rows::RowSums own_tallies_;
+  // Day deltas at one unit only (no chain), as kOwn rows: what a map change moves.
+  tally_rows::RowSums moved_tallies_;
   std::map<std::string, std::string> map_events_;  // map_event_key -> encoded change, staged
   std::shared_ptr<const UnitMap> new_map_;
   std::unique_ptr<RollupPaths> new_paths_;  // under new_map_

@@ -6,6 +6,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 
@@ -162,6 +163,52 @@ Status Store::write(rocksdb::WriteBatch& batch, Durability durability) {
   options.disableWAL = durability == Durability::kBuffered;
   auto s = db_->Write(options, &batch);
   if (!s.ok()) return to_error(s, "writing to '" + dir_ + "'");
+  return ok_status();
+}
+
+Status Store::ingest_sorted(const std::vector<KeyChange>& changes) {
+  namespace fs = std::filesystem;
+  // The files are written beside the database (ingest links them in) and named by this store;
+  // whatever an interrupted call left there is dropped first.
+  const fs::path scratch = fs::path(dir_) / "ingest";
+  std::error_code ec;
+  fs::remove_all(scratch, ec);
+  fs::create_directories(scratch, ec);
+  if (ec) return Error(ErrorKind::kIo, "cannot make '" + scratch.string() + "': " + ec.message());
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      fs::remove_all(dir, ignored);
+    }
+  } cleanup{scratch};
+
+  std::vector<rocksdb::IngestExternalFileArg> args;
+  for (size_t from = 0; from < changes.size();) {
+    const Cf which = changes[from].cf;
+    size_t to = from;
+    while (to < changes.size() && changes[to].cf == which) ++to;
+    const std::string path = (scratch / (std::to_string(++ingested_files_) + ".sst")).string();
+    rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions(cf(which)), cf(which));
+    auto s = writer.Open(path);
+    for (size_t i = from; s.ok() && i < to; ++i) {
+      const KeyChange& change = changes[i];
+      s = change.value ? writer.Put(change.key, *change.value) : writer.Delete(change.key);
+    }
+    if (s.ok()) s = writer.Finish();
+    if (!s.ok()) return to_error(s, std::string("writing a sorted file of ") + cf_name(which) + " for '" + dir_ + "'");
+    if (!args.empty() && args.back().column_family == cf(which))
+      return Error(ErrorKind::kInternal, "ingest_sorted: the changes are not in family order");
+    rocksdb::IngestExternalFileArg arg;
+    arg.column_family = cf(which);
+    arg.external_files.push_back(path);
+    arg.options.move_files = true;
+    args.push_back(std::move(arg));
+    from = to;
+  }
+  if (args.empty()) return ok_status();
+  auto s = db_->IngestExternalFiles(args);
+  if (!s.ok()) return to_error(s, "ingesting sorted files into '" + dir_ + "'");
   return ok_status();
 }
 
