@@ -76,8 +76,9 @@ struct LogOptions {
   bool synced_writes = true;
   // How long submitted request ids are remembered (engine/request_index.h).
   RequestWindow requests{};
-  // Events a rebuild or a verify replays into one batch of projection changes (one bulk load):
-  // bounds their memory. Tests make it small, to replay a short log in many loads.
+  // Events a rebuild, or a verify by this writer, replays into one batch of projection changes
+  // (one bulk load): bounds their memory. (A reader's verify uses the default.) Tests make it
+  // small, to replay a short log in many loads.
   size_t replay_chunk = 100000;
   // For tests only: the RocksDB Env the writer's database runs on (null: rocksdb::Env::Default()),
   // e.g. tests/support/power_loss_env.h, which drops unsynced writes at a simulated power loss.

@@ -24,22 +24,6 @@ Result<uint32_t> day_of(schema::Event::Reader e) {
   return day_bucket(*date);
 }
 
-// Of names sorted: rank[i] is the place of names[i], by_rank[place] the name's number.
-struct Ranks {
-  std::vector<uint32_t> rank;
-  std::vector<uint32_t> by_rank;
-};
-template <typename Text>
-Ranks ranks(const std::vector<Text>& names) {
-  Ranks r;
-  r.by_rank.resize(names.size());
-  for (uint32_t i = 0; i < r.by_rank.size(); ++i) r.by_rank[i] = i;
-  std::sort(r.by_rank.begin(), r.by_rank.end(), [&](uint32_t a, uint32_t b) { return names[a] < names[b]; });
-  r.rank.resize(names.size());
-  for (uint32_t place = 0; place < r.by_rank.size(); ++place) r.rank[r.by_rank[place]] = place;
-  return r;
-}
-
 // Lookups per MultiGet: keeps RocksDB's per-call key contexts small.
 constexpr size_t kTallyReadChunk = 4096;
 
@@ -384,8 +368,8 @@ Status ProjectionBatch::tally_changes(std::vector<KeyChange>& out) {
   rows.reserve(sums.size());
   sums.for_each([&](uint64_t row, int64_t delta) { rows.emplace_back(row, delta); });
   sums = tally_rows::RowSums();
-  const auto [unit_rank, unit_by_rank] = ranks(units_);
-  const auto [metric_rank, metric_by_rank] = ranks(metrics_);
+  const auto [unit_rank, unit_by_rank] = tally_rows::ranks(units_);
+  const auto [metric_rank, metric_by_rank] = tally_rows::ranks(metrics_);
   for (auto& [row, delta] : rows)
     row = tally_rows::renumbered(row, unit_rank[tally_rows::unit(row)], metric_rank[tally_rows::metric(row)]);
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });

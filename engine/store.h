@@ -45,12 +45,13 @@ class Store : public KeyValueReader {
   Mode mode() const { return mode_; }
 
   // Synced write of a batch: nothing is acknowledged before this returns ok. kBuffered skips
-  // the sync (and the WAL) for scratch stores and replays that sync at their end.
+  // the sync (and the WAL), for a log whose writes need not survive a crash (a simulation's).
   enum class Durability { kSynced, kBuffered };
   Status write(rocksdb::WriteBatch& batch, Durability durability = Durability::kSynced);
   // Bulk load for replays into emptied families: writes `changes` ((cf, key) order, keys
-  // unique) as one sorted SST file per family and ingests them all at once, past the memtable
-  // and the WAL. Newer than anything stored; durable when it returns.
+  // unique; anything else is refused as an internal error before a file is written) as one
+  // sorted SST file per family and ingests them all at once, past the memtable and the WAL.
+  // Newer than anything stored, a delete hiding what earlier files put; durable when it returns.
   Status ingest_sorted(const std::vector<KeyChange>& changes);
   // Compacts a whole family: after a range delete, drops the deleted data and its tombstones so
   // later reads do not wade through them.
@@ -79,8 +80,8 @@ class Store : public KeyValueReader {
   Store() = default;
 
   std::string dir_;
-  std::string secondary_dir_;
-  uint64_t ingested_files_ = 0;  // names the next ingest_sorted file  // reader mode: a scratch dir for the secondary's info log
+  std::string secondary_dir_;  // reader mode: a scratch dir for the secondary's info log
+  uint64_t ingested_files_ = 0;  // names the next ingest_sorted file
   Mode mode_ = Mode::kWriter;
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

@@ -62,6 +62,22 @@ constexpr uint64_t renumbered(uint64_t r, uint32_t unit, uint32_t metric) {
   return uint64_t{unit} << (64 - kUnitBits) | (r & kMiddle) | metric;
 }
 
+// For renumbering rows: of names sorted: rank[i] is the place of names[i], by_rank[place] the name's number.
+struct Ranks {
+  std::vector<uint32_t> rank;
+  std::vector<uint32_t> by_rank;
+};
+template <typename Text>
+Ranks ranks(const std::vector<Text>& names) {
+  Ranks r;
+  r.by_rank.resize(names.size());
+  for (uint32_t i = 0; i < r.by_rank.size(); ++i) r.by_rank[i] = i;
+  std::sort(r.by_rank.begin(), r.by_rank.end(), [&](uint32_t a, uint32_t b) { return names[a] < names[b]; });
+  r.rank.resize(names.size());
+  for (uint32_t place = 0; place < r.by_rank.size(); ++place) r.rank[r.by_rank[place]] = place;
+  return r;
+}
+
 inline uint64_t mix(uint64_t h) {
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;

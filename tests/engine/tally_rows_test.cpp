@@ -52,14 +52,9 @@ TEST_CASE("tally_rows: rows renumbered by the ranks of their names sort as their
   const std::vector<std::string> units = {"79", "01", "0", "010", "00001", "0101", "7", "001", "VN", "01001"};
   const std::vector<std::string> metrics = {"members.admitted", "members.active", "members.in",
                                             "activity.forums.count", "members.inTransit", "members"};
-  std::vector<uint32_t> unit_by_rank(units.size()), unit_rank(units.size());
-  std::vector<uint32_t> metric_by_rank(metrics.size()), metric_rank(metrics.size());
-  for (uint32_t i = 0; i < units.size(); ++i) unit_by_rank[i] = i;
-  for (uint32_t i = 0; i < metrics.size(); ++i) metric_by_rank[i] = i;
-  std::sort(unit_by_rank.begin(), unit_by_rank.end(), [&](uint32_t a, uint32_t b) { return units[a] < units[b]; });
-  std::sort(metric_by_rank.begin(), metric_by_rank.end(), [&](uint32_t a, uint32_t b) { return metrics[a] < metrics[b]; });
-  for (uint32_t r = 0; r < units.size(); ++r) unit_rank[unit_by_rank[r]] = r;
-  for (uint32_t r = 0; r < metrics.size(); ++r) metric_rank[metric_by_rank[r]] = r;
+  const auto [unit_rank, unit_by_rank] = tr::ranks(units);
+  const auto [metric_rank, metric_by_rank] = tr::ranks(metrics);
+  for (uint32_t i = 0; i < units.size(); ++i) CHECK(unit_by_rank[unit_rank[i]] == i);
 
   std::mt19937 rng(7);
   const uint64_t granularities[] = {tr::kDay, tr::kMonth, tr::kYear, tr::kOwn, tr::kCurrent};
