@@ -1,9 +1,7 @@
 #include "engine/projection.h"
 
 #include <algorithm>
-#include <bit>
 #include <cstdlib>
-#include <iterator>
 
 #include "engine/event_fields.h"
 #include "engine/keys.h"
@@ -145,8 +143,6 @@ Status ProjectionBatch::contribute(schema::Event::Reader e, int sign) {
     auto day = day_of(e);
     if (!day.ok()) return day.error();
     const uint32_t unit = unit_id(text_view(e.getUnit()));
-    if (units_.size() > tally_rows::kMaxUnits || metrics_.size() + deltas.size() > tally_rows::kMaxMetrics)
-      return Error(ErrorKind::kInternal, "a projection batch names more units or metrics than its rows can number");
     for (const MetricDelta& d : deltas)
       own_tallies_.add(tally_rows::row(unit, tally_rows::kOwn, *day, metric_id(d.metric)), sign * d.delta);
   }
@@ -306,8 +302,6 @@ Status ProjectionBatch::change_map() {
   return move_in_transit(paths_, *new_paths_);
 }
 
-
-
 uint32_t ProjectionBatch::unit_id(std::string_view unit) {
   auto it = unit_ids_.find(unit);
   if (it != unit_ids_.end()) return it->second;
@@ -336,8 +330,6 @@ const std::vector<uint32_t>& ProjectionBatch::chain_of(uint32_t unit) {
 }
 
 Status ProjectionBatch::tally_changes(std::vector<KeyChange>& out) {
-  if (units_.size() > tally_rows::kMaxUnits || metrics_.size() >= tally_rows::kMaxMetrics)
-    return Error(ErrorKind::kInternal, "a projection batch names more units or metrics than its rows can number");
   // Expand each own-unit day delta to the unit's roll-up chain and to year, month and day.
   tally_rows::RowSums sums(own_tallies_.size() * 6);
   const auto add_dated = [&](uint32_t unit, uint32_t day, uint32_t metric, int64_t delta) {
@@ -359,7 +351,8 @@ Status ProjectionBatch::tally_changes(std::vector<KeyChange>& out) {
   for (const auto& [unit, delta] : in_transit_)
     sums.add(tally_rows::row(unit_id(unit), tally_rows::kCurrent, 0, metric_id(kInTransitMetric)), delta);
 
-  // (The chains may have numbered more units: checked again before any row is read back.)
+  // Every row of the batch is packed now (own, moved and these): numbers past what a row holds
+  // would have merged rows, so refuse before any is read back. (Numbers only grow.)
   if (units_.size() > tally_rows::kMaxUnits || metrics_.size() > tally_rows::kMaxMetrics)
     return Error(ErrorKind::kInternal, "a projection batch names more units or metrics than its rows can number");
 

@@ -175,8 +175,8 @@ Status Store::ingest_sorted(const std::vector<KeyChange>& changes) {
       return Error(ErrorKind::kInternal, std::string("ingest_sorted: change ") + std::to_string(i) + " of " +
                                              cf_name(b.cf) + " is not after the one before it in (family, key) order");
   }
-  // The files are written beside the database (ingest links them in) and named by this store;
-  // whatever an interrupted call left there is dropped first.
+  // The files are written beside the database (ingest links them in), one per family, named by
+  // it; whatever an interrupted call left there is dropped first.
   const fs::path scratch = fs::path(dir_) / "ingest";
   std::error_code ec;
   fs::remove_all(scratch, ec);
@@ -195,7 +195,7 @@ Status Store::ingest_sorted(const std::vector<KeyChange>& changes) {
     const Cf which = changes[from].cf;
     size_t to = from;
     while (to < changes.size() && changes[to].cf == which) ++to;
-    const std::string path = (scratch / (std::to_string(++ingested_files_) + ".sst")).string();
+    const std::string path = (scratch / (std::string(cf_name(which)) + ".sst")).string();
     // The next chunk reads these rows back: keep them in the page cache.
     rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions(cf(which)), cf(which),
                                   /*invalidate_page_cache=*/false);

@@ -81,7 +81,6 @@ class Store : public KeyValueReader {
 
   std::string dir_;
   std::string secondary_dir_;  // reader mode: a scratch dir for the secondary's info log
-  uint64_t ingested_files_ = 0;  // names the next ingest_sorted file
   Mode mode_ = Mode::kWriter;
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

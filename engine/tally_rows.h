@@ -62,7 +62,8 @@ constexpr uint64_t renumbered(uint64_t r, uint32_t unit, uint32_t metric) {
   return uint64_t{unit} << (64 - kUnitBits) | (r & kMiddle) | metric;
 }
 
-// For renumbering rows: of names sorted: rank[i] is the place of names[i], by_rank[place] the name's number.
+// For renumbering rows by name order: rank[i] is the place of names[i] among the sorted names,
+// by_rank[place] the number of the name at that place.
 struct Ranks {
   std::vector<uint32_t> rank;
   std::vector<uint32_t> by_rank;
@@ -99,7 +100,6 @@ class RowSums {
     slot.sum += delta;
   }
   size_t size() const { return used_; }
-  bool empty() const { return used_ == 0; }
   // fn(row, sum) for every row whose sum is not 0, in no order.
   template <typename Fn>
   void for_each(Fn&& fn) const {

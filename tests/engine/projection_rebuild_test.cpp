@@ -26,6 +26,22 @@ void fill(EventLog& log) {
   LogFixture::submit_all(log, retraction.all());
 }
 
+// A new data dir at `dir` holding fill()'s history; the digest of its live projections.
+uint64_t filled_digest(LogFixture& fixture, const TempDir& dir) {
+  auto log = fixture.open(dir);
+  fill(*log);
+  return log->projection_digest().value();
+}
+
+// The writer a rebuild opens, replaying `chunk` events per bulk load.
+std::unique_ptr<EventLog> open_for_rebuild(const LogFixture& fixture, const TempDir& dir,
+                                           size_t chunk = LogOptions{}.replay_chunk) {
+  LogOptions o = LogFixture::options(dir, "001");
+  o.for_rebuild = true;
+  o.replay_chunk = chunk;
+  return EventLog::open_writer(o, fixture.map()).value();
+}
+
 }  // namespace
 
 TEST_CASE_METHOD(LogFixture, "EventLog: rebuild replays the log into the same projections", "[projection][rebuild]") {
@@ -56,17 +72,10 @@ TEST_CASE_METHOD(LogFixture, "EventLog: rebuild replays the log into the same pr
 TEST_CASE_METHOD(LogFixture, "EventLog: an interrupted rebuild leaves the data dir refused until a rebuild completes",
                  "[projection][rebuild]") {
   TempDir dir;
-  uint64_t digest = 0;
+  const uint64_t digest = filled_digest(*this, dir);
   {
-    auto log = open(dir);
-    fill(*log);
-    digest = log->projection_digest().value();
-  }
-  {
-    LogOptions o = options(dir, "001");
-    o.for_rebuild = true;
-    o.replay_chunk = 3;  // the first chunk is part of the log: its rows are ingested, the rest not
-    auto log = EventLog::open_writer(o, map()).value();
+    // The first chunk is part of the log: its rows are ingested, the rest not.
+    auto log = open_for_rebuild(*this, dir, 3);
     // Stop it after its first chunk. (tests/node/projection_crash_test.cpp kills a real rebuild.)
     CHECK_THROWS(log->rebuild_projections([](uint64_t, uint64_t) { throw std::runtime_error("interrupted"); }));
   }
@@ -81,12 +90,7 @@ TEST_CASE_METHOD(LogFixture, "EventLog: an interrupted rebuild leaves the data d
     REQUIRE_FALSE(current.ok());
     CHECK(current.error().kind() == ErrorKind::kIncompatible);
   }
-  {
-    LogOptions o = options(dir, "001");
-    o.for_rebuild = true;
-    auto log = EventLog::open_writer(o, map()).value();
-    REQUIRE(log->rebuild_projections(nullptr).ok());
-  }
+  REQUIRE(open_for_rebuild(*this, dir)->rebuild_projections(nullptr).ok());
   auto log = open(dir);
   CHECK(log->projections_current().ok());
   CHECK(log->projection_digest().value() == digest);
@@ -97,18 +101,10 @@ TEST_CASE_METHOD(LogFixture, "EventLog: a rebuild and a verify bulk-loaded in ch
   // Each chunk's rows are ingested as sorted files over the earlier chunks': the transfer's
   // halves land in different files, and the retraction's zeroed rows are deletes over puts.
   TempDir dir;
-  uint64_t digest = 0;
-  {
-    auto log = open(dir);
-    fill(*log);
-    digest = log->projection_digest().value();
-  }
+  const uint64_t digest = filled_digest(*this, dir);
   for (const size_t chunk : {1, 2, 3}) {
     INFO("chunk of " << chunk);
-    LogOptions o = options(dir, "001");
-    o.for_rebuild = true;
-    o.replay_chunk = chunk;
-    auto log = EventLog::open_writer(o, map()).value();
+    auto log = open_for_rebuild(*this, dir, chunk);
     CHECK(log->verify_projections(dir.str(), nullptr).value().differences == 0);
     REQUIRE(log->rebuild_projections(nullptr).value() == 8);
     CHECK(log->projection_digest().value() == digest);
